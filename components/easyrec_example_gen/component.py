@@ -1,0 +1,75 @@
+"""The EasyRecExampleGen component: FileBasedExampleGen's contract plus the column schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from tfx import types
+from tfx.components.example_gen import driver, utils
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+
+from components.easyrec_example_gen import executor
+from components.easyrec_example_gen.row_parser import Column
+
+
+class EasyRecExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
+    PARAMETERS = {
+        **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
+        executor.COLUMNS_KEY: ExecutionParameter(type=str),  # JSON [[name, type], ...]
+        executor.SEPARATOR_KEY: ExecutionParameter(type=str),
+        executor.LABEL_FIELD_KEY: ExecutionParameter(type=str, optional=True),
+    }
+
+
+def split_output_config(eval_fraction: float) -> example_gen_pb2.Output:
+    """train/eval by hash of each example; `eval_fraction` is rounded to whole percent."""
+    if not 0 < eval_fraction < 1:
+        raise ValueError(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
+    eval_buckets = min(99, max(1, round(eval_fraction * 100)))
+    return example_gen_pb2.Output(
+        split_config=example_gen_pb2.SplitConfig(
+            splits=[
+                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=100 - eval_buckets),
+                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets),
+            ]
+        )
+    )
+
+
+class EasyRecExampleGen(base_beam_component.BaseBeamComponent):
+    """Headerless EasyRec CSV files under `input_base` (matching `pattern`) -> tf.Examples.
+
+    Columns and types come from the configuration; `NULL` and empty cells are missing;
+    splits are train/eval by hash. TFX's FileBasedDriver fingerprints the input files,
+    so a rerun on unchanged data is served from the cache.
+    """
+
+    SPEC_CLASS = EasyRecExampleGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+    DRIVER_CLASS = driver.FileBasedDriver
+
+    def __init__(
+        self,
+        input_base: str,
+        columns: Sequence[Column],
+        pattern: str = "*",
+        separator: str = ",",
+        label_field: str | None = None,
+        eval_fraction: float = 0.2,
+    ):
+        spec = EasyRecExampleGenSpec(
+            input_base=input_base,
+            input_config=utils.make_default_input_config(pattern),
+            output_config=split_output_config(eval_fraction),
+            output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+            output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+            columns=json.dumps([[c.name, c.type] for c in columns]),
+            separator=separator,
+            label_field=label_field,
+            examples=types.Channel(type=standard_artifacts.Examples),
+        )
+        super().__init__(spec=spec)

@@ -1,0 +1,101 @@
+"""One EasyRec CSV line -> one tf.train.Example, or an error naming file, line and column.
+
+EasyRec's CSVInput has no header: the column order and types come from the
+configuration. `NULL` and empty cells are missing values (the feature is written with no
+value), never a default that could be mistaken for data. A row whose column count is
+wrong is rejected rather than padded, so a value can never land in the wrong column.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+NULL_VALUES = frozenset({"", "NULL"})
+_INT = re.compile(r"-?[0-9]+")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # "int", "float" or "string"
+
+
+class BadRowError(ValueError):
+    """A row of the input cannot be read as configured; the message says where and why."""
+
+    def __init__(self, path: str, line_number: int, reason: str):
+        self.path = path
+        self.line_number = line_number
+        self.reason = reason
+        super().__init__(f"bad input row at {path}:{line_number}: {reason}")
+
+
+class RowParser:
+    """Parses lines of one file; `label_field` values must be 0 or 1."""
+
+    def __init__(self, columns: list[Column], separator: str = ",", label_field: str | None = None):
+        if not columns:
+            raise ValueError("no input columns configured")
+        if len(separator) != 1:
+            raise ValueError(f"the column separator must be one character, got {separator!r}")
+        self.columns = columns
+        self.separator = separator
+        self.label_field = label_field
+
+    def split(self, text: str) -> list[str]:
+        # csv handles quoted cells the way EasyRec's tf.io.decode_csv does.
+        return next(csv.reader([text], delimiter=self.separator, strict=True), [])
+
+    def parse(self, raw: bytes, path: str, line_number: int) -> tf.train.Example | None:
+        """The Example for one raw line (without its newline); None for a blank line."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise BadRowError(path, line_number, f"invalid UTF-8 at byte {e.start}") from None
+        if not text.strip():
+            return None
+        try:
+            cells = self.split(text)
+        except csv.Error as e:
+            raise BadRowError(path, line_number, f"unreadable CSV ({e})") from None
+        if len(cells) != len(self.columns):
+            raise BadRowError(
+                path,
+                line_number,
+                f"expected {len(self.columns)} columns, found {len(cells)}",
+            )
+        features = {}
+        for index, (column, cell) in enumerate(zip(self.columns, cells), start=1):
+            feature = self._feature(column, cell, path, line_number, index)
+            if feature is not None:  # a missing value is an absent feature
+                features[column.name] = feature
+        return tf.train.Example(features=tf.train.Features(feature=features))
+
+    def _feature(self, column: Column, cell: str, path: str, line_number: int,
+                 index: int) -> tf.train.Feature | None:  # fmt: skip
+        where = f"column {index} ({column.name})"
+        if cell in NULL_VALUES:
+            if column.name == self.label_field:
+                raise BadRowError(path, line_number, f"{where}: the label is missing")
+            return None
+        if column.type == "int":
+            if not _INT.fullmatch(cell):
+                raise BadRowError(path, line_number, f"{where}: {cell[:40]!r} is not an integer")
+            value = int(cell)
+            if column.name == self.label_field and value not in (0, 1):
+                raise BadRowError(path, line_number, f"{where}: label {value} is not 0 or 1")
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+        if column.type == "float":
+            try:
+                number = float(cell)
+            except ValueError:
+                raise BadRowError(
+                    path, line_number, f"{where}: {cell[:40]!r} is not a number"
+                ) from None
+            return tf.train.Feature(float_list=tf.train.FloatList(value=[number]))
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[cell.encode("utf-8")]))
+

@@ -1,0 +1,281 @@
+"""The one typed configuration of a Rocket Launching run, built once and passed down.
+
+Defaults are exactly the seed's EasyRec `model_config` (17 features of group `all`,
+share [128,96,64], booster [256,128,96,64], light [128,64], ...) and the input format of
+EasyRec's Taobao CSVInput. The whole object travels to the TFX components as JSON
+(`to_json` / `from_json`), so Transform and Trainer see the same values as the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# Kinds of model features.
+ID = "id"  # one categorical value per row -> vocabulary id
+TAG = "tag"  # a separator-joined list of values -> variable-length vocabulary ids
+BUCKET = "bucket"  # an integer already bucketed to [0, num_buckets) -> the id itself
+
+FEATURE_KINDS = (ID, TAG, BUCKET)
+FIELD_TYPES = ("int", "string", "float")
+DISTILLATION_FUNCTIONS = ("COSINE", "INNER_PRODUCT", "EUCLID")
+
+
+@dataclass(frozen=True)
+class InputField:
+    """One CSV column: its name and the type it is parsed to."""
+
+    name: str
+    type: str = "string"
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How one raw column becomes embedding ids."""
+
+    name: str
+    kind: str = ID
+    embedding_dim: int = 16
+    separator: str = "|"  # TAG only
+    num_buckets: int = 0  # BUCKET only; values outside [0, num_buckets) get one extra id
+    # Ids seen fewer times than this share the OOV buckets. A floor of 2 keeps one-off ids
+    # out of the vocabulary, so the OOV embeddings are trained and unseen ids serve well.
+    frequency_threshold: int = 2
+    num_oov_buckets: int = 10
+    top_k: int | None = None
+    combiner: str = "sum"
+
+
+@dataclass(frozen=True)
+class DNNConfig:
+    """A stack of Dense -> BatchNorm -> activation -> dropout layers."""
+
+    hidden_units: tuple[int, ...]
+    dropout_ratio: float = 0.0
+    activation: str = "relu"
+    use_bn: bool = True
+
+
+@dataclass(frozen=True)
+class FeatureGroup:
+    name: str
+    feature_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """EasyRec's `model_config { rocket_launching { ... } }`, plus our two honest options."""
+
+    feature_groups: tuple[FeatureGroup, ...]
+    share_dnn: DNNConfig | None = DNNConfig((128, 96, 64))
+    booster_dnn: DNNConfig = DNNConfig((256, 128, 96, 64))
+    light_dnn: DNNConfig = DNNConfig((128, 64))
+    l2_regularization: float = 1e-6
+    embedding_regularization: float = 5e-6
+    num_class: int = 2
+    feature_based_distillation: bool = False
+    feature_distillation_function: str = "INNER_PRODUCT"  # the seed's `1`
+    feature_distillation_weight: float = 0.1
+    hint_weight: float = 1.0
+    # EasyRec stops the gradient between the shared layers and the light net (False);
+    # the paper lets the light net's label loss train the shared layers too (True).
+    light_trains_share: bool = False
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimizer and batching (EasyRec's train_config: Adam, exponential decay)."""
+
+    batch_size: int = 512
+    train_steps: int = 300
+    eval_batch_size: int = 2048
+    learning_rate: float = 0.001
+    decay_steps: int = 1000
+    decay_factor: float = 0.5
+    min_learning_rate: float = 1e-5
+    log_every_steps: int = 50
+
+
+@dataclass(frozen=True)
+class RocketConfig:
+    input_fields: tuple[InputField, ...]
+    label_field: str
+    features: tuple[FeatureConfig, ...]
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+    separator: str = ","  # the CSV column separator
+
+    def feature(self, name: str) -> FeatureConfig:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(f"no feature named {name!r} in the feature configuration")
+
+    def model_features(self) -> tuple[FeatureConfig, ...]:
+        """The features that some feature group uses, in first-use order."""
+        names: list[str] = []
+        for group in self.model.feature_groups:
+            names += [n for n in group.feature_names if n not in names]
+        return tuple(self.feature(n) for n in names)
+
+    def validate(self) -> RocketConfig:
+        """Raise ValueError naming the field for anything impossible; return self."""
+        columns = [f.name for f in self.input_fields]
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"input_fields: duplicate column names in {columns}")
+        for f in self.input_fields:
+            if f.type not in FIELD_TYPES:
+                raise ValueError(f"input_fields.{f.name}: type {f.type!r} not in {FIELD_TYPES}")
+        if self.label_field not in columns:
+            raise ValueError(f"label_field {self.label_field!r} is not an input field")
+        for feature in self.features:
+            where = f"feature_configs.{feature.name}"
+            if feature.name not in columns:
+                raise ValueError(f"{where}: no input field provides it")
+            if feature.kind not in FEATURE_KINDS:
+                raise ValueError(f"{where}: kind {feature.kind!r} not in {FEATURE_KINDS}")
+            if feature.embedding_dim <= 0:
+                raise ValueError(f"{where}: embedding_dim must be positive")
+            if feature.kind == BUCKET and feature.num_buckets <= 0:
+                raise ValueError(f"{where}: num_buckets must be positive for a bucket feature")
+            if feature.num_oov_buckets < 1:
+                raise ValueError(f"{where}: num_oov_buckets must be at least 1 (unseen ids)")
+            if feature.combiner != "sum":
+                raise ValueError(f"{where}: combiner {feature.combiner!r} (only 'sum')")
+        model = self.model
+        if not model.feature_groups:
+            raise ValueError("model_config.feature_groups is empty")
+        known = {f.name for f in self.features}
+        for group in model.feature_groups:
+            for name in group.feature_names:
+                if name not in known:
+                    raise ValueError(
+                        f"feature_groups.{group.name}: feature {name!r} has no feature config"
+                    )
+        for label, dnn in (("share_dnn", model.share_dnn), ("booster_dnn", model.booster_dnn),
+                           ("light_dnn", model.light_dnn)):  # fmt: skip
+            if dnn is None:
+                continue
+            if not dnn.hidden_units or any(u <= 0 for u in dnn.hidden_units):
+                raise ValueError(f"rocket_launching.{label}.hidden_units must be positive, "
+                                 f"got {list(dnn.hidden_units)}")  # fmt: skip
+            if not 0 <= dnn.dropout_ratio < 1:
+                raise ValueError(f"rocket_launching.{label}.dropout_ratio must be in [0, 1)")
+        if model.num_class not in (1, 2):
+            raise ValueError(f"model_config.num_class must be 1 or 2, got {model.num_class}")
+        if model.feature_distillation_function not in DISTILLATION_FUNCTIONS:
+            raise ValueError(
+                "rocket_launching.feature_distillation_function must be one of "
+                f"{DISTILLATION_FUNCTIONS}, got {model.feature_distillation_function!r}"
+            )
+        if self.train.batch_size <= 0 or self.train.train_steps <= 0:
+            raise ValueError("train_config: batch_size and train_steps must be positive")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RocketConfig:
+        return _from_dict(cls, json.loads(text))
+
+
+def _from_dict(cls: Any, data: Any) -> Any:
+    """Rebuild nested frozen dataclasses (lists become tuples) from `dataclasses.asdict`."""
+    if data is None:
+        return None
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        kwargs[f.name] = _convert(f.type, value)
+    return cls(**kwargs)
+
+
+_NESTED = {
+    "tuple[InputField, ...]": InputField,
+    "tuple[FeatureConfig, ...]": FeatureConfig,
+    "tuple[FeatureGroup, ...]": FeatureGroup,
+    "ModelConfig": ModelConfig,
+    "TrainConfig": TrainConfig,
+    "DNNConfig": DNNConfig,
+    "DNNConfig | None": DNNConfig,
+}
+
+
+def _convert(type_name: str, value: Any) -> Any:
+    nested = _NESTED.get(type_name)
+    if nested is not None and type_name.startswith("tuple"):
+        return tuple(_from_dict(nested, v) for v in value)
+    if nested is not None:
+        return _from_dict(nested, value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+# --- The seed's defaults ------------------------------------------------------------------
+
+TAOBAO_INPUT_FIELDS = (
+    InputField("clk", "int"),
+    InputField("buy", "int"),
+    *(InputField(name) for name in (
+        "pid", "adgroup_id", "cate_id", "campaign_id", "customer", "brand", "user_id",
+        "cms_segid", "cms_group_id", "final_gender_code", "age_level", "pvalue_level",
+        "shopping_level", "occupation", "new_user_class_level", "tag_category_list",
+        "tag_brand_list")),
+    InputField("price", "int"),
+)  # fmt: skip
+
+SEED_GROUP_ALL = (
+    "user_id", "cms_segid", "cms_group_id", "age_level", "pvalue_level", "shopping_level",
+    "occupation", "new_user_class_level", "adgroup_id", "cate_id", "campaign_id", "customer",
+    "brand", "price", "pid", "tag_category_list", "tag_brand_list",
+)  # fmt: skip
+
+
+def default_features() -> tuple[FeatureConfig, ...]:
+    features = []
+    for field_ in TAOBAO_INPUT_FIELDS:
+        if field_.name in ("clk", "buy"):
+            continue
+        if field_.name.startswith("tag_"):
+            features.append(FeatureConfig(field_.name, kind=TAG))
+        elif field_.name == "price":
+            features.append(FeatureConfig(field_.name, kind=BUCKET, num_buckets=50))
+        else:
+            features.append(FeatureConfig(field_.name, kind=ID))
+    return tuple(features)
+
+
+def default_config(**train_overrides: Any) -> RocketConfig:
+    """The seed's configuration on EasyRec's Taobao input format."""
+    return RocketConfig(
+        input_fields=TAOBAO_INPUT_FIELDS,
+        label_field="clk",
+        features=default_features(),
+        model=ModelConfig(feature_groups=(FeatureGroup("all", SEED_GROUP_ALL),)),
+        train=TrainConfig(**train_overrides),
+    ).validate()
+
+
+def with_changes(config: RocketConfig, **changes: Any) -> RocketConfig:
+    """A copy with top-level fields or `model.*` / `train.*` fields replaced."""
+    model = {k[6:]: v for k, v in changes.items() if k.startswith("model.")}
+    train = {k[6:]: v for k, v in changes.items() if k.startswith("train.")}
+    top = {k: v for k, v in changes.items() if "." not in k}
+    return dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, **model),
+        train=dataclasses.replace(config.train, **train),
+        **top,
+    ).validate()
+
+
+__all__ = [
+    "BUCKET", "ID", "TAG", "DNNConfig", "FeatureConfig", "FeatureGroup", "InputField",
+    "ModelConfig", "RocketConfig", "TrainConfig", "default_config", "with_changes",
+]  # fmt: skip

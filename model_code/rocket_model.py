@@ -1,0 +1,301 @@
+"""The Rocket Launching Keras model: embeddings -> share -> booster / light, and its losses.
+
+Wiring follows EasyRec's RocketLaunching (see docs): the light tower reads
+`stop_gradient(share)` unless `light_trains_share` (the paper's variant); the hint loss is
+the MSE between `stop_gradient(booster_logits)` and `light_logits`; feature-based
+distillation pulls each light hidden layer towards the first booster layer of the same
+width. EasyRec's bug (it always took the Euclidean branch with weight -0.1, rewarding
+distance) is corrected: similarities are maximised, distances minimised.
+"""
+
+from __future__ import annotations
+
+import rocket_config
+import rocket_preprocessing
+import tensorflow as tf
+import tf_keras as keras
+from rocket_config import DNNConfig, FeatureConfig, ModelConfig
+
+LIGHT = "light"
+BOOSTER = "booster"
+
+
+def _l2(scale: float) -> keras.regularizers.Regularizer | None:
+    # EasyRec's l2_regularizer(scale) is scale * sum(w^2) / 2; Keras L2(l) is l * sum(w^2).
+    return keras.regularizers.L2(scale / 2) if scale > 0 else None
+
+
+class FeatureEmbeddings(keras.layers.Layer):
+    """One table per feature; each row's ids are sum-pooled; groups are concatenated."""
+
+    def __init__(self, features: tuple[FeatureConfig, ...], table_sizes: dict[str, int],
+                 groups: tuple[rocket_config.FeatureGroup, ...], regularization: float,
+                 **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        self.feature_order = [name for g in groups for name in g.feature_names]
+        self.tables = {}
+        for feature in features:
+            self.tables[feature.name] = self.add_weight(
+                name=f"{feature.name}_embedding",
+                shape=(table_sizes[feature.name], feature.embedding_dim),
+                initializer=keras.initializers.RandomUniform(-0.05, 0.05),
+                regularizer=_l2(regularization),
+            )
+
+    def call(self, features: dict) -> tf.Tensor:
+        pooled = []
+        for name in self.feature_order:
+            ids = features[rocket_preprocessing.transformed_name(name)]
+            # safe_: rows without ids (missing values) give zeros, not a shorter batch.
+            pooled.append(
+                tf.nn.safe_embedding_lookup_sparse(self.tables[name], ids, combiner="sum")
+            )
+        return tf.concat(pooled, axis=1)
+
+
+class DNNTower(keras.layers.Layer):
+    """EasyRec's DNN block: Dense (L2) -> BatchNorm -> activation -> dropout, per layer."""
+
+    def __init__(self, config: DNNConfig, l2_regularization: float, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.dense_layers = [
+            keras.layers.Dense(units, kernel_regularizer=_l2(l2_regularization), name=f"dense_{i}")
+            for i, units in enumerate(config.hidden_units)
+        ]
+        self.norm_layers = [
+            keras.layers.BatchNormalization(name=f"bn_{i}") if config.use_bn else None
+            for i in range(len(config.hidden_units))
+        ]
+        self.activation = keras.activations.get(config.activation)
+        self.dropout = keras.layers.Dropout(config.dropout_ratio) if config.dropout_ratio else None
+
+    def call(self, inputs: tf.Tensor, training: bool = False) -> list[tf.Tensor]:
+        """The output of every layer (the last is the tower's output)."""
+        hidden = []
+        x = inputs
+        for dense, norm in zip(self.dense_layers, self.norm_layers):
+            x = dense(x)
+            if norm is not None:
+                x = norm(x, training=training)
+            x = self.activation(x)
+            if self.dropout is not None:
+                x = self.dropout(x, training=training)
+            hidden.append(x)
+        return hidden
+
+
+def probabilities_from_logits(logits: tf.Tensor, num_class: int) -> tf.Tensor:
+    """Click probability: softmax(logits)[:, 1] for 2 classes, sigmoid for 1."""
+    if num_class == 2:
+        return tf.nn.softmax(logits)[:, 1]
+    return tf.sigmoid(logits[:, 0])
+
+
+def distillation_pairs(light_units: tuple[int, ...], booster_units: tuple[int, ...]
+                       ) -> list[tuple[int, int]]:  # fmt: skip
+    """(light layer, booster layer) pairs: each light layer with the first booster layer of
+    the same width; light layers without one are left out."""
+    pairs = []
+    for i, width in enumerate(light_units):
+        if width in booster_units:
+            pairs.append((i, booster_units.index(width)))
+    return pairs
+
+
+class NetPath(tf.Module):
+    """The layers of ONE net (embeddings, share, its tower, its head) for inference.
+
+    Exporting a NetPath saves exactly these variables, so the light SavedModel cannot
+    carry a booster weight.
+    """
+
+    def __init__(self, embeddings: FeatureEmbeddings, share_tower: DNNTower | None,
+                 tower: DNNTower, head: keras.layers.Dense, num_class: int, name: str):  # fmt: skip
+        super().__init__(name=name)
+        self.embeddings = embeddings
+        self.share_tower = share_tower
+        self.tower = tower
+        self.head = head
+        self.num_class = num_class
+
+    def logits(self, transformed: dict) -> tf.Tensor:
+        x = self.embeddings(transformed)
+        if self.share_tower is not None:
+            x = self.share_tower(x, training=False)[-1]
+        return self.head(self.tower(x, training=False)[-1])
+
+    def __call__(self, transformed: dict) -> tf.Tensor:
+        return probabilities_from_logits(self.logits(transformed), self.num_class)
+
+
+class RocketLaunchingModel(keras.Model):
+    """Booster and light nets trained jointly; `train_step` adds the Rocket Launching losses."""
+
+    def __init__(self, config: ModelConfig, features: tuple[FeatureConfig, ...],
+                 table_sizes: dict[str, int], **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        self.rocket = config
+        self.embeddings = FeatureEmbeddings(
+            features, table_sizes, config.feature_groups, config.embedding_regularization,
+            name="embeddings",
+        )  # fmt: skip
+        l2 = config.l2_regularization
+        self.share_tower = DNNTower(config.share_dnn, l2, name="share") if config.share_dnn else None
+        self.booster_tower = DNNTower(config.booster_dnn, l2, name="booster")
+        self.light_tower = DNNTower(config.light_dnn, l2, name="light")
+        self.booster_head = keras.layers.Dense(
+            config.num_class, kernel_regularizer=_l2(l2), name="booster_head"
+        )
+        self.light_head = keras.layers.Dense(
+            config.num_class, kernel_regularizer=_l2(l2), name="light_head"
+        )
+        self.pairs = (
+            distillation_pairs(config.light_dnn.hidden_units, config.booster_dnn.hidden_units)
+            if config.feature_based_distillation
+            else []
+        )
+        self.loss_trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("total_loss", "light_ce", "booster_ce", "hint_loss",
+                         "distillation_loss", "regularization_loss")
+        }  # fmt: skip
+        # 10,000 thresholds, as TFMA's AUC, so the numbers are comparable with the Evaluator.
+        self.auc_light = keras.metrics.AUC(num_thresholds=10000, name="auc_light")
+        self.auc_booster = keras.metrics.AUC(num_thresholds=10000, name="auc_booster")
+
+    # --- forward ----------------------------------------------------------------------------
+
+    def call(self, features: dict, training: bool = False) -> dict:
+        x = self.embeddings(features)
+        share = self.share_tower(x, training=training)[-1] if self.share_tower else x
+        light_input = share if self.rocket.light_trains_share else tf.stop_gradient(share)
+        booster_hidden = self.booster_tower(share, training=training)
+        light_hidden = self.light_tower(light_input, training=training)
+        return {
+            "booster_logits": self.booster_head(booster_hidden[-1]),
+            "light_logits": self.light_head(light_hidden[-1]),
+            "booster_hidden": booster_hidden,
+            "light_hidden": light_hidden,
+        }
+
+    def net_path(self, net: str) -> NetPath:
+        tower, head = {
+            LIGHT: (self.light_tower, self.light_head),
+            BOOSTER: (self.booster_tower, self.booster_head),
+        }[net]
+        return NetPath(self.embeddings, self.share_tower, tower, head, self.rocket.num_class,
+                       name=f"{net}_path")  # fmt: skip
+
+    # --- losses -----------------------------------------------------------------------------
+
+    def _cross_entropy(self, labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        if self.rocket.num_class == 2:
+            return tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            )
+        return tf.reduce_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=tf.cast(labels, logits.dtype), logits=logits[:, 0]
+            )
+        )
+
+    def _distillation(self, light_hidden: list, booster_hidden: list) -> tf.Tensor:
+        weight = self.rocket.feature_distillation_weight
+        function = self.rocket.feature_distillation_function
+        total = tf.constant(0.0)
+        for light_index, booster_index in self.pairs:
+            light = light_hidden[light_index]
+            booster = tf.stop_gradient(booster_hidden[booster_index])
+            if function == "COSINE":
+                similarity = tf.reduce_sum(
+                    tf.nn.l2_normalize(light, axis=1) * tf.nn.l2_normalize(booster, axis=1), axis=1
+                )
+                total += -weight * tf.reduce_mean(similarity)
+            elif function == "INNER_PRODUCT":
+                total += -weight * tf.reduce_mean(tf.reduce_sum(light * booster, axis=1))
+            else:  # EUCLID: a distance, so it is added, not subtracted (EasyRec's bug)
+                distance = tf.sqrt(tf.reduce_sum(tf.square(light - booster), axis=1) + 1e-12)
+                total += weight * tf.reduce_mean(distance)
+        return total
+
+    def rocket_losses(self, outputs: dict, labels: tf.Tensor) -> dict:
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
+        light_logits = outputs["light_logits"]
+        booster_logits = outputs["booster_logits"]
+        losses = {
+            "light_ce": self._cross_entropy(labels, light_logits),
+            "booster_ce": self._cross_entropy(labels, booster_logits),
+            # The booster side is a constant: the booster learns from labels only.
+            "hint_loss": self.rocket.hint_weight
+            * tf.reduce_mean(tf.square(tf.stop_gradient(booster_logits) - light_logits)),
+            "distillation_loss": self._distillation(
+                outputs["light_hidden"], outputs["booster_hidden"]
+            ),
+            "regularization_loss": tf.add_n(self.losses) if self.losses else tf.constant(0.0),
+        }
+        losses["total_loss"] = tf.add_n(list(losses.values()))
+        return losses
+
+    # --- Keras hooks ------------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> list:
+        return [*self.loss_trackers.values(), self.auc_light, self.auc_booster]
+
+    def _record(self, losses: dict, outputs: dict, labels: tf.Tensor) -> dict:
+        for name, value in losses.items():
+            self.loss_trackers[name].update_state(value)
+        labels = tf.reshape(labels, [-1])
+        num_class = self.rocket.num_class
+        self.auc_light.update_state(
+            labels, probabilities_from_logits(outputs["light_logits"], num_class)
+        )
+        self.auc_booster.update_state(
+            labels, probabilities_from_logits(outputs["booster_logits"], num_class)
+        )
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data: tuple) -> dict:
+        features, labels = data
+        with tf.GradientTape() as tape:
+            outputs = self(features, training=True)
+            losses = self.rocket_losses(outputs, labels)
+        variables = self.trainable_variables
+        gradients = tape.gradient(losses["total_loss"], variables)
+        self.optimizer.apply_gradients(
+            (g, v) for g, v in zip(gradients, variables) if g is not None
+        )
+        return self._record(losses, outputs, labels)
+
+    def test_step(self, data: tuple) -> dict:
+        features, labels = data
+        outputs = self(features, training=False)
+        return self._record(self.rocket_losses(outputs, labels), outputs, labels)
+
+
+class DecayWithFloor(keras.optimizers.schedules.LearningRateSchedule):
+    """EasyRec's exponential_decay_learning_rate: initial * factor^(step/decay_steps), with
+    a floor at min_learning_rate."""
+
+    def __init__(self, initial: float, decay_steps: int, factor: float, minimum: float):
+        self.decay = keras.optimizers.schedules.ExponentialDecay(initial, decay_steps, factor)
+        self.minimum = minimum
+
+    def __call__(self, step: tf.Tensor) -> tf.Tensor:
+        return tf.maximum(self.decay(step), self.minimum)
+
+    def get_config(self) -> dict:
+        return {**self.decay.get_config(), "minimum": self.minimum}
+
+
+def build_model(config: rocket_config.RocketConfig, table_sizes: dict[str, int]
+                ) -> RocketLaunchingModel:  # fmt: skip
+    """The model, compiled with Adam and EasyRec's decaying learning rate."""
+    model = RocketLaunchingModel(config.model, config.model_features(), table_sizes)
+    train = config.train
+    schedule = DecayWithFloor(
+        train.learning_rate, train.decay_steps, train.decay_factor, train.min_learning_rate
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
+    return model

@@ -1,0 +1,191 @@
+"""`rocket` command line: run the pipeline locally (more subcommands join as they land).
+
+Exit codes: 0 the run completed and the light model was pushed; 3 the run completed but
+the Evaluator did not bless the model (nothing pushed); 1 an error (message on stderr);
+2 bad command-line usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rocket", description="Rocket Launching CTR model as a TFX pipeline."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the whole pipeline locally (Beam DirectRunner)")
+    run.add_argument("--data", help="EasyRec CSV file or folder (default: generated sample)")
+    run.add_argument("--rows", type=int, default=None,
+                     help="rows of the generated sample when --data is not given (50000)")  # fmt: skip
+    run.add_argument("--seed", type=int, default=0, help="seed of the generated sample")
+    run.add_argument("--config", help="EasyRec text-format configuration (default: the seed's)")
+    run.add_argument("--output", default="output", help="output folder (default: ./output)")
+    run.add_argument("--min-auc", type=float, default=0.5,
+                     help="bless the light model only at this eval AUC or above (0.5)")  # fmt: skip
+    run.add_argument("--eval-fraction", type=float, default=0.2,
+                     help="share of rows hashed into the eval split (0.2)")  # fmt: skip
+    run.add_argument("--train-steps", type=int, help="training steps (default from config)")
+    run.add_argument("--batch-size", type=int, help="training batch size (default 512)")
+    run.add_argument("--runner", choices=("beam", "local"), default="beam",
+                     help="TFX orchestrator: BeamDagRunner (default) or LocalDagRunner")  # fmt: skip
+    run.add_argument("--no-cache", action="store_true", help="rerun every component")
+    run.add_argument("--verbose", action="store_true", help="show TFX/Beam logs")
+    return parser
+
+
+def _load_config(args: argparse.Namespace):
+    import rocket_config
+
+    if args.config:
+        import easyrec_config
+
+        config = easyrec_config.load(args.config)
+    else:
+        config = rocket_config.default_config()
+    train = {}
+    if args.train_steps is not None:
+        train["train.train_steps"] = args.train_steps
+    if args.batch_size is not None:
+        train["train.batch_size"] = args.batch_size
+    return rocket_config.with_changes(config, **train) if train else config
+
+
+class RunLock:
+    """One `rocket run` per output folder: a second one would corrupt the SQLite MLMD."""
+
+    def __init__(self, output: Path):
+        output.mkdir(parents=True, exist_ok=True)
+        self.path = output / ".rocket-run.lock"
+        self._handle = None
+
+    def __enter__(self) -> RunLock:
+        self._handle = self.path.open("w")
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.close()
+            raise RuntimeError(
+                f"another `rocket run` is using {self.path.parent}; wait for it to finish "
+                "or choose another --output"
+            ) from None
+        self._handle.write(str(os.getpid()))
+        self._handle.flush()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+
+
+def _print_summary(summary: dict) -> None:
+    def fmt(value):
+        return "n/a" if value is None else f"{value:.4f}"
+
+    print("")
+    print("Rocket Launching run")
+    print(f"  light AUC (Evaluator, eval split): {fmt(summary['light_auc'])}")
+    print(f"  booster AUC (Trainer, eval split): {fmt(summary['booster_auc'])}")
+    print(f"  rows: train {summary['train_rows']}, eval {summary['eval_rows']}")
+    print(f"  blessed: {summary['blessed']}")
+    for reason in summary.get("not_blessed_reasons") or []:
+        print(f"    - {reason}")
+    print(f"  pushed: {summary['pushed_model_dir'] or 'nothing pushed'}")
+    print(f"  wall time: {summary['wall_seconds']:.1f}s")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    started = time.time()
+    output = Path(args.output).resolve()
+    from pipeline import data_source, local_runner, run_summary, tfx_pipeline
+    from pipeline.settings import PipelineSettings
+
+    config = _load_config(args)
+    with RunLock(output):
+        source = data_source.resolve(args.data, output, args.rows or data_source.DEFAULT_ROWS,
+                                     args.seed)  # fmt: skip
+        print(f"[data] {len(source.files)} file(s) under {source.root} matching {source.pattern}")
+        settings = PipelineSettings(
+            pipeline_root=str(output / "pipeline_root"),
+            data_root=source.root,
+            data_pattern=source.pattern,
+            serving_dir=str(output / "serving"),
+            config=config,
+            min_auc=args.min_auc,
+            eval_fraction=args.eval_fraction,
+            metadata_path=str(output / "metadata.sqlite"),
+            enable_cache=not args.no_cache,
+            beam_pipeline_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"),
+        )
+        progress = local_runner.run(
+            tfx_pipeline.create_pipeline(settings), runner=args.runner, verbose=args.verbose
+        )
+        summary = run_summary.summarize(settings.metadata_path)
+        summary["wall_seconds"] = round(time.time() - started, 1)
+        summary["component_seconds"] = progress.seconds
+        summary["reused_components"] = progress.reused
+        summary["data"] = list(source.files)
+        (output / run_summary.SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    _print_summary(summary)
+    print(f"  summary: {output / run_summary.SUMMARY_FILE}")
+    return EXIT_OK if summary["pushed"] else EXIT_NOT_BLESSED
+
+
+def _error_message(error: BaseException) -> str:
+    """The most useful line: our own input errors even when Beam wrapped them."""
+    seen = error
+    while seen is not None:
+        text = str(seen)
+        marker = text.find("bad input row at ")
+        if marker >= 0:
+            return text[marker:].splitlines()[0].strip(" '\"")
+        seen = seen.__cause__ or seen.__context__
+    return f"{type(error).__name__}: {error}"
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_OK if exit_.code in (0, None) else EXIT_USAGE
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        if args.command == "run":
+            return run_command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # noqa: BLE001 - the CLI reports every failure the same way
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"error: {_error_message(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> None:
+    code = _main(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # TFX/Beam have been seen to finish their work and then crash at interpreter exit
+    # (SIGSEGV, code 139). Everything is written and flushed: leave without teardown so
+    # the exit code is the run's.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Where a run's input comes from: a user's file or folder, or the embedded generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import sample_data
+
+DEFAULT_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class DataSource:
+    root: str  # ExampleGen input_base
+    pattern: str  # glob of the files under root
+    files: tuple[str, ...]
+    generated: bool = False
+
+
+class InputError(ValueError):
+    """The input path cannot be used; the message names it."""
+
+
+def _usable(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith((".", "_")) and path.suffix != ".md"
+
+
+def resolve(data: str | None, output_dir: Path, rows: int = DEFAULT_ROWS, seed: int = 0
+            ) -> DataSource:  # fmt: skip
+    """A file is read alone. A folder: its *.csv files, or, when it has none, every file
+    but hidden ones and docs (*.md). No path: the generator writes `rows` rows once."""
+    if data is None:
+        target = output_dir / "data" / f"generated_{rows}_seed{seed}.csv"
+        if not target.exists():
+            print(f"[data] generating {rows} EasyRec-format rows (seed {seed}) -> {target}")
+            partial = target.with_suffix(".partial")
+            sample_data.write_sample(partial, rows, seed)
+            partial.rename(target)
+        return DataSource(str(target.parent), target.name, (str(target),), generated=True)
+
+    path = Path(data).expanduser().resolve()
+    if not path.exists():
+        raise InputError(f"--data {data}: no such file or folder")
+    if path.is_file():
+        files = [path]
+        pattern = path.name
+    else:
+        csvs = sorted(p for p in path.glob("*.csv") if _usable(p))
+        if csvs:
+            files, pattern = csvs, "*.csv"
+        else:
+            files = sorted(p for p in path.iterdir() if _usable(p))
+            pattern = "*"
+            if len(files) != len([p for p in path.iterdir() if p.is_file()]):
+                raise InputError(
+                    f"--data {data}: the folder has no *.csv files and holds other files "
+                    "(docs, hidden files) that '*' would read; name the data files *.csv"
+                )
+        if not files:
+            raise InputError(f"--data {data}: the folder holds no data file")
+    for file in files:
+        try:
+            with file.open("rb") as handle:
+                if not handle.read(1):
+                    raise InputError(f"--data: {file} is empty")
+        except PermissionError:
+            raise InputError(f"--data: {file} is not readable") from None
+    root = str(path if path.is_dir() else path.parent)
+    return DataSource(root, pattern, tuple(str(f) for f in files))

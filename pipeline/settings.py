@@ -1,0 +1,28 @@
+"""Every tunable of a pipeline run in one typed object (the model's own knobs live in
+`rocket_config.RocketConfig`, carried inside)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rocket_config
+
+PIPELINE_NAME = "rocket-launching"
+MODULE_FILE = str(Path(__file__).resolve().parents[1] / "model_code" / "rocket_module.py")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    pipeline_root: str
+    data_root: str  # the folder ExampleGen reads (input_base)
+    data_pattern: str  # files under data_root, a glob
+    serving_dir: str  # where the Pusher puts blessed light models
+    config: rocket_config.RocketConfig
+    pipeline_name: str = PIPELINE_NAME
+    module_file: str = MODULE_FILE
+    min_auc: float = 0.5
+    eval_fraction: float = 0.2
+    metadata_path: str | None = None  # SQLite MLMD for local runs
+    enable_cache: bool = True
+    beam_pipeline_args: tuple[str, ...] = field(default_factory=tuple)
