@@ -40,6 +40,9 @@ class FeatureConfig:
     embedding_dim: int = 16
     separator: str = "|"  # TAG only
     num_buckets: int = 0  # BUCKET only; values outside [0, num_buckets) get one extra id
+    # ID / TAG: 0 builds a TFT vocabulary (below); > 0 hashes into this many buckets, as
+    # EasyRec's hash_bucket_size does (no vocabulary pass, fixed table size).
+    hash_bucket_size: int = 0
     # Ids seen fewer times than this share the OOV buckets. A floor of 2 keeps one-off ids
     # out of the vocabulary, so the OOV embeddings are trained and unseen ids serve well.
     frequency_threshold: int = 2
@@ -95,7 +98,9 @@ class TrainConfig:
     decay_steps: int = 1000
     decay_factor: float = 0.5
     min_learning_rate: float = 1e-5
+    staircase: bool = False
     log_every_steps: int = 50
+    seed: int = 0  # weights initialisation and shuffling: a rerun gives the same model
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,8 @@ class RocketConfig:
                 raise ValueError(f"{where}: embedding_dim must be positive")
             if feature.kind == BUCKET and feature.num_buckets <= 0:
                 raise ValueError(f"{where}: num_buckets must be positive for a bucket feature")
+            if feature.hash_bucket_size < 0:
+                raise ValueError(f"{where}: hash_bucket_size must not be negative")
             if feature.num_oov_buckets < 1:
                 raise ValueError(f"{where}: num_oov_buckets must be at least 1 (unseen ids)")
             if feature.combiner != "sum":
@@ -154,13 +161,18 @@ class RocketConfig:
                     raise ValueError(
                         f"feature_groups.{group.name}: feature {name!r} has no feature config"
                     )
-        for label, dnn in (("share_dnn", model.share_dnn), ("booster_dnn", model.booster_dnn),
-                           ("light_dnn", model.light_dnn)):  # fmt: skip
+        for label, dnn in (
+            ("share_dnn", model.share_dnn),
+            ("booster_dnn", model.booster_dnn),
+            ("light_dnn", model.light_dnn),
+        ):
             if dnn is None:
                 continue
             if not dnn.hidden_units or any(u <= 0 for u in dnn.hidden_units):
-                raise ValueError(f"rocket_launching.{label}.hidden_units must be positive, "
-                                 f"got {list(dnn.hidden_units)}")  # fmt: skip
+                raise ValueError(
+                    f"rocket_launching.{label}.hidden_units must be positive, "
+                    f"got {list(dnn.hidden_units)}"
+                )
             if not 0 <= dnn.dropout_ratio < 1:
                 raise ValueError(f"rocket_launching.{label}.dropout_ratio must be in [0, 1)")
         if model.num_class not in (1, 2):
@@ -222,19 +234,50 @@ def _convert(type_name: str, value: Any) -> Any:
 TAOBAO_INPUT_FIELDS = (
     InputField("clk", "int"),
     InputField("buy", "int"),
-    *(InputField(name) for name in (
-        "pid", "adgroup_id", "cate_id", "campaign_id", "customer", "brand", "user_id",
-        "cms_segid", "cms_group_id", "final_gender_code", "age_level", "pvalue_level",
-        "shopping_level", "occupation", "new_user_class_level", "tag_category_list",
-        "tag_brand_list")),
+    *(
+        InputField(name)
+        for name in (
+            "pid",
+            "adgroup_id",
+            "cate_id",
+            "campaign_id",
+            "customer",
+            "brand",
+            "user_id",
+            "cms_segid",
+            "cms_group_id",
+            "final_gender_code",
+            "age_level",
+            "pvalue_level",
+            "shopping_level",
+            "occupation",
+            "new_user_class_level",
+            "tag_category_list",
+            "tag_brand_list",
+        )
+    ),
     InputField("price", "int"),
-)  # fmt: skip
+)
 
 SEED_GROUP_ALL = (
-    "user_id", "cms_segid", "cms_group_id", "age_level", "pvalue_level", "shopping_level",
-    "occupation", "new_user_class_level", "adgroup_id", "cate_id", "campaign_id", "customer",
-    "brand", "price", "pid", "tag_category_list", "tag_brand_list",
-)  # fmt: skip
+    "user_id",
+    "cms_segid",
+    "cms_group_id",
+    "age_level",
+    "pvalue_level",
+    "shopping_level",
+    "occupation",
+    "new_user_class_level",
+    "adgroup_id",
+    "cate_id",
+    "campaign_id",
+    "customer",
+    "brand",
+    "price",
+    "pid",
+    "tag_category_list",
+    "tag_brand_list",
+)
 
 
 def default_features() -> tuple[FeatureConfig, ...]:
@@ -276,6 +319,16 @@ def with_changes(config: RocketConfig, **changes: Any) -> RocketConfig:
 
 
 __all__ = [
-    "BUCKET", "ID", "TAG", "DNNConfig", "FeatureConfig", "FeatureGroup", "InputField",
-    "ModelConfig", "RocketConfig", "TrainConfig", "default_config", "with_changes",
-]  # fmt: skip
+    "BUCKET",
+    "ID",
+    "TAG",
+    "DNNConfig",
+    "FeatureConfig",
+    "FeatureGroup",
+    "InputField",
+    "ModelConfig",
+    "RocketConfig",
+    "TrainConfig",
+    "default_config",
+    "with_changes",
+]

@@ -18,8 +18,9 @@ LOGITS = "logits"
 
 
 class ServingModule(tf.Module):
-    def __init__(self, path: rocket_model.NetPath, tft_output: tft.TFTransformOutput,
-                 label_field: str):  # fmt: skip
+    def __init__(
+        self, path: rocket_model.NetPath, tft_output: tft.TFTransformOutput, label_field: str
+    ):
         super().__init__(name=f"{path.name}_serving")
         self.path = path
         self.tft_layer = tft_output.transform_features_layer()
@@ -38,8 +39,9 @@ class ServingModule(tf.Module):
         return {PROBABILITIES: probabilities, LOGITS: logits}
 
 
-def export_net(path: rocket_model.NetPath, tft_output: tft.TFTransformOutput,
-               label_field: str, export_dir: str) -> None:  # fmt: skip
+def export_net(
+    path: rocket_model.NetPath, tft_output: tft.TFTransformOutput, label_field: str, export_dir: str
+) -> None:
     module = ServingModule(path, tft_output, label_field)
     tf.saved_model.save(
         module, export_dir, signatures={"serving_default": module.serve.get_concrete_function()}

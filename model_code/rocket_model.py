@@ -28,9 +28,14 @@ def _l2(scale: float) -> keras.regularizers.Regularizer | None:
 class FeatureEmbeddings(keras.layers.Layer):
     """One table per feature; each row's ids are sum-pooled; groups are concatenated."""
 
-    def __init__(self, features: tuple[FeatureConfig, ...], table_sizes: dict[str, int],
-                 groups: tuple[rocket_config.FeatureGroup, ...], regularization: float,
-                 **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        features: tuple[FeatureConfig, ...],
+        table_sizes: dict[str, int],
+        groups: tuple[rocket_config.FeatureGroup, ...],
+        regularization: float,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.feature_order = [name for g in groups for name in g.feature_names]
         self.tables = {}
@@ -92,8 +97,9 @@ def probabilities_from_logits(logits: tf.Tensor, num_class: int) -> tf.Tensor:
     return tf.sigmoid(logits[:, 0])
 
 
-def distillation_pairs(light_units: tuple[int, ...], booster_units: tuple[int, ...]
-                       ) -> list[tuple[int, int]]:  # fmt: skip
+def distillation_pairs(
+    light_units: tuple[int, ...], booster_units: tuple[int, ...]
+) -> list[tuple[int, int]]:
     """(light layer, booster layer) pairs: each light layer with the first booster layer of
     the same width; light layers without one are left out."""
     pairs = []
@@ -110,8 +116,15 @@ class NetPath(tf.Module):
     carry a booster weight.
     """
 
-    def __init__(self, embeddings: FeatureEmbeddings, share_tower: DNNTower | None,
-                 tower: DNNTower, head: keras.layers.Dense, num_class: int, name: str):  # fmt: skip
+    def __init__(
+        self,
+        embeddings: FeatureEmbeddings,
+        share_tower: DNNTower | None,
+        tower: DNNTower,
+        head: keras.layers.Dense,
+        num_class: int,
+        name: str,
+    ):
         super().__init__(name=name)
         self.embeddings = embeddings
         self.share_tower = share_tower
@@ -132,16 +145,26 @@ class NetPath(tf.Module):
 class RocketLaunchingModel(keras.Model):
     """Booster and light nets trained jointly; `train_step` adds the Rocket Launching losses."""
 
-    def __init__(self, config: ModelConfig, features: tuple[FeatureConfig, ...],
-                 table_sizes: dict[str, int], **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        config: ModelConfig,
+        features: tuple[FeatureConfig, ...],
+        table_sizes: dict[str, int],
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.rocket = config
         self.embeddings = FeatureEmbeddings(
-            features, table_sizes, config.feature_groups, config.embedding_regularization,
+            features,
+            table_sizes,
+            config.feature_groups,
+            config.embedding_regularization,
             name="embeddings",
-        )  # fmt: skip
+        )
         l2 = config.l2_regularization
-        self.share_tower = DNNTower(config.share_dnn, l2, name="share") if config.share_dnn else None
+        self.share_tower = (
+            DNNTower(config.share_dnn, l2, name="share") if config.share_dnn else None
+        )
         self.booster_tower = DNNTower(config.booster_dnn, l2, name="booster")
         self.light_tower = DNNTower(config.light_dnn, l2, name="light")
         self.booster_head = keras.layers.Dense(
@@ -157,9 +180,15 @@ class RocketLaunchingModel(keras.Model):
         )
         self.loss_trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("total_loss", "light_ce", "booster_ce", "hint_loss",
-                         "distillation_loss", "regularization_loss")
-        }  # fmt: skip
+            for name in (
+                "total_loss",
+                "light_ce",
+                "booster_ce",
+                "hint_loss",
+                "distillation_loss",
+                "regularization_loss",
+            )
+        }
         # 10,000 thresholds, as TFMA's AUC, so the numbers are comparable with the Evaluator.
         self.auc_light = keras.metrics.AUC(num_thresholds=10000, name="auc_light")
         self.auc_booster = keras.metrics.AUC(num_thresholds=10000, name="auc_booster")
@@ -184,8 +213,14 @@ class RocketLaunchingModel(keras.Model):
             LIGHT: (self.light_tower, self.light_head),
             BOOSTER: (self.booster_tower, self.booster_head),
         }[net]
-        return NetPath(self.embeddings, self.share_tower, tower, head, self.rocket.num_class,
-                       name=f"{net}_path")  # fmt: skip
+        return NetPath(
+            self.embeddings,
+            self.share_tower,
+            tower,
+            head,
+            self.rocket.num_class,
+            name=f"{net}_path",
+        )
 
     # --- losses -----------------------------------------------------------------------------
 
@@ -278,8 +313,17 @@ class DecayWithFloor(keras.optimizers.schedules.LearningRateSchedule):
     """EasyRec's exponential_decay_learning_rate: initial * factor^(step/decay_steps), with
     a floor at min_learning_rate."""
 
-    def __init__(self, initial: float, decay_steps: int, factor: float, minimum: float):
-        self.decay = keras.optimizers.schedules.ExponentialDecay(initial, decay_steps, factor)
+    def __init__(
+        self,
+        initial: float,
+        decay_steps: int,
+        factor: float,
+        minimum: float,
+        staircase: bool = False,
+    ):
+        self.decay = keras.optimizers.schedules.ExponentialDecay(
+            initial, decay_steps, factor, staircase=staircase
+        )
         self.minimum = minimum
 
     def __call__(self, step: tf.Tensor) -> tf.Tensor:
@@ -289,13 +333,18 @@ class DecayWithFloor(keras.optimizers.schedules.LearningRateSchedule):
         return {**self.decay.get_config(), "minimum": self.minimum}
 
 
-def build_model(config: rocket_config.RocketConfig, table_sizes: dict[str, int]
-                ) -> RocketLaunchingModel:  # fmt: skip
+def build_model(
+    config: rocket_config.RocketConfig, table_sizes: dict[str, int]
+) -> RocketLaunchingModel:
     """The model, compiled with Adam and EasyRec's decaying learning rate."""
     model = RocketLaunchingModel(config.model, config.model_features(), table_sizes)
     train = config.train
     schedule = DecayWithFloor(
-        train.learning_rate, train.decay_steps, train.decay_factor, train.min_learning_rate
+        train.learning_rate,
+        train.decay_steps,
+        train.decay_factor,
+        train.min_learning_rate,
+        train.staircase,
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
     return model

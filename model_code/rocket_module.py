@@ -56,12 +56,14 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
         self.total_steps = total_steps
         self.every = max(1, every)
         self.batch_size = batch_size
-        self.started = time.time()
+        self.started: float | None = None  # after the first step: tracing is not training
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         loss = float(logs.get("total_loss", 0.0))
         step = batch + 1
+        if self.started is None:
+            self.started = time.time()
         if not math.isfinite(loss):
             raise TrainingError(
                 f"the training loss became {loss} at step {step}; nothing is exported "
@@ -69,19 +71,26 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
             )
         if step % self.every == 0 or step == self.total_steps:
             elapsed = time.time() - self.started
+            rate = (step - 1) * self.batch_size / elapsed if elapsed > 0 else float("nan")
             print(
                 f"[Trainer] step {step}/{self.total_steps} loss={loss:.4f} "
                 f"light_ce={float(logs.get('light_ce', 0)):.4f} "
                 f"hint={float(logs.get('hint_loss', 0)):.4f} "
-                f"auc_light={float(logs.get('auc_light', 0)):.4f} "
-                f"auc_booster={float(logs.get('auc_booster', 0)):.4f} "
-                f"({step * self.batch_size / max(elapsed, 1e-9):.0f} examples/s)",
+                f"train_auc_light={float(logs.get('auc_light', 0)):.4f} "
+                f"train_auc_booster={float(logs.get('auc_booster', 0)):.4f} "
+                f"({rate:.0f} examples/s)",
                 flush=True,
             )
 
 
-def make_dataset(file_pattern: list[str] | str, data_accessor, tft_output: tft.TFTransformOutput,
-                 batch_size: int, num_epochs: int | None, shuffle: bool) -> tf.data.Dataset:  # fmt: skip
+def make_dataset(
+    file_pattern: list[str] | str,
+    data_accessor,
+    tft_output: tft.TFTransformOutput,
+    batch_size: int,
+    num_epochs: int | None,
+    shuffle: bool,
+) -> tf.data.Dataset:
     return data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(
@@ -91,10 +100,17 @@ def make_dataset(file_pattern: list[str] | str, data_accessor, tft_output: tft.T
     )
 
 
-def train_and_export(config: rocket_config.RocketConfig, tft_output: tft.TFTransformOutput,
-                     train_dataset: tf.data.Dataset, eval_dataset: tf.data.Dataset,
-                     train_steps: int, serving_model_dir: str, model_run_dir: str) -> dict:  # fmt: skip
+def train_and_export(
+    config: rocket_config.RocketConfig,
+    tft_output: tft.TFTransformOutput,
+    train_dataset: tf.data.Dataset,
+    eval_dataset: tf.data.Dataset,
+    train_steps: int,
+    serving_model_dir: str,
+    model_run_dir: str,
+) -> dict:
     """Train the pair, export light (serving) and booster, return the eval metrics."""
+    keras.utils.set_random_seed(config.train.seed)
     table_sizes = {f.name: table_size(f, tft_output) for f in config.model_features()}
     print(f"[Trainer] embedding tables: {table_sizes}", flush=True)
     model = rocket_model.build_model(config, table_sizes)
@@ -117,10 +133,15 @@ def train_and_export(config: rocket_config.RocketConfig, tft_output: tft.TFTrans
         flush=True,
     )
     label = config.label_field
-    rocket_export.export_net(model.net_path(rocket_model.LIGHT), tft_output, label,
-                             serving_model_dir)  # fmt: skip
-    rocket_export.export_net(model.net_path(rocket_model.BOOSTER), tft_output, label,
-                             os.path.join(model_run_dir, BOOSTER_DIR))  # fmt: skip
+    rocket_export.export_net(
+        model.net_path(rocket_model.LIGHT), tft_output, label, serving_model_dir
+    )
+    rocket_export.export_net(
+        model.net_path(rocket_model.BOOSTER),
+        tft_output,
+        label,
+        os.path.join(model_run_dir, BOOSTER_DIR),
+    )
     tf.io.gfile.makedirs(model_run_dir)
     with tf.io.gfile.GFile(os.path.join(model_run_dir, METRICS_FILE), "w") as handle:
         handle.write(json.dumps({**metrics, "train_steps": train_steps}, indent=2))
@@ -132,10 +153,29 @@ def run_fn(fn_args) -> None:
     config = _config_from(fn_args.custom_config)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train = config.train
-    train_dataset = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output,
-                                 train.batch_size, num_epochs=None, shuffle=True)  # fmt: skip
-    eval_dataset = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output,
-                                train.eval_batch_size, num_epochs=1, shuffle=False)  # fmt: skip
+    train_dataset = make_dataset(
+        fn_args.train_files,
+        fn_args.data_accessor,
+        tft_output,
+        train.batch_size,
+        num_epochs=None,
+        shuffle=True,
+    )
+    eval_dataset = make_dataset(
+        fn_args.eval_files,
+        fn_args.data_accessor,
+        tft_output,
+        train.eval_batch_size,
+        num_epochs=1,
+        shuffle=False,
+    )
     train_steps = fn_args.train_steps or train.train_steps
-    train_and_export(config, tft_output, train_dataset, eval_dataset, train_steps,
-                     fn_args.serving_model_dir, fn_args.model_run_dir)  # fmt: skip
+    train_and_export(
+        config,
+        tft_output,
+        train_dataset,
+        eval_dataset,
+        train_steps,
+        fn_args.serving_model_dir,
+        fn_args.model_run_dir,
+    )

@@ -28,6 +28,8 @@ def table_size(feature: rocket_config.FeatureConfig, tft_output: tft.TFTransform
     """Rows of the feature's embedding table: the vocabulary, then the OOV buckets."""
     if feature.kind == rocket_config.BUCKET:
         return feature.num_buckets + 1  # the extra id is "outside [0, num_buckets)"
+    if feature.hash_bucket_size:
+        return feature.hash_bucket_size
     vocab = tft_output.vocabulary_size_by_name(vocabulary_name(feature.name))
     return vocab + feature.num_oov_buckets
 
@@ -63,11 +65,19 @@ def _bucket_ids(raw: tf.SparseTensor, feature: rocket_config.FeatureConfig) -> t
 
 
 def feature_ids(raw: tf.SparseTensor, feature: rocket_config.FeatureConfig) -> tf.SparseTensor:
-    """Embedding ids of one feature: TFT vocabulary with OOV buckets, or the bucket id."""
+    """Embedding ids of one feature: TFT vocabulary with OOV buckets, a hash bucket, or the
+    bucket id."""
     if feature.kind == rocket_config.BUCKET:
         return _bucket_ids(raw, feature)
+    tokens = _tokens(raw, feature)
+    if feature.hash_bucket_size:
+        return tf.SparseTensor(
+            tokens.indices,
+            tf.strings.to_hash_bucket_fast(tokens.values, feature.hash_bucket_size),
+            tokens.dense_shape,
+        )
     return tft.compute_and_apply_vocabulary(
-        _tokens(raw, feature),
+        tokens,
         top_k=feature.top_k,
         frequency_threshold=feature.frequency_threshold,
         num_oov_buckets=feature.num_oov_buckets,

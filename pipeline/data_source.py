@@ -26,8 +26,9 @@ def _usable(path: Path) -> bool:
     return path.is_file() and not path.name.startswith((".", "_")) and path.suffix != ".md"
 
 
-def resolve(data: str | None, output_dir: Path, rows: int = DEFAULT_ROWS, seed: int = 0
-            ) -> DataSource:  # fmt: skip
+def resolve(
+    data: str | None, output_dir: Path, rows: int = DEFAULT_ROWS, seed: int = 0
+) -> DataSource:
     """A file is read alone. A folder: its *.csv files, or, when it has none, every file
     but hidden ones and docs (*.md). No path: the generator writes `rows` rows once."""
     if data is None:

@@ -3,13 +3,19 @@ Beam's DirectRunner, with one progress line per component."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import sys
+import tempfile
 import time
 
 from absl import logging as absl_logging
 from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+from tfx.orchestration.portable import tfx_runner
+from tfx.proto.orchestration import pipeline_pb2
 
 RUNNERS = ("beam", "local")
 _RUNNING = re.compile(r"node (\S+) is running\.")
@@ -47,24 +53,73 @@ class ComponentProgress(logging.Handler):
             self.reused.append(self._current)
 
 
-def run(pipeline: tfx.dsl.Pipeline, runner: str = "beam", verbose: bool = False) -> ComponentProgress:
+def quiet_logs() -> None:
+    """Keep the console to our progress lines: TFX logs pages per component at INFO, Beam
+    and TensorFlow warn about things users cannot act on, and TFX pip-installs the user
+    module wheel in a subprocess. `--verbose` skips this."""
+    os.environ["PIP_QUIET"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    absl_logging.get_absl_handler().setLevel(logging.ERROR)
+    logging.getLogger("absl").propagate = False
+    for name in ("apache_beam", "tensorflow", "tensorflow_transform", "tfx_bsl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _output_to_file_unless_failed():
+    """Send this process's fds 1 and 2 (and its subprocesses') to a temporary file; show
+    the file only when the block fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 1)
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            _restore(saved)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode(errors="replace")[-20000:])
+            raise
+        else:
+            _restore(saved)
+
+
+def _restore(saved: tuple[int, int]) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(saved[0], 1)
+    os.dup2(saved[1], 2)
+    os.close(saved[0])
+    os.close(saved[1])
+
+
+def compile_local(pipeline: tfx.dsl.Pipeline, quiet: bool) -> pipeline_pb2.Pipeline:
+    """The pipeline IR. Compiling builds the module_file wheel with `setup.py bdist_wheel`
+    in a subprocess that prints a page; quiet mode shows that page only on failure."""
+    # _make_pipeline_proto is what TfxRunner.run() does before run_with_ir(): resolve the
+    # user-module wheel dependencies and compile (TFX 1.16, pinned).
+    if not quiet:
+        return tfx_runner._make_pipeline_proto(pipeline)
+    with _output_to_file_unless_failed():
+        return tfx_runner._make_pipeline_proto(pipeline)
+
+
+def run(pipeline: tfx.dsl.Pipeline, runner: str = "beam", quiet: bool = True) -> ComponentProgress:
     """Run `pipeline` to the end; raises whatever a component raised."""
     if runner not in RUNNERS:
         raise ValueError(f"unknown runner {runner!r}; choose one of {RUNNERS}")
+    ir = compile_local(pipeline, quiet)
     progress = ComponentProgress()
-    absl_logging.set_verbosity(absl_logging.INFO)
+    absl_logging.set_verbosity(absl_logging.INFO)  # the progress lines are INFO records
     absl_logger = logging.getLogger("absl")
     absl_logger.addHandler(progress)
-    propagate = absl_logger.propagate
-    if not verbose:  # TFX logs pages per component at INFO: keep only our progress lines
-        absl_logging.get_absl_handler().setLevel(logging.WARNING)
-        absl_logger.propagate = False
     try:
         if runner == "beam":
-            BeamDagRunner().run(pipeline)
+            BeamDagRunner().run_with_ir(ir)
         else:
-            tfx.orchestration.LocalDagRunner().run(pipeline)
+            tfx.orchestration.LocalDagRunner().run_with_ir(ir)
     finally:
         absl_logger.removeHandler(progress)
-        absl_logger.propagate = propagate
     return progress

@@ -65,17 +65,27 @@ def _overall_metrics(evaluation_uri: str) -> dict[str, float]:
     return {}
 
 
+def _describe_failure(failed) -> str:
+    name = failed.metric_key.name
+    value = failed.metric_value.double_value.value
+    bounds = failed.metric_threshold.value_threshold
+    if bounds.HasField("lower_bound") and value < bounds.lower_bound.value:
+        return f"{name} {value:.4f} is below the lower bound {bounds.lower_bound.value:g}"
+    if bounds.HasField("upper_bound") and value > bounds.upper_bound.value:
+        return f"{name} {value:.4f} is above the upper bound {bounds.upper_bound.value:g}"
+    threshold = " ".join(str(failed.metric_threshold).split())
+    return f"{name} {value:.4f} fails {threshold}"
+
+
 def _failed_thresholds(evaluation_uri: str) -> list[str]:
     validation = tfma.load_validation_result(evaluation_uri)
     if validation is None or validation.validation_ok:
         return []
-    reasons = []
-    for failure in validation.metric_validations_per_slice:
-        for failed in failure.failures:
-            reasons.append(
-                f"{failed.metric_key.name} = {failed.metric_value.double_value.value:.4f} "
-                f"fails {failed.metric_threshold}".replace("\n", " ").strip()
-            )
+    reasons = [
+        _describe_failure(failed)
+        for per_slice in validation.metric_validations_per_slice
+        for failed in per_slice.failures
+    ]
     return reasons or ["the Evaluator did not validate the model"]
 
 

@@ -16,11 +16,27 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS = (
-    "clk", "buy", "pid", "adgroup_id", "cate_id", "campaign_id", "customer", "brand",
-    "user_id", "cms_segid", "cms_group_id", "final_gender_code", "age_level",
-    "pvalue_level", "shopping_level", "occupation", "new_user_class_level",
-    "tag_category_list", "tag_brand_list", "price",
-)  # fmt: skip
+    "clk",
+    "buy",
+    "pid",
+    "adgroup_id",
+    "cate_id",
+    "campaign_id",
+    "customer",
+    "brand",
+    "user_id",
+    "cms_segid",
+    "cms_group_id",
+    "final_gender_code",
+    "age_level",
+    "pvalue_level",
+    "shopping_level",
+    "occupation",
+    "new_user_class_level",
+    "tag_category_list",
+    "tag_brand_list",
+    "price",
+)
 
 PIDS = ("430548_1007", "430539_1007")
 TARGET_CTR = 0.05
@@ -131,8 +147,9 @@ def _history(world: _World, user: int, rng: np.random.Generator) -> tuple[list[i
     return cates, brands
 
 
-def _click_logits(world: _World, users: np.ndarray, ads: np.ndarray, in_history: np.ndarray,
-                  pid: np.ndarray) -> np.ndarray:  # fmt: skip
+def _click_logits(
+    world: _World, users: np.ndarray, ads: np.ndarray, in_history: np.ndarray, pid: np.ndarray
+) -> np.ndarray:
     """Everything but the intercept: interactions a deep net can find, a wide one cannot."""
     interest = np.einsum("ij,ij->i", world.user_interest[users], world.cate_vec[world.ad_cate[ads]])
     profile = world.user_profile[users]
@@ -142,12 +159,7 @@ def _click_logits(world: _World, users: np.ndarray, ads: np.ndarray, in_history:
     pv_shop = np.where((pvalue < 0) | (shopping < 0), 0.0, 0.4 * (pvalue - 2) * (shopping - 2))
     quality = world.ad_quality[ads] * np.where(pid == 0, 1.0, 0.3)
     return (
-        1.4 * interest
-        + 0.8 * in_history
-        + age_price
-        + pv_shop
-        + quality
-        + world.user_bias[users]
+        1.4 * interest + 0.8 * in_history + age_price + pv_shop + quality + world.user_bias[users]
     )
 
 

@@ -101,8 +101,16 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     return tfx.dsl.Pipeline(
         pipeline_name=settings.pipeline_name,
         pipeline_root=settings.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                    trainer, evaluator, pusher],  # fmt: skip
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            transform,
+            trainer,
+            evaluator,
+            pusher,
+        ],
         enable_cache=settings.enable_cache,
         metadata_connection_config=metadata_config,
         beam_pipeline_args=list(settings.beam_pipeline_args),

@@ -45,7 +45,8 @@ class _ReadFileRows(beam.DoFn):
         with beam.io.filesystems.FileSystems.open(
             path, compression_type=beam.io.filesystem.CompressionTypes.AUTO
         ) as handle:
-            for line_number, raw in enumerate(handle, start=1):
+            # readline, not iteration: Beam's CompressedFile (.gz, .bz2) is not iterable.
+            for line_number, raw in enumerate(iter(handle.readline, b""), start=1):
                 example = self._parser.parse(raw.rstrip(b"\r\n"), path, line_number)
                 if example is not None:
                     self._rows.inc()

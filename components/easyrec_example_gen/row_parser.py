@@ -75,8 +75,9 @@ class RowParser:
                 features[column.name] = feature
         return tf.train.Example(features=tf.train.Features(feature=features))
 
-    def _feature(self, column: Column, cell: str, path: str, line_number: int,
-                 index: int) -> tf.train.Feature | None:  # fmt: skip
+    def _feature(
+        self, column: Column, cell: str, path: str, line_number: int, index: int
+    ) -> tf.train.Feature | None:
         where = f"column {index} ({column.name})"
         if cell in NULL_VALUES:
             if column.name == self.label_field:
@@ -98,4 +99,3 @@ class RowParser:
                 ) from None
             return tf.train.Feature(float_list=tf.train.FloatList(value=[number]))
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[cell.encode("utf-8")]))
-

@@ -1,0 +1,32 @@
+# The two commands: `make run` (set up, then the pipeline on the embedded sample) and
+# `make test` (set up, then the whole test suite). Everything installs into .venv.
+VENV := .venv
+STAMP := $(VENV)/.installed
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup run test test-fast lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml infra/constraints-py310.txt infra/find_python310.sh
+	@python=$$(infra/find_python310.sh) || exit 1; \
+	if [ ! -x $(VENV)/bin/python ]; then echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; fi
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --progress-bar off -c infra/constraints-py310.txt -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/rocket run $(ARGS)
+
+test: setup
+	$(VENV)/bin/python -m pytest -v -rs $(PYTEST_ARGS)
+
+test-fast: setup
+	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf output .pytest_cache

@@ -1,0 +1,126 @@
+"""The Rocket Launching model: gradient flow, distillation pairs, training, light-only path."""
+
+import numpy as np
+import pytest
+import rocket_config
+import rocket_model
+import tensorflow as tf
+from rocket_preprocessing import transformed_name
+
+TABLE_SIZE = 30
+
+
+def small_config(**changes) -> rocket_config.RocketConfig:
+    return rocket_config.with_changes(rocket_config.default_config(), **changes)
+
+
+def batch(config, size=256, seed=0):
+    """Sparse id features (some rows empty, tag lists of several ids) and a label that
+    depends on two features' ids jointly."""
+    rng = np.random.default_rng(seed)
+    features = {}
+    for feature in config.model_features():
+        lengths = rng.integers(0, 4 if feature.kind == rocket_config.TAG else 2, size)
+        values = rng.integers(0, TABLE_SIZE, lengths.sum())
+        features[transformed_name(feature.name)] = tf.RaggedTensor.from_row_lengths(
+            tf.constant(values, tf.int64), lengths
+        ).to_sparse()
+    user = tf.sparse.to_dense(features[transformed_name("user_id")], default_value=-1)[:, 0]
+    ad = tf.sparse.to_dense(features[transformed_name("cate_id")], default_value=-1)[:, 0]
+    label = tf.cast(((user % 3) == (ad % 3)) & (user >= 0), tf.int64)
+    return features, label
+
+
+def build(config):
+    sizes = {f.name: TABLE_SIZE for f in config.model_features()}
+    return rocket_model.build_model(config, sizes)
+
+
+def gradients(model, features, label, loss_names):
+    with tf.GradientTape() as tape:
+        outputs = model(features, training=True)
+        losses = model.rocket_losses(outputs, label)
+        total = tf.add_n([losses[n] for n in loss_names])
+    grads = tape.gradient(total, model.trainable_variables)
+    return {v.ref(): g for v, g in zip(model.trainable_variables, grads)}
+
+
+def refs(*layers) -> list:
+    return [v.ref() for layer in layers for v in layer.trainable_variables]
+
+
+def moved(grad) -> bool:
+    if grad is None:
+        return False
+    if isinstance(grad, tf.IndexedSlices):
+        grad = grad.values
+    return bool(tf.reduce_any(grad != 0))
+
+
+def test_hint_loss_sends_no_gradient_to_booster_only_weights():
+    config = small_config()
+    model = build(config)
+    grads = gradients(model, *batch(config), ["hint_loss"])
+    booster = refs(model.booster_tower, model.booster_head)
+    light_kernels = [layer.kernel.ref() for layer in model.light_tower.dense_layers]
+    assert booster and light_kernels
+    assert not any(moved(grads[r]) for r in booster)
+    assert all(moved(grads[r]) for r in light_kernels)
+
+
+def test_default_stop_gradient_keeps_light_losses_out_of_share_and_embeddings():
+    config = small_config()
+    model = build(config)
+    grads = gradients(model, *batch(config), ["light_ce", "hint_loss"])
+    shared = refs(model.share_tower, model.embeddings)
+    assert shared and not any(moved(grads[r]) for r in shared)
+
+
+def test_paper_variant_lets_light_label_loss_train_the_shared_layers():
+    config = small_config(**{"model.light_trains_share": True})
+    model = build(config)
+    grads = gradients(model, *batch(config), ["light_ce"])
+    assert all(moved(grads[r]) for r in refs(model.share_tower) if r.deref().shape.rank == 2)
+    assert any(moved(grads[r]) for r in refs(model.embeddings))
+
+
+def test_distillation_pairs_match_first_booster_layer_of_same_width():
+    assert rocket_model.distillation_pairs((128, 64), (256, 128, 96, 64)) == [(0, 1), (1, 3)]
+    assert rocket_model.distillation_pairs((32,), (256, 128)) == []
+
+
+@pytest.mark.parametrize("num_class", [2, 1])
+def test_training_lowers_every_loss_term(num_class):
+    config = small_config(**{"model.num_class": num_class, "train.learning_rate": 0.01})
+    model = build(config)
+    features, label = batch(config, size=512)
+    # Batch statistics (training=True) on both sides: BatchNorm's moving averages lag
+    # behind a few dozen steps and would hide what the weights learned.
+    before = model.rocket_losses(model(features, training=True), label)
+    for _ in range(60):
+        model.train_step((features, label))
+    after = model.rocket_losses(model(features, training=True), label)
+    for name in ("light_ce", "booster_ce", "hint_loss", "total_loss"):
+        assert float(after[name]) < float(before[name]), name
+    probabilities = model.net_path(rocket_model.LIGHT)(features)
+    assert probabilities.shape == (512,)
+    assert bool(tf.reduce_all((probabilities >= 0) & (probabilities <= 1)))
+
+
+def test_light_path_holds_exactly_the_light_parameters():
+    config = small_config()
+    model = build(config)
+    model(batch(config, size=8)[0])  # create the variables
+    light = model.net_path(rocket_model.LIGHT)
+    light_refs = {v.ref() for v in light.variables}
+    assert not light_refs & {v.ref() for v in model.booster_tower.variables}
+    assert not light_refs & {v.ref() for v in model.booster_head.variables}
+    emb = sum(TABLE_SIZE * f.embedding_dim for f in config.model_features())
+    # Each layer: kernel a*b, bias b, BatchNorm gamma and beta 2b (moving stats not trainable).
+    dims = [17 * 16, 128, 96, 64]  # share
+    share = sum(a * b + 3 * b for a, b in zip(dims, dims[1:]))
+    light_dims = [64, 128, 64]
+    light_tower = sum(a * b + 3 * b for a, b in zip(light_dims, light_dims[1:]))
+    head = 64 * 2 + 2
+    expected = emb + share + light_tower + head
+    assert sum(int(np.prod(v.shape)) for v in light.trainable_variables) == expected

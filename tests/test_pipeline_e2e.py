@@ -1,0 +1,154 @@
+"""End to end: `rocket run` as a user runs it, then the pushed light SavedModel is loaded
+and called on real rows, unseen ids and nearly empty examples."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rocket_config
+import tensorflow as tf
+
+from components.easyrec_example_gen import Column, RowParser
+
+pytestmark = pytest.mark.slow
+ROCKET = str(Path(sys.executable).with_name("rocket"))
+SUMMARY_KEYS = {
+    "light_auc",
+    "booster_auc",
+    "blessed",
+    "pushed",
+    "pushed_model_dir",
+    "train_rows",
+    "eval_rows",
+    "wall_seconds",
+}
+
+
+def rocket_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    return subprocess.run(
+        [ROCKET, "run", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200
+    )
+
+
+@pytest.fixture(scope="module")
+def generated_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = rocket_run(
+        "--rows", "4000", "--train-steps", "60", "--output", str(out / "o"), cwd=out
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out / "o", result
+
+
+def serve(model_dir: str, examples: list[tf.train.Example]) -> np.ndarray:
+    model = tf.saved_model.load(model_dir)
+    serialized = tf.constant([e.SerializeToString() for e in examples])
+    out = model.signatures["serving_default"](examples=serialized)
+    return out["probabilities"].numpy()
+
+
+def variable_count(model_dir: str) -> int:
+    return sum(int(np.prod(v.shape)) for v in tf.saved_model.load(model_dir).variables)
+
+
+def test_run_prints_and_records_the_facts(generated_run):
+    out, result = generated_run
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["train_rows"] + summary["eval_rows"] == 4000
+    assert 0.5 < summary["light_auc"] <= 1 and 0.5 < summary["booster_auc"] <= 1
+    # TFMA's AUC of the exported light model equals the Trainer's in-graph light AUC:
+    # the SavedModel (TFT layer + light path) computes what was trained.
+    assert summary["light_auc"] == pytest.approx(summary["trainer_light_auc"], abs=2e-3)
+    assert summary["blessed"] is True and summary["pushed"] is True
+    assert Path(summary["pushed_model_dir"]).parent == out / "serving"
+    for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):
+        assert f"[{component}] done in" in result.stdout
+    assert f"light AUC (Evaluator, eval split): {summary['light_auc']:.4f}" in result.stdout
+    assert f"booster AUC (Trainer, eval split): {summary['booster_auc']:.4f}" in result.stdout
+
+
+def test_pushed_model_is_the_light_net_only(generated_run):
+    out, _ = generated_run
+    summary = json.loads((out / "run_summary.json").read_text())
+    pushed = summary["pushed_model_dir"]
+    booster = str(
+        Path(summary["model_dir"]).parents[2]
+        / "model_run"
+        / Path(summary["model_dir"]).parent.name
+        / "booster"
+    )
+    shapes = {tuple(v.shape) for v in tf.saved_model.load(pushed).variables}
+    booster_only = {(64, 256), (256, 128), (128, 96), (96, 64)}
+    assert not shapes & booster_only
+
+    # Both exports hold the same embeddings, share tower and head shape; what differs is
+    # exactly light tower vs booster tower (kernel + bias + 4 BatchNorm vectors per layer).
+    def tower(dims):
+        return sum(a * b + 5 * b for a, b in zip(dims, dims[1:]))
+
+    expected = tower([64, 128, 64]) - tower([64, 256, 128, 96, 64])
+    assert variable_count(pushed) - variable_count(booster) == expected
+
+
+def test_pushed_model_serves_real_unseen_and_sparse_examples(generated_run, taobao_sample):
+    out, _ = generated_run
+    pushed = json.loads((out / "run_summary.json").read_text())["pushed_model_dir"]
+    parser = RowParser([Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS])
+    lines = taobao_sample.read_bytes().splitlines()[:300]
+    real = [parser.parse(line, "sample", i) for i, line in enumerate(lines, 1)]
+    for example in real:
+        del example.features.feature["clk"]  # serving has no label
+    unseen = tf.train.Example()
+    for name in ("user_id", "adgroup_id", "brand", "tag_category_list"):
+        unseen.features.feature[name].bytes_list.value.append(b"never-seen-9|x")
+    only_pid = tf.train.Example()
+    only_pid.features.feature["pid"].bytes_list.value.append(b"430548_1007")
+    huge_tags = tf.train.Example()
+    huge_tags.features.feature["tag_brand_list"].bytes_list.value.append(
+        "|".join(str(i) for i in range(1000)).encode()
+    )
+    probabilities = serve(pushed, real + [unseen, only_pid, tf.train.Example(), huge_tags])
+    assert probabilities.shape == (304,)
+    assert np.all(np.isfinite(probabilities))
+    assert np.all((probabilities > 0) & (probabilities < 1))
+    assert np.std(probabilities[:300]) > 0  # it looks at the features
+
+
+def test_wrongly_typed_feature_is_a_clear_error(generated_run):
+    out, _ = generated_run
+    pushed = json.loads((out / "run_summary.json").read_text())["pushed_model_dir"]
+    bad = tf.train.Example()
+    bad.features.feature["price"].bytes_list.value.append(b"cheap")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="price"):
+        serve(pushed, [bad])
+
+
+def test_run_on_the_real_taobao_sample(taobao_sample, tmp_path):
+    result = rocket_run(
+        "--data",
+        str(taobao_sample.parent),
+        "--train-steps",
+        "30",
+        "--output",
+        str(tmp_path / "o"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "o" / "run_summary.json").read_text())
+    assert summary["train_rows"] + summary["eval_rows"] == 10_000
+    assert summary["light_auc"] is not None and summary["booster_auc"] is not None
+    assert "light AUC (Evaluator, eval split)" in result.stdout
+
+
+def test_missing_data_path_is_a_clear_error(tmp_path):
+    result = rocket_run(
+        "--data", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "o"), cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert f"--data {tmp_path / 'nope.csv'}: no such file or folder" in result.stderr

@@ -1,0 +1,98 @@
+"""preprocessing_fn under a real TFT Beam run: vocabularies with a frequency floor and OOV
+buckets, tag lists split on '|', price buckets, missing values as empty id lists."""
+
+import functools
+
+import numpy as np
+import pytest
+import rocket_config
+import rocket_preprocessing
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from rocket_config import BUCKET, ID, TAG, FeatureConfig, FeatureGroup, InputField
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+CONFIG = rocket_config.RocketConfig(
+    input_fields=(
+        InputField("clk", "int"),
+        InputField("user_id"),
+        InputField("tags"),
+        InputField("price", "int"),
+    ),
+    label_field="clk",
+    features=(
+        FeatureConfig("user_id", kind=ID, frequency_threshold=2, num_oov_buckets=3),
+        FeatureConfig("tags", kind=TAG, frequency_threshold=1, num_oov_buckets=2),
+        FeatureConfig("price", kind=BUCKET, num_buckets=50),
+    ),
+    model=rocket_config.ModelConfig(
+        feature_groups=(FeatureGroup("all", ("user_id", "tags", "price")),)
+    ),
+).validate()
+
+RAW = [
+    {"clk": [1], "user_id": ["u1"], "tags": ["a|b||a"], "price": [3]},
+    {"clk": [0], "user_id": ["u1"], "tags": [""], "price": [60]},
+    {"clk": [0], "user_id": ["u1"], "tags": ["b"], "price": [-1]},
+    {"clk": [1], "user_id": ["u2"], "tags": [], "price": []},
+    {"clk": [0], "user_id": ["u2"], "tags": ["c"], "price": [49]},
+    {"clk": [0], "user_id": ["u3"], "tags": ["a"], "price": [0]},
+    {"clk": [0], "user_id": [], "tags": ["a"], "price": [1]},
+]
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    spec = {
+        "clk": tf.io.VarLenFeature(tf.int64),
+        "user_id": tf.io.VarLenFeature(tf.string),
+        "tags": tf.io.VarLenFeature(tf.string),
+        "price": tf.io.VarLenFeature(tf.int64),
+    }
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    fn = functools.partial(
+        rocket_preprocessing.preprocessing_fn,
+        custom_config={rocket_preprocessing.CONFIG_KEY: CONFIG.to_json()},
+    )
+    out_dir = str(tmp_path_factory.mktemp("tft"))
+    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tmp")), force_tf_compat_v1=False):
+        (data, _), transform_fn = (RAW, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(out_dir)
+    return data, tft.TFTransformOutput(out_dir)
+
+
+def ids(row: dict, name: str) -> list[int]:
+    return list(np.asarray(row[rocket_preprocessing.transformed_name(name)]).tolist())
+
+
+def test_id_vocabulary_has_frequency_floor_and_oov(transformed):
+    data, output = transformed
+    vocab_size = output.vocabulary_size_by_name("user_id_vocab")
+    assert vocab_size == 2  # u1 (3x) and u2 (2x); u3 (1x) is under the floor
+    user_ids = [ids(row, "user_id") for row in data]
+    assert user_ids[0] == user_ids[1] == user_ids[2] and user_ids[0][0] < vocab_size
+    assert user_ids[3] == user_ids[4] and user_ids[3][0] < vocab_size
+    assert vocab_size <= user_ids[5][0] < vocab_size + 3  # OOV bucket
+    assert user_ids[6] == []  # missing value -> no id
+    size = rocket_preprocessing.table_size(CONFIG.feature("user_id"), output)
+    assert size == 5
+
+
+def test_tag_lists_split_into_variable_length_ids(transformed):
+    data, output = transformed
+    tag_ids = [ids(row, "tags") for row in data]
+    assert len(tag_ids[0]) == 3 and tag_ids[0][0] == tag_ids[0][2] != tag_ids[0][1]
+    assert tag_ids[1] == [] and tag_ids[3] == []
+    assert tag_ids[2] == [tag_ids[0][1]]  # "b"
+    assert output.vocabulary_size_by_name("tags_vocab") == 3
+
+
+def test_price_bucket_ids_with_one_out_of_range_id(transformed):
+    data, _ = transformed
+    assert [ids(row, "price") for row in data] == [[3], [50], [50], [], [49], [0], [1]]
+
+
+def test_label_is_dense(transformed):
+    data, _ = transformed
+    assert [int(row[rocket_preprocessing.LABEL_KEY]) for row in data] == [1, 0, 0, 1, 0, 0, 0]

@@ -1,0 +1,54 @@
+"""CSV line -> tf.Example: types, missing values, and errors that name file, line, column."""
+
+import pytest
+import rocket_config
+
+from components.easyrec_example_gen import BadRowError, Column, RowParser
+
+COLUMNS = [Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS]
+GOOD = (
+    "0,0,430548_1007,620392,6519,336811,252462,NULL,100002,5,2,2,2,,3,1,2,"
+    "4281|4526,283837|367594,23"
+)
+
+
+@pytest.fixture
+def parser():
+    return RowParser(COLUMNS, label_field="clk")
+
+
+def test_typed_values_and_missing_as_absent(parser):
+    example = parser.parse(GOOD.encode(), "f.csv", 1)
+    feature = example.features.feature
+    assert feature["clk"].int64_list.value == [0]
+    assert feature["price"].int64_list.value == [23]
+    assert feature["user_id"].bytes_list.value == [b"100002"]
+    assert feature["tag_category_list"].bytes_list.value == [b"4281|4526"]
+    assert "brand" not in feature  # NULL
+    assert "pvalue_level" not in feature  # empty
+    assert len(feature) == 18
+
+
+def test_blank_line_is_skipped(parser):
+    assert parser.parse(b"", "f.csv", 7) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (GOOD.rsplit(",", 1)[0], "expected 20 columns, found 19"),
+        (GOOD + ",x", "expected 20 columns, found 21"),
+        ("x" + GOOD[1:], r"column 1 \(clk\): 'x' is not an integer"),
+        ("2" + GOOD[1:], r"column 1 \(clk\): label 2 is not 0 or 1"),
+        ("," + GOOD[2:], r"column 1 \(clk\): the label is missing"),
+        (GOOD[:-2] + "2.5", r"column 20 \(price\): '2.5' is not an integer"),
+    ],
+)
+def test_bad_rows_name_file_line_and_column(parser, line, message):
+    with pytest.raises(BadRowError, match=rf"bad input row at data/part-1\.csv:42: {message}"):
+        parser.parse(line.encode(), "data/part-1.csv", 42)
+
+
+def test_invalid_utf8_is_reported(parser):
+    with pytest.raises(BadRowError, match=r"part\.csv:3: invalid UTF-8 at byte 2"):
+        parser.parse(b"0,\xff,x", "part.csv", 3)
