@@ -96,6 +96,7 @@ def test_pushed_model_is_the_light_net_only(generated_run):
         return sum(a * b + 5 * b for a, b in zip(dims, dims[1:]))
 
     expected = tower([64, 128, 64]) - tower([64, 256, 128, 96, 64])
+
     def count(shapes):
         return sum(int(np.prod(shape)) for shape in shapes)
 
