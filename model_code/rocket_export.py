@@ -4,6 +4,9 @@ A `ServingModule` holds the TFT layer and one NetPath only, so the light export 
 booster variable in it. `serving_default` takes serialized tf.Examples without a label
 and returns the click probability; a missing feature is an empty id list (zero
 embedding) and an unseen id falls into an OOV bucket, so neither is rejected.
+
+Each export also carries `assets.extra/tf_serving_warmup_requests`, which TF Serving
+replays at load time so the first real request does not pay for graph warm-up.
 """
 
 from __future__ import annotations
@@ -17,6 +20,25 @@ PROBABILITIES = "probabilities"
 LOGITS = "logits"
 
 
+def serving_feature_spec(raw_spec: dict, label_field: str) -> dict:
+    """The raw spec without the label. A FixedLen feature (a schema with inferred shapes)
+    gets a default, so an example missing it is served rather than rejected: '' or -1,
+    values the vocabularies map to an OOV bucket."""
+    spec = {}
+    for name, feature in raw_spec.items():
+        if name == label_field:
+            continue
+        if isinstance(feature, tf.io.FixedLenFeature) and feature.default_value is None:
+            fill = b"" if feature.dtype == tf.string else -1
+            shape = list(feature.shape)
+            size = 1
+            for dim in shape:
+                size *= dim
+            feature = tf.io.FixedLenFeature(shape, feature.dtype, default_value=[fill] * size)
+        spec[name] = feature
+    return spec
+
+
 class ServingModule(tf.Module):
     def __init__(
         self, path: rocket_model.NetPath, tft_output: tft.TFTransformOutput, label_field: str
@@ -24,25 +46,59 @@ class ServingModule(tf.Module):
         super().__init__(name=f"{path.name}_serving")
         self.path = path
         self.tft_layer = tft_output.transform_features_layer()
-        self._raw_spec = {
-            name: spec
-            for name, spec in tft_output.raw_feature_spec().items()
-            if name != label_field
-        }
+        self.raw_spec = serving_feature_spec(tft_output.raw_feature_spec(), label_field)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT)])
     def serve(self, examples: tf.Tensor) -> dict:
-        raw = tf.io.parse_example(examples, self._raw_spec)
+        raw = tf.io.parse_example(examples, self.raw_spec)
         transformed = self.tft_layer(raw)
         logits = self.path.logits(transformed)
         probabilities = rocket_model.probabilities_from_logits(logits, self.path.num_class)
         return {PROBABILITIES: probabilities, LOGITS: logits}
 
 
+def warmup_examples(raw_spec: dict) -> list[bytes]:
+    """Synthetic examples that touch every feature: typical values, then an empty one."""
+    full = tf.train.Example()
+    for name, feature in raw_spec.items():
+        target = full.features.feature[name]
+        if feature.dtype == tf.string:
+            target.bytes_list.value.append(b"warmup|warmup")
+        elif feature.dtype == tf.int64:
+            target.int64_list.value.append(0)
+        else:
+            target.float_list.value.append(0.0)
+    return [full.SerializeToString(), tf.train.Example().SerializeToString()]
+
+
+def write_warmup_requests(export_dir: str, raw_spec: dict, batch_sizes=(1, 32)) -> str:
+    """assets.extra/tf_serving_warmup_requests: PredictionLogs TF Serving replays on load."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    directory = f"{export_dir}/assets.extra"
+    tf.io.gfile.makedirs(directory)
+    path = f"{directory}/tf_serving_warmup_requests"
+    examples = warmup_examples(raw_spec)
+    with tf.io.TFRecordWriter(path) as writer:
+        for size in batch_sizes:
+            batch = [examples[i % len(examples)] for i in range(size)]
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(signature_name="serving_default")
+            )
+            request.inputs[SIGNATURE_INPUT].CopyFrom(tf.make_tensor_proto(batch, tf.string))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+            writer.write(log.SerializeToString())
+    return path
+
+
 def export_net(
     path: rocket_model.NetPath, tft_output: tft.TFTransformOutput, label_field: str, export_dir: str
 ) -> None:
+    """SavedModel of one net at `export_dir`, with its TF Serving warm-up requests."""
     module = ServingModule(path, tft_output, label_field)
     tf.saved_model.save(
         module, export_dir, signatures={"serving_default": module.serve.get_concrete_function()}
     )
+    write_warmup_requests(export_dir, module.raw_spec)

@@ -34,6 +34,18 @@ def table_size(feature: rocket_config.FeatureConfig, tft_output: tft.TFTransform
     return vocab + feature.num_oov_buckets
 
 
+def _as_sparse(raw: tf.Tensor | tf.SparseTensor) -> tf.SparseTensor:
+    """Dense inputs (a schema with inferred shapes: FixedLen [batch, 1]) as SparseTensors
+    that keep every value, zeros included (tf.sparse.from_dense would drop id 0)."""
+    if isinstance(raw, tf.SparseTensor):
+        return raw
+    if isinstance(raw, tf.RaggedTensor):
+        return raw.to_sparse()
+    if raw.shape.rank == 1:
+        raw = tf.expand_dims(raw, 1)
+    return tf.RaggedTensor.from_tensor(raw).to_sparse()
+
+
 def _rows_of(values: tf.Tensor, value_rowids: tf.Tensor, nrows: tf.Tensor) -> tf.SparseTensor:
     ragged = tf.RaggedTensor.from_value_rowids(values, value_rowids, nrows=nrows)
     return ragged.to_sparse()
@@ -41,6 +53,7 @@ def _rows_of(values: tf.Tensor, value_rowids: tf.Tensor, nrows: tf.Tensor) -> tf
 
 def _tokens(raw: tf.SparseTensor, feature: rocket_config.FeatureConfig) -> tf.SparseTensor:
     """The strings to look up, one row per example."""
+    raw = _as_sparse(raw)
     values = raw.values
     if values.dtype != tf.string:
         values = tf.strings.as_string(values)
@@ -55,6 +68,7 @@ def _tokens(raw: tf.SparseTensor, feature: rocket_config.FeatureConfig) -> tf.Sp
 
 
 def _bucket_ids(raw: tf.SparseTensor, feature: rocket_config.FeatureConfig) -> tf.SparseTensor:
+    raw = _as_sparse(raw)
     values = raw.values
     if values.dtype == tf.string:
         values = tf.strings.to_number(values, out_type=tf.int64)
@@ -91,6 +105,7 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     outputs = {}
     for feature in config.model_features():
         outputs[transformed_name(feature.name)] = feature_ids(inputs[feature.name], feature)
-    label = tft.sparse_tensor_to_dense_with_shape(inputs[config.label_field], [None, 1], 0)
+    label = _as_sparse(inputs[config.label_field])
+    label = tft.sparse_tensor_to_dense_with_shape(label, [None, 1], 0)
     outputs[LABEL_KEY] = tf.cast(tf.squeeze(label, axis=1), tf.int64)
     return outputs

@@ -124,3 +124,48 @@ def test_light_path_holds_exactly_the_light_parameters():
     head = 64 * 2 + 2
     expected = emb + share + light_tower + head
     assert sum(int(np.prod(v.shape)) for v in light.trainable_variables) == expected
+
+
+def pair_measure(function: str, light: tf.Tensor, booster: tf.Tensor) -> float:
+    """How close the pair is, as each function sees it (higher = closer)."""
+    if function == "COSINE":
+        cos = tf.reduce_sum(tf.nn.l2_normalize(light, 1) * tf.nn.l2_normalize(booster, 1), 1)
+        return float(tf.reduce_mean(cos))
+    if function == "INNER_PRODUCT":
+        return float(tf.reduce_mean(tf.reduce_sum(light * booster, 1)))
+    return -float(tf.reduce_mean(tf.norm(light - booster, axis=1)))
+
+
+@pytest.mark.parametrize("function", ["COSINE", "INNER_PRODUCT", "EUCLID"])
+def test_one_distillation_step_pulls_each_light_layer_towards_its_partner(function):
+    config = small_config(
+        **{
+            "model.feature_based_distillation": True,
+            "model.feature_distillation_function": function,
+        }
+    )
+    model = build(config)
+    features, label = batch(config, size=256, seed=1)
+    assert model.pairs == [(0, 1), (1, 3)]
+
+    def measures():
+        outputs = model(features, training=True)
+        return [
+            pair_measure(function, outputs["light_hidden"][i], outputs["booster_hidden"][j])
+            for i, j in model.pairs
+        ]
+
+    before = measures()
+    with tf.GradientTape() as tape:
+        outputs = model(features, training=True)
+        loss = model.rocket_losses(outputs, label)["distillation_loss"]
+    variables = model.trainable_variables
+    grads = tape.gradient(loss, variables)
+    booster_refs = set(refs(model.booster_tower, model.booster_head))
+    assert not any(moved(g) for v, g in zip(variables, grads) if v.ref() in booster_refs)
+    tf.keras.optimizers.SGD(learning_rate=0.05).apply_gradients(
+        (g, v) for g, v in zip(grads, variables) if g is not None
+    )
+    after = measures()
+    for pair, b, a in zip(model.pairs, before, after):
+        assert a > b, f"{function}: light{pair[0]} did not move towards booster{pair[1]}"

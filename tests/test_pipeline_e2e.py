@@ -127,6 +127,24 @@ def test_pushed_model_serves_real_unseen_and_sparse_examples(generated_run, taob
     assert np.std(probabilities[:300]) > 0  # it looks at the features
 
 
+def test_pushed_model_replays_its_tf_serving_warmup_requests(generated_run):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    out, _ = generated_run
+    pushed = json.loads((out / "run_summary.json").read_text())["pushed_model_dir"]
+    path = Path(pushed) / "assets.extra" / "tf_serving_warmup_requests"
+    logs = [
+        prediction_log_pb2.PredictionLog.FromString(r.numpy())
+        for r in tf.data.TFRecordDataset(str(path))
+    ]
+    assert [len(log.predict_log.request.inputs["examples"].string_val) for log in logs] == [1, 32]
+    signature = tf.saved_model.load(pushed).signatures["serving_default"]
+    for log in logs:
+        batch = tf.make_ndarray(log.predict_log.request.inputs["examples"])
+        probabilities = signature(examples=tf.constant(batch))["probabilities"].numpy()
+        assert np.all(np.isfinite(probabilities))
+
+
 def test_wrongly_typed_feature_is_a_clear_error(generated_run):
     out, _ = generated_run
     pushed = json.loads((out / "run_summary.json").read_text())["pushed_model_dir"]

@@ -1,0 +1,86 @@
+"""EasyRec text-format configs: parsed by protobuf, every option mapped, bad ones named."""
+
+from pathlib import Path
+
+import pytest
+import rocket_config
+from rocket_config import BUCKET, ID, TAG
+
+from pipeline import easyrec_config
+from pipeline.easyrec_config import ConfigError
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_seed_model_config_block_is_exactly_the_default():
+    assert easyrec_config.load(DATA / "seed_model_config.config") == rocket_config.default_config()
+
+
+def test_whole_pipeline_config_maps_every_option(capsys):
+    config = easyrec_config.load(DATA / "custom_pipeline.config")
+    notes = capsys.readouterr().out
+    assert "model_dir has no effect here" in notes
+    assert "save_checkpoints_steps has no effect here" in notes
+    assert [f.name for f in config.input_fields][:3] == ["clk", "buy", "pid"]
+    assert {f.name: f.type for f in config.input_fields}["price"] == "int"
+    pid, adgroup = config.feature("pid"), config.feature("adgroup_id")
+    assert (pid.kind, pid.hash_bucket_size, pid.embedding_dim) == (ID, 10, 8)
+    assert (adgroup.kind, adgroup.hash_bucket_size) == (ID, 0)  # TFT vocabulary
+    assert (config.feature("price").kind, config.feature("price").num_buckets) == (BUCKET, 50)
+    tags = config.feature("tag_category_list")
+    assert (tags.kind, tags.separator, tags.hash_bucket_size) == (TAG, "|", 1000)
+    model = config.model
+    assert [g.name for g in model.feature_groups] == ["user", "ad"]
+    assert model.share_dnn is None
+    assert model.booster_dnn.hidden_units == (48, 32, 16)
+    assert model.booster_dnn.dropout_ratio == pytest.approx(0.1)
+    assert model.light_dnn.hidden_units == (32,) and model.light_dnn.use_bn is False
+    assert model.feature_based_distillation is True
+    assert model.feature_distillation_function == "EUCLID"
+    assert (model.hint_weight, model.num_class) == (0.5, 1)
+    assert (model.l2_regularization, model.embedding_regularization) == (1e-5, 1e-6)
+    train = config.train
+    assert (train.batch_size, train.train_steps, train.learning_rate) == (256, 40, 0.002)
+    assert (train.decay_steps, train.decay_factor, train.min_learning_rate) == (100, 0.5, 1e-4)
+
+
+def test_distillation_function_by_number_follows_easyrec_enum():
+    for number, name in enumerate(("COSINE", "INNER_PRODUCT", "EUCLID")):
+        text = f"model_config {{ rocket_launching {{ feature_distillation_function: {number} }} }}"
+        config = easyrec_config.to_rocket_config(easyrec_config.parse(text))
+        assert config.model.feature_distillation_function == name
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model_config { rocket_launching { foo: 1 } }", r'x\.config:1:35 .*no field named "foo"'),
+        ("model_config { num_class: 3 }", r"num_class must be 1 or 2, got 3"),
+        (
+            "model_config { rocket_launching { light_dnn { } } }",
+            r"rocket_launching\.light_dnn\.hidden_units is empty",
+        ),
+        (
+            "model_config { feature_groups { group_name: 'g' feature_names: 'nope' } }",
+            r"feature_groups\.g: feature 'nope' has no feature config",
+        ),
+        ("model_config { model_class: 'DeepFM' }", r"model_class is 'DeepFM'"),
+        ("model_config { num_class: 'two' }", r"x\.config:1:27 "),
+        (
+            "feature_configs { input_names: 'ghost' feature_type: IdFeature }",
+            r"feature_configs\.ghost: no input field provides it",
+        ),
+        (
+            "feature_configs { input_names: 'price' feature_type: RawFeature }",
+            r"RawFeature .* is not supported",
+        ),
+    ],
+)
+def test_bad_configs_are_clear_errors(text, message):
+    with pytest.raises(ConfigError, match=message):
+        easyrec_config.to_rocket_config(easyrec_config.parse(text, "x.config"), "x.config")
+
+
+def test_missing_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"--config .*nope\.config: no such file"):
+        easyrec_config.load(tmp_path / "nope.config")
