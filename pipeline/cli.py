@@ -44,6 +44,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="bless the light model only at this eval AUC or above (0.5)",
     )
     run.add_argument(
+        "--max-auc-drop",
+        type=float,
+        default=0.01,
+        help="bless only if the light AUC is at most this far below the latest blessed "
+        "model's (0.01; a first run has no baseline)",
+    )
+    run.add_argument(
         "--eval-fraction",
         type=float,
         default=0.2,
@@ -118,12 +125,18 @@ def _print_summary(summary: dict) -> None:
     print("")
     print("Rocket Launching run")
     print(f"  light AUC (Evaluator, eval split): {fmt(summary['light_auc'])}")
-    print(f"  booster AUC (Trainer, eval split): {fmt(summary['booster_auc'])}")
+    print(f"  booster AUC (Evaluator, eval split): {fmt(summary['booster_auc'])}")
+    print(f"  light GAUC / booster GAUC: {fmt(summary['light_gauc'])} / "
+          f"{fmt(summary['booster_gauc'])}")  # fmt: skip
+    baseline = summary["baseline_light_auc"]
+    baseline_text = "none (first run)" if baseline is None else fmt(baseline)
+    print(f"  latest blessed light AUC (baseline): {baseline_text}")
     print(f"  rows: train {summary['train_rows']}, eval {summary['eval_rows']}")
     print(f"  blessed: {summary['blessed']}")
     for reason in summary.get("not_blessed_reasons") or []:
         print(f"    - {reason}")
     print(f"  pushed: {summary['pushed_model_dir'] or 'nothing pushed'}")
+    print(f"  report: {summary['report']}")
     print(f"  wall time: {summary['wall_seconds']:.1f}s")
 
 
@@ -146,6 +159,7 @@ def run_command(args: argparse.Namespace) -> int:
             serving_dir=str(output / "serving"),
             config=config,
             min_auc=args.min_auc,
+            max_auc_drop=args.max_auc_drop,
             eval_fraction=args.eval_fraction,
             metadata_path=str(output / "metadata.sqlite"),
             enable_cache=not args.no_cache,

@@ -10,6 +10,7 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 
 from absl import logging as absl_logging
 from tfx import v1 as tfx
@@ -63,6 +64,8 @@ def quiet_logs() -> None:
     logging.getLogger("absl").propagate = False
     for name in ("apache_beam", "tensorflow", "tensorflow_transform", "tfx_bsl"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # TFMA divides by zero for thresholds where a confusion-matrix rate is undefined.
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tensorflow_model_analysis")
 
 
 @contextlib.contextmanager

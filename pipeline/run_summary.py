@@ -6,11 +6,12 @@ import json
 import os
 
 import tensorflow as tf
-import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.orchestration import metadata
+
+from components.evaluation_report import tfma_results
 
 SUMMARY_FILE = "run_summary.json"
 _METRICS_FILE = "metrics.json"  # written by rocket_module.run_fn into model_run
@@ -23,8 +24,7 @@ def _latest_run_outputs(store: metadata_store.MetadataStore) -> tuple[str, dict]
         raise RuntimeError("no pipeline run is recorded in the metadata store")
     run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
     executions = store.get_executions_by_context(run.id)
-    type_names = {t.id: t.name for t in store.get_execution_types()}
-    component_of = {e.id: type_names[e.type_id].rsplit(".", 1)[-1] for e in executions}
+    component_of = {e.id: _node_id(store, e.id) for e in executions}
     outputs = {}
     events = store.get_events_by_execution_ids(list(component_of))
     output_events = [e for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
@@ -35,6 +35,15 @@ def _latest_run_outputs(store: metadata_store.MetadataStore) -> tuple[str, dict]
         if key not in outputs or artifact.id > outputs[key].id:
             outputs[key] = artifact
     return run.name, outputs
+
+
+def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
+    """The pipeline node (component id) an execution belongs to; its 'node' context is
+    named '<pipeline>.<node id>' (two Evaluators share a type, not a node id)."""
+    for context in store.get_contexts_by_execution(execution_id):
+        if store.get_context_types_by_id([context.type_id])[0].name == "node":
+            return context.name.split(".", 1)[-1]
+    return ""
 
 
 def _int_property(artifact, key: str) -> int | None:
@@ -52,41 +61,10 @@ def _split_rows(statistics_uri: str, split: str) -> int | None:
     return int(stats.datasets[0].num_examples) if stats.datasets else None
 
 
-def _overall_metrics(evaluation_uri: str) -> dict[str, float]:
-    result = tfma.load_eval_result(evaluation_uri)
-    for slice_key, metrics in result.slicing_metrics:
-        if slice_key == ():
-            values = metrics.get("", {}).get("", {})
-            return {
-                name: value["doubleValue"]
-                for name, value in values.items()
-                if isinstance(value, dict) and "doubleValue" in value
-            }
-    return {}
-
-
-def _describe_failure(failed) -> str:
-    name = failed.metric_key.name
-    value = failed.metric_value.double_value.value
-    bounds = failed.metric_threshold.value_threshold
-    if bounds.HasField("lower_bound") and value < bounds.lower_bound.value:
-        return f"{name} {value:.4f} is below the lower bound {bounds.lower_bound.value:g}"
-    if bounds.HasField("upper_bound") and value > bounds.upper_bound.value:
-        return f"{name} {value:.4f} is above the upper bound {bounds.upper_bound.value:g}"
-    threshold = " ".join(str(failed.metric_threshold).split())
-    return f"{name} {value:.4f} fails {threshold}"
-
-
-def _failed_thresholds(evaluation_uri: str) -> list[str]:
-    validation = tfma.load_validation_result(evaluation_uri)
-    if validation is None or validation.validation_ok:
-        return []
-    reasons = [
-        _describe_failure(failed)
-        for per_slice in validation.metric_validations_per_slice
-        for failed in per_slice.failures
-    ]
-    return reasons or ["the Evaluator did not validate the model"]
+def _overall(evaluation, model_name: str) -> dict[str, float]:
+    if evaluation is None:
+        return {}
+    return tfma_results.metrics_by_slice(evaluation.uri, model_name).get(tfma_results.OVERALL, {})
 
 
 def summarize(metadata_path: str) -> dict:
@@ -108,17 +86,40 @@ def summarize(metadata_path: str) -> dict:
             trainer_metrics = json.loads(tf.io.gfile.GFile(path).read())
     summary["booster_auc"] = trainer_metrics.get("auc_booster")
     summary["trainer_light_auc"] = trainer_metrics.get("auc_light")
+    summary["trainer_booster_auc"] = trainer_metrics.get("auc_booster")
 
     evaluation = outputs.get(("Evaluator", "evaluation"))
-    evaluator_metrics = _overall_metrics(evaluation.uri) if evaluation else {}
-    summary["light_auc"] = evaluator_metrics.get("auc")
-    summary["light_log_loss"] = evaluator_metrics.get("binary_crossentropy")
-    summary["eval_example_count"] = evaluator_metrics.get("example_count")
+    booster_evaluation = outputs.get(("BoosterEvaluator", "evaluation"))
+    light = _overall(evaluation, "candidate")
+    booster = _overall(booster_evaluation, "candidate")
+    baseline = _overall(evaluation, "baseline")
+    summary["light_auc"] = light.get("auc")
+    summary["light_gauc"] = light.get("gauc")
+    summary["booster_auc"] = booster.get("auc", summary["booster_auc"])
+    summary["booster_gauc"] = booster.get("gauc")
+    summary["baseline_light_auc"] = baseline.get("auc")
+    summary["light_log_loss"] = light.get("binary_crossentropy")
+    summary["booster_log_loss"] = booster.get("binary_crossentropy")
+    summary["light_calibration"] = light.get("calibration")
+    summary["eval_example_count"] = light.get("example_count")
+    if summary["light_auc"] is not None and summary["booster_auc"] is not None:
+        summary["booster_minus_light_auc"] = summary["booster_auc"] - summary["light_auc"]
+    summary["light_auc_by_slice"] = (
+        {
+            name: values.get("auc")
+            for name, values in tfma_results.metrics_by_slice(evaluation.uri, "candidate").items()
+            if name
+        }
+        if evaluation
+        else {}
+    )
 
     blessing = outputs.get(("Evaluator", "blessing"))
     summary["blessed"] = _int_property(blessing, "blessed") == 1
     summary["not_blessed_reasons"] = (
-        [] if summary["blessed"] or evaluation is None else _failed_thresholds(evaluation.uri)
+        []
+        if summary["blessed"] or evaluation is None
+        else tfma_results.failed_thresholds(evaluation.uri)
     )
 
     pushed = outputs.get(("Pusher", "pushed_model"))
@@ -126,6 +127,8 @@ def summarize(metadata_path: str) -> dict:
     summary["pushed_model_dir"] = (
         pushed.custom_properties["pushed_destination"].string_value if summary["pushed"] else None
     )
+    report = outputs.get(("EvaluationReport", "report"))
+    summary["report"] = os.path.join(report.uri, "report.md") if report else None
     model = outputs.get(("Trainer", "model"))
     summary["model_dir"] = os.path.join(model.uri, "Format-Serving") if model else None
     return summary

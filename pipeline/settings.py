@@ -22,6 +22,8 @@ class PipelineSettings:
     pipeline_name: str = PIPELINE_NAME
     module_file: str = MODULE_FILE
     min_auc: float = 0.5
+    # Bless only if the light AUC is at most this far below the latest blessed model's.
+    max_auc_drop: float = 0.01
     eval_fraction: float = 0.2
     metadata_path: str | None = None  # SQLite MLMD for local runs
     enable_cache: bool = True

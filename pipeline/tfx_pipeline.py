@@ -7,41 +7,90 @@ import tensorflow_model_analysis as tfma
 from rocket_preprocessing import CONFIG_KEY
 from tfx import v1 as tfx
 
+from components.booster_model import BoosterModel
 from components.easyrec_example_gen import Column, EasyRecExampleGen
+from components.evaluation_report import EvaluationReport
 from pipeline.settings import PipelineSettings
 
+CANDIDATE, BASELINE = "candidate", "baseline"
+USER_COLUMN = "user_id"  # GAUC groups impressions by this column
+SLICE_COLUMNS = ("pid",)
 
-def eval_config(label_field: str, min_auc: float) -> tfma.EvalConfig:
-    """TFMA on the light (serving) model: bless only when its AUC reaches `min_auc`."""
-    return tfma.EvalConfig(
-        model_specs=[
-            tfma.ModelSpec(
-                signature_name="serving_default",
-                model_type=tfma.TF_GENERIC,  # a tf.Module export, not a Keras model
-                label_key=label_field,
-                prediction_key=rocket_export.PROBABILITIES,
+
+def _model_spec(name: str, label_field: str, is_baseline: bool = False) -> tfma.ModelSpec:
+    return tfma.ModelSpec(
+        name=name,
+        signature_name="serving_default",
+        model_type=tfma.TF_GENERIC,  # a tf.Module export, not a Keras model
+        label_key=label_field,
+        prediction_key=rocket_export.PROBABILITIES,
+        is_baseline=is_baseline,
+    )
+
+
+def eval_config(
+    label_field: str,
+    min_auc: float | None,
+    max_auc_drop: float | None = None,
+    user_column: str | None = USER_COLUMN,
+) -> tfma.EvalConfig:
+    """TFMA configuration shared by the light Evaluator and the booster's.
+
+    With `min_auc`, the model is blessed only when its AUC reaches it; with `max_auc_drop`,
+    also only when its AUC is at most that much below the latest blessed model's (the
+    baseline; TFX skips this check on a first run, which has none). Without either it only
+    measures (the booster's Evaluator).
+    """
+    auc_threshold = None
+    if min_auc is not None or max_auc_drop is not None:
+        auc_threshold = tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_auc})
+            if min_auc is not None
+            else None,
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                absolute={"value": -max_auc_drop},
             )
-        ],
-        slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[
+            if max_auc_drop is not None
+            else None,
+        )
+    metrics = [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(
+            class_name="AUC",
+            config='{"num_thresholds": 10000}',
+            # The gate is the overall AUC; per-pid slices are reported, not gated.
+            per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(
+                    slicing_specs=[tfma.SlicingSpec()], threshold=auc_threshold
+                )
+            ]
+            if auc_threshold
+            else [],
+        ),
+        tfma.MetricConfig(class_name="BinaryCrossentropy"),
+        tfma.MetricConfig(class_name="Calibration"),
+        tfma.MetricConfig(class_name="MeanLabel"),
+        tfma.MetricConfig(class_name="MeanPrediction"),
+        tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
+        tfma.MetricConfig(class_name="CalibrationPlot"),
+    ]
+    metrics_specs = [tfma.MetricsSpec(metrics=metrics)]
+    if user_column:
+        metrics_specs.append(
             tfma.MetricsSpec(
-                metrics=[
-                    tfma.MetricConfig(class_name="ExampleCount"),
-                    tfma.MetricConfig(
-                        class_name="AUC",
-                        config='{"num_thresholds": 10000}',
-                        threshold=tfma.MetricThreshold(
-                            value_threshold=tfma.GenericValueThreshold(
-                                lower_bound={"value": min_auc}
-                            )
-                        ),
-                    ),
-                    tfma.MetricConfig(class_name="BinaryCrossentropy"),
-                    tfma.MetricConfig(class_name="MeanLabel"),
-                    tfma.MetricConfig(class_name="MeanPrediction"),
-                ]
+                metrics=[tfma.MetricConfig(class_name="GAUC", module="rocket_metrics")],
+                query_key=user_column,
             )
-        ],
+        )
+    model_specs = [_model_spec(CANDIDATE, label_field)]
+    if max_auc_drop is not None:
+        model_specs.append(_model_spec(BASELINE, label_field, is_baseline=True))
+    return tfma.EvalConfig(
+        model_specs=model_specs,
+        slicing_specs=[tfma.SlicingSpec()]
+        + [tfma.SlicingSpec(feature_keys=[column]) for column in SLICE_COLUMNS],
+        metrics_specs=metrics_specs,
     )
 
 
@@ -81,10 +130,28 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         eval_args=tfx.proto.EvalArgs(),
         custom_config=custom_config,
     )
+    # The latest blessed light model is the baseline the candidate must not fall behind.
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        eval_config=eval_config(config.label_field, settings.min_auc),
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=eval_config(config.label_field, settings.min_auc, settings.max_auc_drop),
+    )
+    booster_model = BoosterModel(model_run=trainer.outputs["model_run"])
+    booster_evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=booster_model.outputs["booster"],
+        eval_config=eval_config(config.label_field, min_auc=None),
+    ).with_id("BoosterEvaluator")
+    report = EvaluationReport(
+        light_evaluation=evaluator.outputs["evaluation"],
+        booster_evaluation=booster_evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
     )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -108,7 +175,11 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             example_validator,
             transform,
             trainer,
+            baseline_resolver,
             evaluator,
+            booster_model,
+            booster_evaluator,
+            report,
             pusher,
         ],
         enable_cache=settings.enable_cache,

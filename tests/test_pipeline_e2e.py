@@ -42,7 +42,7 @@ def generated_run(tmp_path_factory):
         "--rows", "4000", "--train-steps", "60", "--output", str(out / "o"), cwd=out
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out / "o", result
+    return out / "o", result, json.loads((out / "o" / "run_summary.json").read_text())
 
 
 def serve(model_dir: str, examples: list[tf.train.Example]) -> np.ndarray:
@@ -59,8 +59,7 @@ def saved_variable_shapes(model_dir: str) -> list[tuple]:
 
 
 def test_run_prints_and_records_the_facts(generated_run):
-    out, result = generated_run
-    summary = json.loads((out / "run_summary.json").read_text())
+    out, result, summary = generated_run
     assert SUMMARY_KEYS <= set(summary)
     assert summary["train_rows"] + summary["eval_rows"] == 4000
     assert 0.5 < summary["light_auc"] <= 1 and 0.5 < summary["booster_auc"] <= 1
@@ -72,12 +71,22 @@ def test_run_prints_and_records_the_facts(generated_run):
     for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):
         assert f"[{component}] done in" in result.stdout
     assert f"light AUC (Evaluator, eval split): {summary['light_auc']:.4f}" in result.stdout
-    assert f"booster AUC (Trainer, eval split): {summary['booster_auc']:.4f}" in result.stdout
+    assert f"booster AUC (Evaluator, eval split): {summary['booster_auc']:.4f}" in result.stdout
+    # Evaluation that decides: GAUC for both nets, no baseline on a first run, a report.
+    assert 0.5 < summary["light_gauc"] < 1 and 0.5 < summary["booster_gauc"] < 1
+    assert summary["booster_auc"] == pytest.approx(summary["trainer_booster_auc"], abs=2e-3)
+    assert summary["baseline_light_auc"] is None
+    assert "latest blessed light AUC (baseline): none (first run)" in result.stdout
+    assert set(summary["light_auc_by_slice"]) == {"pid=430548_1007", "pid=430539_1007"}
+    report = Path(summary["report"])
+    text = report.read_text()
+    assert "| GAUC |" in text and "booster − light" in text and "pid=430548_1007" in text
+    for plot in ("roc.png", "calibration.png"):
+        assert (report.parent / plot).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_pushed_model_is_the_light_net_only(generated_run):
-    out, _ = generated_run
-    summary = json.loads((out / "run_summary.json").read_text())
+    out, _, summary = generated_run
     pushed = summary["pushed_model_dir"]
     booster = str(
         Path(summary["model_dir"]).parents[2]
@@ -104,8 +113,8 @@ def test_pushed_model_is_the_light_net_only(generated_run):
 
 
 def test_pushed_model_serves_real_unseen_and_sparse_examples(generated_run, taobao_sample):
-    out, _ = generated_run
-    pushed = json.loads((out / "run_summary.json").read_text())["pushed_model_dir"]
+    out, _, summary = generated_run
+    pushed = summary["pushed_model_dir"]
     parser = RowParser([Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS])
     lines = taobao_sample.read_bytes().splitlines()[:300]
     real = [parser.parse(line, "sample", i) for i, line in enumerate(lines, 1)]
@@ -130,8 +139,8 @@ def test_pushed_model_serves_real_unseen_and_sparse_examples(generated_run, taob
 def test_pushed_model_replays_its_tf_serving_warmup_requests(generated_run):
     from tensorflow_serving.apis import prediction_log_pb2
 
-    out, _ = generated_run
-    pushed = json.loads((out / "run_summary.json").read_text())["pushed_model_dir"]
+    out, _, summary = generated_run
+    pushed = summary["pushed_model_dir"]
     path = Path(pushed) / "assets.extra" / "tf_serving_warmup_requests"
     logs = [
         prediction_log_pb2.PredictionLog.FromString(r.numpy())
@@ -146,12 +155,40 @@ def test_pushed_model_replays_its_tf_serving_warmup_requests(generated_run):
 
 
 def test_wrongly_typed_feature_is_a_clear_error(generated_run):
-    out, _ = generated_run
-    pushed = json.loads((out / "run_summary.json").read_text())["pushed_model_dir"]
+    out, _, summary = generated_run
+    pushed = summary["pushed_model_dir"]
     bad = tf.train.Example()
     bad.features.feature["price"].bytes_list.value.append(b"cheap")
     with pytest.raises(tf.errors.InvalidArgumentError, match="price"):
         serve(pushed, [bad])
+
+
+def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_run):
+    """Runs last on the shared output: a model trained 2 steps must lose to the blessed one."""
+    out, _, first = generated_run
+    serving = out / "serving"
+
+    def files():
+        return {
+            str(p.relative_to(serving)): p.read_bytes() for p in serving.rglob("*") if p.is_file()
+        }
+
+    before = files()
+    result = rocket_run("--rows", "4000", "--train-steps", "2", "--require-push",
+                        "--output", str(out), cwd=out.parent)  # fmt: skip
+    assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["blessed"] is False and summary["pushed"] is False
+    assert summary["pushed_model_dir"] is None
+    assert summary["baseline_light_auc"] == pytest.approx(first["light_auc"], abs=1e-6)
+    drop = summary["light_auc"] - first["light_auc"]
+    assert any(
+        reason.startswith(f"auc changed by {drop:+.4f} against the latest blessed model")
+        for reason in summary["not_blessed_reasons"]
+    ), summary["not_blessed_reasons"]
+    assert "blessed: False" in result.stdout and "nothing pushed" in result.stdout
+    assert files() == before
+    assert "not blessed" in Path(summary["report"]).read_text()
 
 
 def test_run_on_the_real_taobao_sample(taobao_sample, tmp_path):
@@ -177,3 +214,26 @@ def test_missing_data_path_is_a_clear_error(tmp_path):
     )
     assert result.returncode == 1
     assert f"--data {tmp_path / 'nope.csv'}: no such file or folder" in result.stderr
+
+
+def test_easyrec_config_of_other_shape_pushes_exactly_that_light_net(tmp_path):
+    """tests/data/custom_pipeline.config: no share_dnn, groups user (8+4+8) and ad
+    (8+8+4+8), light [32] without BatchNorm, num_class 1, EUCLID distillation, hashing."""
+    config = Path(__file__).parent / "data" / "custom_pipeline.config"
+    result = rocket_run("--config", str(config), "--rows", "3000", "--min-auc", "0",
+                        "--output", str(tmp_path / "o"), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[config] note: model_dir has no effect here" in result.stdout
+    assert "[Trainer] step 40/40" in result.stdout  # train_config.num_steps
+    summary = json.loads((tmp_path / "o" / "run_summary.json").read_text())
+    pushed = summary["pushed_model_dir"]
+    shapes = saved_variable_shapes(pushed)
+    tables = [s for s in shapes if len(s) == 2 and s[1] in (4, 8) and s[0] >= 10]
+    dense = sorted(s for s in shapes if s not in tables)
+    assert dense == sorted([(48, 32), (32,), (32, 1), (1,)])
+    assert {(10, 8), (1000, 8), (10, 4), (51, 4)} <= set(tables)
+    assert len(tables) == 7
+    model = tf.saved_model.load(pushed)
+    out = model.signatures["serving_default"](examples=tf.constant([b""]))
+    assert out["logits"].shape == (1, 1)
+    assert 0 < float(out["probabilities"][0]) < 1

@@ -1,0 +1,168 @@
+"""EvaluationReport: light vs booster on the same eval data, as Markdown + PNG + JSON.
+
+The light net is what serves; the booster is what it learned from. The report puts their
+TFMA metrics side by side (AUC, GAUC, log loss, calibration, per-`pid` AUC), the gap the
+light net gave up, the verdict with its reasons, and two plots: ROC curves and a
+calibration plot.
+"""
+
+# No `from __future__ import annotations`: TFX reads the @component annotations as types.
+import json
+import os
+
+from tfx import v1 as tfx
+from tfx.types.artifact import Artifact
+
+from components.evaluation_report import tfma_results
+
+CANDIDATE, BASELINE = "candidate", "baseline"
+REPORT_FILE = "report.md"
+METRICS_FILE = "metrics.json"
+ROWS = (
+    ("AUC", "auc"),
+    ("GAUC", "gauc"),
+    ("log loss", "binary_crossentropy"),
+    ("calibration (mean prediction / mean label)", "calibration"),
+    ("mean prediction", "mean_prediction"),
+    ("mean label", "mean_label"),
+    ("examples", "example_count"),
+)
+
+
+class RocketEvaluationReport(Artifact):
+    """A folder with report.md, metrics.json, roc.png and calibration.png."""
+
+    TYPE_NAME = "RocketEvaluationReport"
+
+
+def collect(light_uri: str, booster_uri: str, blessing_uri: str | None, blessed: bool) -> dict:
+    """The report's numbers, from the two Evaluators' outputs."""
+    light = tfma_results.metrics_by_slice(light_uri, CANDIDATE)
+    baseline = tfma_results.metrics_by_slice(light_uri, BASELINE)
+    booster = tfma_results.metrics_by_slice(booster_uri, CANDIDATE)
+    overall = tfma_results.OVERALL
+    data = {
+        "light": light.get(overall, {}),
+        "booster": booster.get(overall, {}),
+        "baseline_light": baseline.get(overall, {}) or None,
+        "light_by_slice": {k: v for k, v in light.items() if k != overall},
+        "booster_by_slice": {k: v for k, v in booster.items() if k != overall},
+        "blessed": blessed,
+        "not_blessed_reasons": [] if blessed else tfma_results.failed_thresholds(light_uri),
+    }
+    for metric in ("auc", "gauc"):
+        if metric in data["light"] and metric in data["booster"]:
+            data[f"booster_minus_light_{metric}"] = data["booster"][metric] - data["light"][metric]
+    return data
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value.is_integer() and abs(value) > 10:
+        return f"{int(value)}"
+    return f"{value:.4f}"
+
+
+def render_markdown(data: dict) -> str:
+    baseline = data["baseline_light"]
+    lines = ["# Rocket Launching evaluation", ""]
+    verdict = "**blessed** and pushed" if data["blessed"] else "**not blessed** (nothing pushed)"
+    lines += [f"Light (serving) model: {verdict}.", ""]
+    for reason in data["not_blessed_reasons"]:
+        lines.append(f"- {reason}")
+    if not data["blessed"]:
+        lines.append("")
+    header = "| metric | light (serving) | booster | booster − light |"
+    divider = "|---|---|---|---|"
+    if baseline:
+        header += " latest blessed light |"
+        divider += "---|"
+    lines += [header, divider]
+    for label, key in ROWS:
+        light, booster = data["light"].get(key), data["booster"].get(key)
+        gap = booster - light if light is not None and booster is not None else None
+        row = f"| {label} | {_fmt(light)} | {_fmt(booster)} | {_fmt(gap)} |"
+        if baseline:
+            row += f" {_fmt(baseline.get(key))} |"
+        lines.append(row)
+    if data["light_by_slice"]:
+        lines += [
+            "",
+            "AUC by slice:",
+            "",
+            "| slice | light | booster | examples |",
+            "|---|---|---|---|",
+        ]
+        for name in sorted(data["light_by_slice"]):
+            light = data["light_by_slice"][name]
+            booster = data["booster_by_slice"].get(name, {})
+            lines.append(
+                f"| {name} | {_fmt(light.get('auc'))} | {_fmt(booster.get('auc'))} "
+                f"| {_fmt(light.get('example_count'))} |"
+            )
+    lines += ["", "![ROC curves](roc.png)", "", "![Calibration](calibration.png)", ""]
+    lines += [
+        "GAUC is the AUC per user weighted by the user's impressions; users whose "
+        "impressions are all clicks or all non-clicks are skipped.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_plots(light_uri: str, booster_uri: str, directory: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, uri in (("light (serving)", light_uri), ("booster", booster_uri)):
+        fpr, tpr = tfma_results.roc_curve(uri, CANDIDATE)
+        if fpr:
+            axis.plot(fpr, tpr, label=name)
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, eval split")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(os.path.join(directory, "roc.png"), dpi=100)
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(5, 5))
+    top = 0.0
+    for name, uri in (("light (serving)", light_uri), ("booster", booster_uri)):
+        rows = tfma_results.calibration(uri, CANDIDATE)
+        if rows:
+            predicted, observed, counts = zip(*rows)
+            axis.scatter(predicted, observed, s=[max(4, 60 * c / max(counts)) for c in counts],
+                         label=name, alpha=0.7)  # fmt: skip
+            top = max(top, max(predicted), max(observed))
+    top = top or 1.0
+    axis.plot([0, top], [0, top], linestyle=":", color="grey", label="perfect calibration")
+    axis.set(xlabel="mean predicted click probability", ylabel="observed click rate",
+             title="Calibration, eval split (dot size: examples)")  # fmt: skip
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(os.path.join(directory, "calibration.png"), dpi=100)
+    plt.close(figure)
+
+
+@tfx.dsl.components.component
+def EvaluationReport(  # noqa: N802 (TFX component naming)
+    light_evaluation: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.ModelEvaluation
+    ],
+    booster_evaluation: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.ModelEvaluation
+    ],
+    blessing: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
+    report: tfx.dsl.components.OutputArtifact[RocketEvaluationReport],
+) -> None:
+    blessed = blessing.get_int_custom_property("blessed") == 1
+    data = collect(light_evaluation.uri, booster_evaluation.uri, blessing.uri, blessed)
+    os.makedirs(report.uri, exist_ok=True)
+    with open(os.path.join(report.uri, METRICS_FILE), "w") as handle:
+        json.dump(data, handle, indent=2)
+    with open(os.path.join(report.uri, REPORT_FILE), "w") as handle:
+        handle.write(render_markdown(data))
+    render_plots(light_evaluation.uri, booster_evaluation.uri, report.uri)

@@ -1,0 +1,130 @@
+"""GAUC as a TFMA metric: AUC per user, averaged with each user's impressions as weight.
+
+This is the paper's CTR metric. Users whose impressions are all clicks or all non-clicks
+have no AUC and are skipped (they weigh nothing). TFMA does the grouping: put the metric
+in a MetricsSpec with `query_key` set to the user column, and each combiner input is then
+one user's labels and predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import apache_beam as beam
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types, metric_util
+
+GAUC_NAME = "gauc"
+
+
+def user_auc(labels: np.ndarray, predictions: np.ndarray) -> float | None:
+    """AUC of one user's impressions (ties count one half); None without both classes."""
+    labels = np.asarray(labels, dtype=float).reshape(-1) > 0
+    predictions = np.asarray(predictions, dtype=float).reshape(-1)
+    positives = int(labels.sum())
+    negatives = labels.size - positives
+    if positives == 0 or negatives == 0:
+        return None
+    # Mann-Whitney U with average ranks for ties.
+    order = np.argsort(predictions, kind="mergesort")
+    ranks = np.empty(labels.size)
+    sorted_predictions = predictions[order]
+    start = 0
+    while start < labels.size:
+        end = start
+        while end + 1 < labels.size and sorted_predictions[end + 1] == sorted_predictions[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    rank_sum = ranks[labels].sum()
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def gauc(groups: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Impression-weighted mean of per-user AUCs over (labels, predictions) groups."""
+    total = weight = 0.0
+    for labels, predictions in groups:
+        auc = user_auc(labels, predictions)
+        if auc is not None:
+            total += auc * len(labels)
+            weight += len(labels)
+    return total / weight if weight else float("nan")
+
+
+class GAUC(metric_types.Metric):
+    """TFMA metric `gauc`; needs `query_key` (the user id column) on its MetricsSpec."""
+
+    def __init__(self, name: str = GAUC_NAME):
+        super().__init__(_gauc_computations, name=name)
+
+
+metric_types.register_metric(GAUC)
+
+
+def _gauc_computations(
+    name: str = GAUC_NAME,
+    eval_config=None,
+    model_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    example_weighted: bool = False,
+    query_key: str = "",
+) -> metric_types.MetricComputations:
+    if not query_key:
+        raise ValueError("GAUC needs the user column as query_key on its MetricsSpec")
+    computations = []
+    for model_name in model_names or [""]:
+        for output_name in output_names or [""]:
+            key = metric_types.MetricKey(
+                name=name,
+                model_name=model_name,
+                output_name=output_name,
+                example_weighted=example_weighted,
+            )
+            computations.append(
+                metric_types.MetricComputation(
+                    keys=[key], preprocessors=None, combiner=_GAUCCombiner(key, eval_config)
+                )
+            )
+    return computations
+
+
+class _GAUCCombiner(beam.CombineFn):
+    """Accumulates (weighted AUC sum, impressions) over users; one input is one user."""
+
+    def __init__(self, key: metric_types.MetricKey, eval_config):
+        self._key = key
+        self._eval_config = eval_config
+
+    def create_accumulator(self) -> list[float]:
+        return [0.0, 0.0]
+
+    def add_input(self, accumulator: list[float], element) -> list[float]:
+        labels, predictions, _ = next(
+            metric_util.to_label_prediction_example_weight(
+                element,
+                eval_config=self._eval_config,
+                model_name=self._key.model_name,
+                output_name=self._key.output_name,
+                flatten=False,
+                allow_none=True,
+            )
+        )
+        if labels is None:
+            return accumulator
+        auc = user_auc(labels, predictions)
+        if auc is not None:
+            impressions = float(np.asarray(labels).size)
+            accumulator[0] += auc * impressions
+            accumulator[1] += impressions
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[list[float]]) -> list[float]:
+        result = [0.0, 0.0]
+        for accumulator in accumulators:
+            result[0] += accumulator[0]
+            result[1] += accumulator[1]
+        return result
+
+    def extract_output(self, accumulator: list[float]) -> dict:
+        value = accumulator[0] / accumulator[1] if accumulator[1] else float("nan")
+        return {self._key: value}

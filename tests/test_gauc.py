@@ -1,0 +1,54 @@
+"""GAUC against a hand computation, through the TFMA combiner as the Evaluator runs it."""
+
+import numpy as np
+import pytest
+import rocket_metrics
+from tensorflow_model_analysis.metrics import metric_types
+
+# user A: the click (0.9) beats one non-click (0.5) and loses to one (0.95): AUC 1/2, 3 rows
+# user B: clicks 0.3, 0.3 beat 0.2 twice and tie with 0.3 twice: (2 + 2 * 0.5) / 4 = 3/4
+# user C: only clicks, user D: only a non-click -> no AUC, skipped
+USERS = [
+    ([1, 0, 0], [0.9, 0.5, 0.95]),
+    ([0, 1, 1, 0], [0.2, 0.3, 0.3, 0.3]),
+    ([1, 1], [0.1, 0.7]),
+    ([0], [0.4]),
+]
+EXPECTED = (0.5 * 3 + 0.75 * 4) / 7
+
+
+def test_user_auc_by_hand():
+    assert rocket_metrics.user_auc(*USERS[0]) == pytest.approx(0.5)
+    assert rocket_metrics.user_auc(*USERS[1]) == pytest.approx(0.75)
+    assert rocket_metrics.user_auc(*USERS[2]) is None
+    assert rocket_metrics.user_auc(*USERS[3]) is None
+
+
+def test_gauc_weights_users_by_impressions_and_skips_one_class_users():
+    assert rocket_metrics.gauc(USERS) == pytest.approx(EXPECTED)
+    assert np.isnan(rocket_metrics.gauc(USERS[2:]))
+
+
+def test_tfma_combiner_gives_the_same_number():
+    computations = rocket_metrics.GAUC().computations(query_key="user_id")
+    (computation,) = computations
+    combiner = computation.combiner
+    accumulators = []
+    for half in (USERS[:2], USERS[2:]):  # as Beam would: partial accumulators, then merged
+        accumulator = combiner.create_accumulator()
+        for labels, predictions in half:
+            element = metric_types.StandardMetricInputs(
+                labels=np.array(labels, dtype=float),
+                predictions=np.array(predictions),
+                example_weights=np.array([1.0]),
+            )
+            accumulator = combiner.add_input(accumulator, element)
+        accumulators.append(accumulator)
+    result = combiner.extract_output(combiner.merge_accumulators(accumulators))
+    assert list(result.values()) == [pytest.approx(EXPECTED)]
+    assert next(iter(result)).name == "gauc"
+
+
+def test_gauc_requires_the_user_column():
+    with pytest.raises(ValueError, match="query_key"):
+        rocket_metrics.GAUC().computations()
