@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fake_kfp_server import API, FakeKfpServer
 
 from pipeline import cli, kubeflow_compiler, submit
 from pipeline.kubeflow_compiler import CompileOptions
-from fake_kfp_server import API, FakeKfpServer
 
 IMAGE = "europe-docker.pkg.dev/acme/ml/rocket-launching-tfx:0.1.0"
 ROOT = "gs://acme-ml/rocket"
