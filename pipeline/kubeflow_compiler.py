@@ -265,6 +265,9 @@ def compile_pipeline(options: CompileOptions) -> CompiledPipeline:
     )
     # write_out=False: TFX would write through fileio; the package is a local file.
     job = runner.run(tfx_pipeline_obj, parameter_values=defaults, write_out=False)
+    # TFX puts the root only in the Vertex runtimeConfig; KFP reads defaultPipelineRoot
+    # (without it, KFP's own MinIO default, which TFX's file I/O cannot write to).
+    job["pipelineSpec"]["defaultPipelineRoot"] = settings.pipeline_root
     parameters = job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
     for name, default in defaults.items():
         parameters[name]["defaultValue"] = default

@@ -89,6 +89,7 @@ def test_kubeflow_yaml_is_a_pipeline_spec_with_the_whole_dag(tmp_path):
     spec = parse_spec(compiled.path)
     tasks = spec.root.dag.tasks
     assert spec.pipeline_info.name == "rocket-launching"
+    assert spec.default_pipeline_root == ROOT  # else KFP would use its MinIO default
     assert spec.schema_version == "2.1.0"
     assert set(EIGHT) <= set(tasks)
 
