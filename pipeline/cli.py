@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from pipeline.gcs import GcsError
 from pipeline.kubeflow_compiler import CompileError
 from pipeline.submit import SubmitError
 
@@ -69,7 +70,23 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="show TFX/Beam logs")
     _add_compile_parser(sub)
     _add_submit_parser(sub)
+    _add_gcs_parsers(sub)
     return parser
+
+
+def _add_gcs_parsers(sub) -> None:
+    upload = sub.add_parser(
+        "upload-data", help="copy EasyRec data files to a gs:// folder for `rocket compile`"
+    )
+    upload.add_argument("local", help="a data file or folder (as for `rocket run --data`)")
+    upload.add_argument("destination", help="gs://bucket/folder")
+    upload.add_argument("--project", help="Google Cloud project of the client")
+    download = sub.add_parser(
+        "download", help="copy a gs:// object or folder (pushed model, artifacts) locally"
+    )
+    download.add_argument("source", help="gs://bucket/path")
+    download.add_argument("local", help="local folder")
+    download.add_argument("--project", help="Google Cloud project of the client")
 
 
 def _add_compile_parser(sub) -> None:
@@ -314,6 +331,24 @@ def submit_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def upload_data_command(args: argparse.Namespace) -> int:
+    from pipeline import gcs
+
+    uploaded = gcs.upload_data(args.local, args.destination, gcs.make_client(args.project))
+    for uri in uploaded.uris:
+        print(f"[upload] {uri}")
+    print(f"compile with: --data {uploaded.data_option}")
+    return EXIT_OK
+
+
+def download_command(args: argparse.Namespace) -> int:
+    from pipeline import gcs
+
+    written = gcs.download(args.source, args.local, gcs.make_client(args.project))
+    print(f"[download] {len(written)} file(s) from {args.source} into {args.local}")
+    return EXIT_OK
+
+
 def _error_message(error: BaseException) -> str:
     """The most useful line: our own input errors even when Beam wrapped them."""
     seen = error
@@ -340,10 +375,14 @@ def _main(argv: list[str] | None) -> int:
             return compile_command(args)
         if args.command == "submit":
             return submit_command(args)
+        if args.command == "upload-data":
+            return upload_data_command(args)
+        if args.command == "download":
+            return download_command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ERROR
-    except (CompileError, SubmitError) as error:  # a bad option or package file: usage
+    except (CompileError, SubmitError, GcsError) as error:  # a bad option, file or path
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # noqa: BLE001 - the CLI reports every failure the same way
