@@ -5,7 +5,11 @@ STAMP := $(VENV)/.installed
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run test test-fast lint clean
+# Container image of the compiled pipeline (infra/Dockerfile); override IMAGE with your
+# registry path, e.g. make image image-push IMAGE=europe-docker.pkg.dev/P/ml/rocket-launching-tfx:0.1.0
+IMAGE ?= rocket-launching-tfx:0.1.0
+
+.PHONY: setup run test test-fast lint clean image image-push
 
 setup: $(STAMP)
 
@@ -24,6 +28,12 @@ test: setup
 
 test-fast: setup
 	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+image:
+	docker build -f infra/Dockerfile -t $(IMAGE) .
+
+image-push: image
+	docker push $(IMAGE)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,5 @@
-"""`rocket` command line: run the pipeline locally (more subcommands join as they land).
+"""`rocket` command line: run the pipeline locally, compile it for Kubeflow / Vertex AI,
+submit a compiled package.
 
 Exit codes: 0 the run completed (blessed and pushed, or rejected by the Evaluator: the
 verdict is printed and in run_summary.json); 3 with --require-push, the run completed but
@@ -17,6 +18,9 @@ import traceback
 from pathlib import Path
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from pipeline.gcs import GcsError
+from pipeline.kubeflow_compiler import CompileError
+from pipeline.submit import SubmitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
 
@@ -71,14 +75,104 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--verbose", action="store_true", help="show TFX/Beam logs")
+    _add_compile_parser(sub)
+    _add_submit_parser(sub)
+    _add_gcs_parsers(sub)
     return parser
+
+
+def _add_gcs_parsers(sub) -> None:
+    upload = sub.add_parser(
+        "upload-data", help="copy EasyRec data files to a gs:// folder for `rocket compile`"
+    )
+    upload.add_argument("local", help="a data file or folder (as for `rocket run --data`)")
+    upload.add_argument("destination", help="gs://bucket/folder")
+    upload.add_argument("--project", help="Google Cloud project of the client")
+    download = sub.add_parser(
+        "download", help="copy a gs:// object or folder (pushed model, artifacts) locally"
+    )
+    download.add_argument("source", help="gs://bucket/path")
+    download.add_argument("local", help="local folder")
+    download.add_argument("--project", help="Google Cloud project of the client")
+
+
+def _add_compile_parser(sub) -> None:
+    compile_ = sub.add_parser(
+        "compile",
+        help="compile for Kubeflow Pipelines (KFP v2 YAML) or Vertex AI (PipelineJob JSON)",
+        description="Needs no cloud credentials or network: nothing is written but --output.",
+    )
+    compile_.add_argument("--target", choices=("kubeflow", "vertex"), required=True)
+    compile_.add_argument(
+        "--output", required=True, help="package file: .yaml for kubeflow, .json for vertex"
+    )
+    compile_.add_argument(
+        "--pipeline-root", required=True, help="artifact root, e.g. gs://bucket/rocket"
+    )
+    compile_.add_argument(
+        "--data",
+        required=True,
+        help="data folder (runtime parameter data_root), e.g. gs://bucket/data; "
+        "or one file / a glob in a folder",
+    )
+    compile_.add_argument(
+        "--data-pattern", help="files of the --data folder to read (default *.csv)"
+    )
+    compile_.add_argument(
+        "--image", required=True, help="container image built from infra/Dockerfile"
+    )
+    compile_.add_argument("--config", help="EasyRec text-format configuration")
+    compile_.add_argument(
+        "--serving-dir", help="where the Pusher pushes (default: <pipeline-root>/serving)"
+    )
+    compile_.add_argument("--min-auc", type=float, default=0.5, help="blessing threshold (0.5)")
+    compile_.add_argument("--eval-fraction", type=float, default=0.2, help="eval split (0.2)")
+    compile_.add_argument(
+        "--train-steps", type=int, help="default of the train_args runtime parameter"
+    )
+    compile_.add_argument("--batch-size", type=int, help="training batch size (default 512)")
+    compile_.add_argument("--pipeline-name", help="KFP pipeline name (rocket-launching)")
+    compile_.add_argument(
+        "--no-cache", action="store_true", help="turn KFP's step cache off in the package"
+    )
+    compile_.add_argument(
+        "--beam-runner", choices=("DirectRunner", "DataflowRunner"), default="DirectRunner"
+    )
+    compile_.add_argument("--dataflow-project")
+    compile_.add_argument("--dataflow-region")
+    compile_.add_argument("--dataflow-temp-location", help="gs:// staging/temp folder")
+    compile_.add_argument("--dataflow-machine-type", help="e.g. n1-standard-4")
+    compile_.add_argument("--dataflow-max-workers", type=int)
+
+
+def _add_submit_parser(sub) -> None:
+    submit = sub.add_parser(
+        "submit", help="send a compiled package to Kubeflow Pipelines or Vertex AI"
+    )
+    submit.add_argument("package", help="pipeline.yaml (Kubeflow) or pipeline.json (--vertex)")
+    submit.add_argument("--host", help="Kubeflow Pipelines API URL, e.g. http://localhost:8080")
+    submit.add_argument("--namespace", help="Kubeflow namespace (multi-user deployments)")
+    submit.add_argument("--token", help="bearer token for the Kubeflow API")
+    submit.add_argument("--experiment", default="rocket-launching", help="Kubeflow experiment")
+    submit.add_argument("--run-name", help="run name (default: pipeline name + UTC time)")
+    submit.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="runtime parameter (data_root, train_args; train_steps=N is a shorthand)",
+    )
+    submit.add_argument("--vertex", action="store_true", help="submit to Vertex AI Pipelines")
+    submit.add_argument("--project", help="Google Cloud project (--vertex)")
+    submit.add_argument("--region", help="Vertex AI region, e.g. us-central1 (--vertex)")
+    submit.add_argument("--service-account", help="service account the run uses (--vertex)")
 
 
 def _load_config(args: argparse.Namespace):
     import rocket_config
 
     if args.config:
-        import easyrec_config
+        from pipeline import easyrec_config
 
         config = easyrec_config.load(args.config)
     else:
@@ -183,6 +277,92 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def compile_command(args: argparse.Namespace) -> int:
+    from pipeline import kubeflow_compiler as kc
+
+    beam = kc.BeamOptions(
+        runner=args.beam_runner,
+        project=args.dataflow_project,
+        region=args.dataflow_region,
+        temp_location=args.dataflow_temp_location,
+        machine_type=args.dataflow_machine_type,
+        max_workers=args.dataflow_max_workers,
+    )
+    options = kc.CompileOptions(
+        target=args.target,
+        output=Path(args.output),
+        pipeline_root=args.pipeline_root,
+        data=args.data,
+        image=args.image,
+        config=_load_config(args),
+        serving_dir=args.serving_dir,
+        data_pattern=args.data_pattern,
+        min_auc=args.min_auc,
+        eval_fraction=args.eval_fraction,
+        pipeline_name=args.pipeline_name or kc.PIPELINE_NAME,
+        enable_cache=not args.no_cache,
+        beam=beam,
+    )
+    compiled = kc.compile_pipeline(options)
+    tasks = compiled.spec["root"]["dag"]["tasks"]
+    print(f"[compile] {args.target} package: {compiled.path} ({len(tasks)} steps)")
+    for name, default in compiled.parameters.items():
+        print(f"  runtime parameter {name} = {default}")
+    return EXIT_OK
+
+
+def submit_command(args: argparse.Namespace) -> int:
+    from pipeline import submit
+
+    params = submit.parse_params(args.param)
+    if args.vertex:
+        for option in ("host", "namespace", "token"):
+            if getattr(args, option):
+                raise submit.SubmitError(f"--{option}: only for Kubeflow (without --vertex)")
+        submit.check_service_account(args.service_account)
+        job = submit.build_vertex_job(
+            args.package, args.project, args.region, params, run_name=args.run_name
+        )
+        run = submit.submit_vertex(job, args.service_account)
+    else:
+        for option in ("project", "region", "service_account"):
+            if getattr(args, option):
+                flag = "--" + option.replace("_", "-")
+                raise submit.SubmitError(f"{flag}: only with --vertex")
+        if not args.host:
+            raise submit.SubmitError("--host: required to submit to Kubeflow Pipelines")
+        run = submit.submit_kubeflow(
+            args.package,
+            args.host,
+            params,
+            experiment=args.experiment,
+            run_name=args.run_name,
+            namespace=args.namespace,
+            token=args.token,
+        )
+    print(f"run id: {run.run_id}")
+    print(f"run url: {run.url}")
+    return EXIT_OK
+
+
+def upload_data_command(args: argparse.Namespace) -> int:
+    from pipeline import gcs
+
+    uploaded = gcs.upload_data(args.local, args.destination, gcs.make_client(args.project))
+    for uri in uploaded.uris:
+        print(f"[upload] {uri}")
+    print(f"compile with: --data {uploaded.data_option}")
+    return EXIT_OK
+
+
+def download_command(args: argparse.Namespace) -> int:
+    from pipeline import gcs
+
+    written = gcs.download(args.source, args.local, gcs.make_client(args.project))
+    print(f"[download] {len(written)} file(s) from {args.source} into {args.local}")
+    return EXIT_OK
+
+
 def _error_message(error: BaseException) -> str:
     """The most useful line: our own input errors even when Beam wrapped them."""
     seen = error
@@ -205,9 +385,20 @@ def _main(argv: list[str] | None) -> int:
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "compile":
+            return compile_command(args)
+        if args.command == "submit":
+            return submit_command(args)
+        if args.command == "upload-data":
+            return upload_data_command(args)
+        if args.command == "download":
+            return download_command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except (CompileError, SubmitError, GcsError) as error:  # a bad option, file or path
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as error:  # noqa: BLE001 - the CLI reports every failure the same way
         if getattr(args, "verbose", False):
             traceback.print_exc()

@@ -10,6 +10,10 @@ import rocket_config
 
 PIPELINE_NAME = "rocket-launching"
 MODULE_FILE = str(Path(__file__).resolve().parents[1] / "model_code" / "rocket_module.py")
+# The same entry points as MODULE_FILE, by import path (model_code/ is installed as
+# top-level modules): what compiled pipelines use, see PipelineSettings.module_in_image.
+PREPROCESSING_FN = "rocket_module.preprocessing_fn"
+RUN_FN = "rocket_module.run_fn"
 
 
 @dataclass(frozen=True)
@@ -28,3 +32,12 @@ class PipelineSettings:
     metadata_path: str | None = None  # SQLite MLMD for local runs
     enable_cache: bool = True
     beam_pipeline_args: tuple[str, ...] = field(default_factory=tuple)
+    # Compiled (Kubeflow / Vertex) pipelines run in an image that has the project
+    # installed. There, Transform and Trainer name their functions by import path
+    # (MODULE_FUNCTIONS) instead of taking `module_file`: TFX would otherwise build a
+    # wheel of model_code/ and write it under pipeline_root (gs://) at compile time.
+    module_in_image: bool = False
+    # Compiled pipelines only: the data folder and the Trainer's TrainArgs become KFP
+    # runtime parameters (RUNTIME_PARAMETERS in tfx_pipeline), with these settings as
+    # defaults, so a run can change them without recompiling.
+    runtime_parameters: bool = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import rocket_export
 import tensorflow_model_analysis as tfma
 from rocket_preprocessing import CONFIG_KEY
@@ -10,7 +12,13 @@ from tfx import v1 as tfx
 from components.booster_model import BoosterModel
 from components.easyrec_example_gen import Column, EasyRecExampleGen
 from components.evaluation_report import EvaluationReport
-from pipeline.settings import PipelineSettings
+from pipeline.settings import PREPROCESSING_FN, RUN_FN, PipelineSettings
+
+# KFP runtime parameters of compiled pipelines (settings.runtime_parameters). TFX's KFP v2
+# compiler takes a RuntimeParameter only as a whole execution property, so the training
+# steps travel inside the Trainer's TrainArgs JSON, e.g. '{"num_steps": 1000}'.
+DATA_ROOT_PARAMETER = "data_root"  # EasyRecExampleGen's input_base
+TRAIN_ARGS_PARAMETER = "train_args"  # Trainer's TrainArgs as JSON
 
 CANDIDATE, BASELINE = "candidate", "baseline"
 USER_COLUMN = "user_id"  # GAUC groups impressions by this column
@@ -95,11 +103,32 @@ def eval_config(
 
 
 def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
+    """The whole pipeline. Local runs hand `module_file` to Transform and Trainer; compiled
+    runs (settings.module_in_image) name the same functions by import path, because the
+    image has the project installed and nothing must be packaged at compile time."""
     config = settings.config
     custom_config = {CONFIG_KEY: config.to_json()}
+    input_base: str | tfx.dsl.experimental.RuntimeParameter = settings.data_root
+    train_args: tfx.proto.TrainArgs | tfx.dsl.experimental.RuntimeParameter = tfx.proto.TrainArgs(
+        num_steps=config.train.train_steps
+    )
+    if settings.runtime_parameters:
+        input_base = tfx.dsl.experimental.RuntimeParameter(
+            name=DATA_ROOT_PARAMETER, ptype=str, default=settings.data_root
+        )
+        train_args = tfx.dsl.experimental.RuntimeParameter(
+            name=TRAIN_ARGS_PARAMETER,
+            ptype=str,
+            default=json.dumps({"num_steps": config.train.train_steps}),
+        )
+    if settings.module_in_image:
+        transform_code = {"preprocessing_fn": PREPROCESSING_FN}
+        trainer_code = {"run_fn": RUN_FN}
+    else:
+        transform_code = trainer_code = {"module_file": settings.module_file}
 
     example_gen = EasyRecExampleGen(
-        input_base=settings.data_root,
+        input_base=input_base,
         pattern=settings.data_pattern,
         columns=[Column(f.name, f.type) for f in config.input_fields],
         separator=config.separator,
@@ -117,18 +146,18 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        module_file=settings.module_file,
         custom_config=custom_config,
         disable_statistics=True,  # StatisticsGen already describes the raw data
+        **transform_code,
     )
     trainer = tfx.components.Trainer(
-        module_file=settings.module_file,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
+        train_args=train_args,
         eval_args=tfx.proto.EvalArgs(),
         custom_config=custom_config,
+        **trainer_code,
     )
     # The latest blessed light model is the baseline the candidate must not fall behind.
     baseline_resolver = tfx.dsl.Resolver(

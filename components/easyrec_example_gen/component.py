@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from tfx import types
 from tfx.components.example_gen import driver, utils
 from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.orchestration.data_types import RuntimeParameter
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
@@ -54,7 +55,7 @@ class EasyRecExampleGen(base_beam_component.BaseBeamComponent):
 
     def __init__(
         self,
-        input_base: str,
+        input_base: str | RuntimeParameter,  # a RuntimeParameter in compiled pipelines
         columns: Sequence[Column],
         pattern: str = "*",
         separator: str = ",",

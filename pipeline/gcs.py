@@ -1,0 +1,124 @@
+"""Google Cloud Storage staging for compiled runs: put the data in, get results out.
+
+`upload_data` copies the same files `rocket run --data` would read (a file, a folder's
+*.csv, or all of its data files) into a gs:// folder, which is then `rocket compile
+--data`. `download` copies everything under a gs:// prefix (a pushed model, a run's
+artifacts) to a local folder, keeping the relative paths.
+
+The client uses Application Default Credentials. When STORAGE_EMULATOR_HOST is set,
+google-cloud-storage talks to that emulator anonymously, as the tests do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from pipeline import data_source
+
+_GCS_URI = re.compile(r"gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?:/(.*))?")
+
+
+class GcsError(ValueError):
+    """A gs:// path or a local path cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    uris: tuple[str, ...]
+    data_option: str  # what to give `rocket compile --data`
+
+
+def parse_uri(uri: str, what: str) -> tuple[str, str]:
+    """gs://bucket/some/prefix -> ("bucket", "some/prefix")."""
+    match = _GCS_URI.fullmatch(uri.strip())
+    if not match:
+        raise GcsError(f"{what} {uri}: not a gs://bucket/path URI")
+    return match.group(1), (match.group(2) or "").strip("/")
+
+
+def make_client(project: str | None = None):
+    from google.cloud import storage
+
+    return storage.Client(project=project)
+
+
+def _not_found(error: Exception) -> bool:
+    from google.api_core import exceptions
+
+    return isinstance(error, exceptions.NotFound)
+
+
+def upload_data(local: str, destination: str, client=None) -> Uploaded:
+    """Uploads the data files of `local` into the gs:// folder `destination`."""
+    bucket_name, prefix = parse_uri(destination, "upload-data destination")
+    if not prefix:
+        raise GcsError(
+            f"upload-data destination {destination}: give a folder in the bucket, "
+            f"e.g. gs://{bucket_name}/data"
+        )
+    try:
+        source = data_source.resolve(local, Path("."))
+    except data_source.InputError as error:
+        raise GcsError(str(error).replace("--data", "upload-data source", 1)) from None
+    client = client or make_client()
+    bucket = client.bucket(bucket_name)
+    uris = []
+    for file in source.files:
+        name = f"{prefix}/{Path(file).name}"
+        try:
+            bucket.blob(name).upload_from_filename(file)
+        except Exception as error:
+            if _not_found(error):
+                raise GcsError(f"gs://{bucket_name}: no such bucket (or no access)") from None
+            raise
+        uris.append(f"gs://{bucket_name}/{name}")
+    return Uploaded(tuple(uris), _data_option(f"gs://{bucket_name}/{prefix}", source))
+
+
+def _data_option(folder: str, source: data_source.DataSource) -> str:
+    """The `rocket compile --data` value that reads exactly the uploaded files."""
+    from pipeline.kubeflow_compiler import split_data_path
+
+    if source.pattern == "*.csv":
+        return folder
+    candidate = f"{folder}/{source.pattern}"
+    if source.pattern != "*" and split_data_path(candidate) == (folder, source.pattern):
+        return candidate  # a file name compile recognises as a file
+    return f"{folder} --data-pattern '{source.pattern}'"
+
+
+def download(source: str, local: str | Path, client=None) -> list[Path]:
+    """Copies the object `source`, or every object under the prefix `source`, into
+    `local`, keeping paths relative to the prefix."""
+    bucket_name, prefix = parse_uri(source, "download source")
+    client = client or make_client()
+    local = Path(local)
+    try:
+        blobs = [
+            b
+            for b in client.list_blobs(bucket_name, prefix=prefix or None)
+            if b.name == prefix or not prefix or b.name.startswith(prefix + "/")
+        ]
+    except Exception as error:
+        if _not_found(error):
+            raise GcsError(f"gs://{bucket_name}: no such bucket (or no access)") from None
+        raise
+    written = []
+    for blob in blobs:
+        if blob.name.endswith("/"):  # folder placeholder objects
+            continue
+        relative = PurePosixPath(blob.name).name if blob.name == prefix else blob.name
+        if prefix and blob.name != prefix:
+            relative = blob.name[len(prefix) + 1 :]
+        parts = PurePosixPath(relative).parts
+        if ".." in parts or PurePosixPath(relative).is_absolute():
+            raise GcsError(f"gs://{bucket_name}/{blob.name}: unsafe object name")
+        target = local.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(target))
+        written.append(target)
+    if not written:
+        raise GcsError(f"download source {source}: no object there")
+    return written

@@ -1,0 +1,288 @@
+"""Compile the pipeline for Kubeflow Pipelines (KFP v2 YAML) or Vertex AI (PipelineJob JSON).
+
+Compiling must work on a laptop with no cloud credentials and no network, so nothing here
+touches the pipeline root:
+- Transform and Trainer get their code by import path (`PipelineSettings.module_in_image`):
+  with a `module_file`, TFX would build a wheel of model_code/ and write it under the
+  pipeline root (gs://) while compiling. The image built from infra/Dockerfile has the
+  project installed, so every component, ours included, imports the same code at run time.
+- The package is written to a local file by this module, not through TFX's fileio.
+
+The data folder and the Trainer's TrainArgs are KFP runtime parameters (see
+tfx_pipeline.DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER). TFX 1.16 does not write their
+defaults into the spec, so they are added here: a run that sets nothing uses the values
+given at compile time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from pipeline.settings import PIPELINE_NAME, PipelineSettings
+
+KUBEFLOW, VERTEX = "kubeflow", "vertex"
+TARGETS = (KUBEFLOW, VERTEX)
+DIRECT_RUNNER, DATAFLOW_RUNNER = "DirectRunner", "DataflowRunner"
+DEFAULT_DATA_PATTERN = "*.csv"
+# A --data path whose last part ends so is one file, not a folder.
+_FILE_SUFFIXES = (".csv", ".gz", ".txt", ".tsv", ".bz2")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # KFP v2's rule, checked by TFX
+
+PARAMETER_DESCRIPTIONS = {
+    "data_root": "folder of EasyRec CSV files that ExampleGen reads (input_base)",
+    "train_args": 'Trainer TrainArgs as JSON, e.g. {"num_steps": 1000}',
+}
+
+
+class CompileError(ValueError):
+    """A compile option cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class BeamOptions:
+    """Where the Beam-based components (ExampleGen, StatisticsGen, Transform, Evaluator)
+    run: in their own pod (DirectRunner) or on Dataflow."""
+
+    runner: str = DIRECT_RUNNER
+    project: str | None = None
+    region: str | None = None
+    temp_location: str | None = None
+    machine_type: str | None = None
+    max_workers: int | None = None
+
+    def validate(self) -> None:
+        dataflow_only = {
+            "--dataflow-project": self.project,
+            "--dataflow-region": self.region,
+            "--dataflow-temp-location": self.temp_location,
+            "--dataflow-machine-type": self.machine_type,
+            "--dataflow-max-workers": self.max_workers,
+        }
+        if self.runner == DIRECT_RUNNER:
+            given = [name for name, value in dataflow_only.items() if value is not None]
+            if given:
+                raise CompileError(
+                    f"{', '.join(given)}: only used with --beam-runner {DATAFLOW_RUNNER}"
+                )
+            return
+        if self.runner != DATAFLOW_RUNNER:
+            raise CompileError(
+                f"--beam-runner {self.runner}: choose {DIRECT_RUNNER} or {DATAFLOW_RUNNER}"
+            )
+        for name in ("--dataflow-project", "--dataflow-region", "--dataflow-temp-location"):
+            if not dataflow_only[name]:
+                raise CompileError(f"--beam-runner {DATAFLOW_RUNNER} needs {name}")
+        if not self.temp_location.startswith("gs://"):
+            raise CompileError(
+                f"--dataflow-temp-location {self.temp_location}: Dataflow needs a gs:// path"
+            )
+        if self.max_workers is not None and self.max_workers < 1:
+            raise CompileError(f"--dataflow-max-workers {self.max_workers}: must be 1 or more")
+
+    def pipeline_args(self, image: str) -> tuple[str, ...]:
+        """beam_pipeline_args for every Beam-based component."""
+        if self.runner == DIRECT_RUNNER:
+            # One pod: use all of its cores, in separate processes (TFX's template setting).
+            return (
+                f"--runner={DIRECT_RUNNER}",
+                "--direct_running_mode=multi_processing",
+                "--direct_num_workers=0",
+            )
+        args = [
+            f"--runner={DATAFLOW_RUNNER}",
+            f"--project={self.project}",
+            f"--region={self.region}",
+            f"--temp_location={self.temp_location}",
+            # Dataflow workers run the same image (it has Beam's boot entrypoint), so our
+            # ExampleGen parser and preprocessing_fn import there as in the pipeline pods.
+            f"--sdk_container_image={image}",
+            "--sdk_location=container",
+            "--experiments=use_runner_v2",
+        ]
+        if self.machine_type:
+            args.append(f"--machine_type={self.machine_type}")
+        if self.max_workers is not None:
+            args.append(f"--max_num_workers={self.max_workers}")
+        return tuple(args)
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    target: str
+    output: Path
+    pipeline_root: str
+    data: str
+    image: str
+    config: Any = None  # rocket_config.RocketConfig; None: the seed's defaults
+    serving_dir: str | None = None  # default: <pipeline_root>/serving
+    data_pattern: str | None = None  # default: *.csv for a folder
+    min_auc: float = 0.5
+    eval_fraction: float = 0.2
+    pipeline_name: str = PIPELINE_NAME
+    enable_cache: bool = True
+    beam: BeamOptions = field(default_factory=BeamOptions)
+
+
+@dataclass(frozen=True)
+class CompiledPipeline:
+    path: Path
+    target: str
+    job: dict  # the PipelineJob dict (displayName, pipelineSpec, runtimeConfig, labels)
+    parameters: dict[str, Any]  # runtime parameter -> default
+
+    @property
+    def spec(self) -> dict:
+        return self.job["pipelineSpec"]
+
+
+def split_data_path(data: str, pattern: str | None = None) -> tuple[str, str]:
+    """--data -> (input_base, file pattern). A folder reads `pattern` (default *.csv); a
+    path ending in a glob or a data file name (.csv, .gz, ...) is split into folder and
+    name. Nothing is listed: a gs:// path cannot be looked at without credentials."""
+    data = (data or "").strip()
+    if not data or re.fullmatch(r"\w+:/*", data):
+        raise CompileError(f"--data {data}: give a folder, e.g. gs://bucket/data")
+    head, _, last = data.rstrip("/").rpartition("/")
+    is_file = not data.endswith("/") and (
+        bool(_GLOB_CHARS.search(last)) or last.lower().endswith(_FILE_SUFFIXES)
+    )
+    if is_file:
+        if pattern:
+            raise CompileError(
+                f"--data-pattern {pattern}: --data {data} already names the files; "
+                "give --data the folder instead"
+            )
+        if not head:
+            raise CompileError(f"--data {data}: give the full path, e.g. gs://bucket/data/{last}")
+        if _GLOB_CHARS.search(head):
+            raise CompileError(f"--data {data}: only the last part of the path may be a glob")
+        return head, last
+    return data.rstrip("/"), pattern or DEFAULT_DATA_PATTERN
+
+
+def _validate(options: CompileOptions) -> None:
+    if options.target not in TARGETS:
+        raise CompileError(f"--target {options.target}: choose {' or '.join(TARGETS)}")
+    suffixes = (".yaml", ".yml") if options.target == KUBEFLOW else (".json",)
+    if options.output.suffix.lower() not in suffixes:
+        raise CompileError(
+            f"--output {options.output}: a {options.target} package is "
+            f"{' or '.join(suffixes)} (KFP v2 YAML for kubeflow, PipelineJob JSON for vertex)"
+        )
+    if "://" in str(options.output) or str(options.output).startswith("gs:/"):
+        raise CompileError(f"--output {options.output}: write the package to a local file")
+    if not options.pipeline_root:
+        raise CompileError("--pipeline-root: required (e.g. gs://bucket/rocket)")
+    if options.target == VERTEX and not options.pipeline_root.startswith("gs://"):
+        raise CompileError(
+            f"--pipeline-root {options.pipeline_root}: Vertex AI needs a gs:// pipeline root"
+        )
+    if not options.image or any(c.isspace() for c in options.image):
+        raise CompileError(f"--image {options.image!r}: give the image built from infra/")
+    if not _PIPELINE_NAME.fullmatch(options.pipeline_name):
+        raise CompileError(
+            f"--pipeline-name {options.pipeline_name}: use lowercase letters, digits and '-'"
+        )
+    if not 0 <= options.min_auc <= 1:
+        raise CompileError(f"--min-auc {options.min_auc}: must be between 0 and 1")
+    if not 0 < options.eval_fraction < 1:
+        raise CompileError(f"--eval-fraction {options.eval_fraction}: must be between 0 and 1")
+    options.beam.validate()
+
+
+def build_settings(options: CompileOptions) -> PipelineSettings:
+    """PipelineSettings of a compiled pipeline: code from the image, runtime parameters."""
+    import rocket_config
+
+    data_root, data_pattern = split_data_path(options.data, options.data_pattern)
+    root = options.pipeline_root.rstrip("/")
+    return PipelineSettings(
+        pipeline_root=root,
+        data_root=data_root,
+        data_pattern=data_pattern,
+        serving_dir=(options.serving_dir or f"{root}/serving").rstrip("/"),
+        config=options.config or rocket_config.default_config(),
+        pipeline_name=options.pipeline_name,
+        min_auc=options.min_auc,
+        eval_fraction=options.eval_fraction,
+        metadata_path=None,  # KFP and Vertex bring their own MLMD
+        enable_cache=options.enable_cache,
+        beam_pipeline_args=options.beam.pipeline_args(options.image),
+        module_in_image=True,
+        runtime_parameters=True,
+    )
+
+
+def _runtime_parameter_defaults(tfx_pipeline_obj) -> dict[str, Any]:
+    from tfx.orchestration import data_types
+
+    defaults: dict[str, Any] = {}
+    for component in tfx_pipeline_obj.components:
+        for value in component.exec_properties.values():
+            if isinstance(value, data_types.RuntimeParameter):
+                defaults[value.name] = value.default
+    return defaults
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def compile_pipeline(options: CompileOptions) -> CompiledPipeline:
+    """Builds the TFX pipeline, compiles it with KubeflowV2DagRunner and writes the package:
+    kubeflow -> the PipelineSpec as YAML (what kfp.Client uploads); vertex -> the
+    PipelineJob as JSON (pipelineSpec + runtimeConfig with gcsOutputDirectory)."""
+    _validate(options)
+    from tfx import v1 as tfx
+
+    from pipeline import tfx_pipeline
+
+    settings = build_settings(options)
+    tfx_pipeline_obj = tfx_pipeline.create_pipeline(settings)
+    defaults = _runtime_parameter_defaults(tfx_pipeline_obj)
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=options.image, use_pipeline_spec_2_1=True
+        )
+    )
+    # write_out=False: TFX would write through fileio; the package is a local file.
+    job = runner.run(tfx_pipeline_obj, parameter_values=defaults, write_out=False)
+    # TFX puts the root only in the Vertex runtimeConfig; KFP reads defaultPipelineRoot
+    # (without it, KFP's own MinIO default, which TFX's file I/O cannot write to).
+    job["pipelineSpec"]["defaultPipelineRoot"] = settings.pipeline_root
+    parameters = job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
+    for name, default in defaults.items():
+        parameters[name]["defaultValue"] = default
+        if name in PARAMETER_DESCRIPTIONS:
+            parameters[name]["description"] = PARAMETER_DESCRIPTIONS[name]
+    if options.target == KUBEFLOW:
+        header = (
+            f"# Rocket Launching TFX pipeline for Kubeflow Pipelines (KFP v2 spec), compiled by\n"
+            f"# `rocket compile --target kubeflow`. Image: {options.image}\n"
+            f"# Runtime parameters: "
+            + ", ".join(f"{k} (default {v!r})" for k, v in defaults.items())
+            + "\n"
+        )
+        text = header + yaml.safe_dump(job["pipelineSpec"], sort_keys=True)
+    else:
+        text = json.dumps(job, indent=2, sort_keys=True) + "\n"
+    _write_atomically(options.output, text)
+    return CompiledPipeline(options.output, options.target, job, defaults)

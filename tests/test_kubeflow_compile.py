@@ -1,0 +1,383 @@
+"""`rocket compile`: the KFP v2 YAML and the Vertex PipelineJob JSON, checked as protos.
+
+Compiling needs no credentials: these tests run with GOOGLE_APPLICATION_CREDENTIALS
+pointing at a missing file, so any attempt to reach gs:// would fail.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from pipeline import cli, kubeflow_compiler, tfx_pipeline
+from pipeline.kubeflow_compiler import BeamOptions, CompileError, CompileOptions
+
+IMAGE = "europe-docker.pkg.dev/acme/ml/rocket-launching-tfx:0.1.0"
+ROOT = "gs://acme-ml/rocket"
+DATA = "gs://acme-ml/data/taobao"
+EIGHT = (
+    "EasyRecExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ExampleValidator",
+    "Transform",
+    "Trainer",
+    "Evaluator",
+    "Pusher",
+)
+BEAM_COMPONENTS = ("EasyRecExampleGen", "StatisticsGen", "Transform", "Evaluator")
+# (consumer, input key) -> (producer, output key): the data flow of create_pipeline.
+EDGES = {
+    ("StatisticsGen", "examples"): ("EasyRecExampleGen", "examples"),
+    ("SchemaGen", "statistics"): ("StatisticsGen", "statistics"),
+    ("ExampleValidator", "statistics"): ("StatisticsGen", "statistics"),
+    ("ExampleValidator", "schema"): ("SchemaGen", "schema"),
+    ("Transform", "examples"): ("EasyRecExampleGen", "examples"),
+    ("Transform", "schema"): ("SchemaGen", "schema"),
+    ("Trainer", "examples"): ("Transform", "transformed_examples"),
+    ("Trainer", "transform_graph"): ("Transform", "transform_graph"),
+    ("Trainer", "schema"): ("SchemaGen", "schema"),
+    ("Evaluator", "examples"): ("EasyRecExampleGen", "examples"),
+    ("Evaluator", "model"): ("Trainer", "model"),
+    ("Pusher", "model"): ("Trainer", "model"),
+    ("Pusher", "model_blessing"): ("Evaluator", "blessing"),
+}
+
+
+@pytest.fixture(autouse=True)
+def no_credentials(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+
+
+def compile_to(tmp_path: Path, target: str = "kubeflow", **changes):
+    suffix = ".yaml" if target == "kubeflow" else ".json"
+    options = CompileOptions(
+        target=target,
+        output=tmp_path / f"pipeline{suffix}",
+        pipeline_root=ROOT,
+        data=DATA,
+        image=IMAGE,
+        **changes,
+    )
+    return options, kubeflow_compiler.compile_pipeline(options)
+
+
+def parse_spec(path: Path) -> pipeline_spec_pb2.PipelineSpec:
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(yaml.safe_load(path.read_text()), spec)  # unknown field: error
+    return spec
+
+
+def container_args(spec: pipeline_spec_pb2.PipelineSpec, task: str) -> list[str]:
+    label = spec.components[spec.root.dag.tasks[task].component_ref.name].executor_label
+    return list(spec.deployment_spec.fields["executors"].struct_value[label]["container"]["args"])
+
+
+def executors(spec: pipeline_spec_pb2.PipelineSpec) -> dict:
+    return json_format.MessageToDict(spec.deployment_spec)["executors"]
+
+
+def test_kubeflow_yaml_is_a_pipeline_spec_with_the_whole_dag(tmp_path):
+    options, compiled = compile_to(tmp_path)
+    spec = parse_spec(compiled.path)
+    tasks = spec.root.dag.tasks
+    assert spec.pipeline_info.name == "rocket-launching"
+    assert spec.default_pipeline_root == ROOT  # else KFP would use its MinIO default
+    assert spec.schema_version == "2.1.0"
+    assert set(EIGHT) <= set(tasks)
+
+    # Every node create_pipeline builds is in the DAG (a baseline resolver too, when the
+    # pipeline has one: TFX compiles it into resolver tasks named after it).
+    nodes = tfx_pipeline.create_pipeline(kubeflow_compiler.build_settings(options)).components
+    for node in nodes:
+        if type(node).__name__ == "Resolver":
+            resolver_tasks = [t for t in tasks if t.startswith(node.id)]
+            assert resolver_tasks, f"resolver {node.id} missing from the DAG"
+            for task in resolver_tasks:
+                label = spec.components[tasks[task].component_ref.name].executor_label
+                assert "resolver" in executors(spec)[label]
+            baseline = tasks["Evaluator"].inputs.artifacts["baseline_model"]
+            assert baseline.task_output_artifact.producer_task in resolver_tasks
+        else:
+            assert node.id in tasks, f"{node.id} missing from the DAG"
+
+    for (consumer, key), (producer, output) in EDGES.items():
+        source = tasks[consumer].inputs.artifacts[key].task_output_artifact
+        assert (source.producer_task, source.output_artifact_key) == (producer, output), (
+            consumer,
+            key,
+        )
+        assert producer in tasks[consumer].dependent_tasks
+
+
+def test_every_executor_runs_the_image_with_our_code(tmp_path):
+    _, compiled = compile_to(tmp_path)
+    spec = parse_spec(compiled.path)
+    containers = {k: v["container"] for k, v in executors(spec).items() if "container" in v}
+    assert len(containers) >= len(EIGHT)
+    for label, container in containers.items():
+        assert container["image"] == IMAGE, label
+        assert container["command"][-1].startswith("tfx.orchestration.kubeflow.v2.container")
+    example_gen_args = container_args(spec, "EasyRecExampleGen")
+    class_path = example_gen_args[example_gen_args.index("--executor_class_path") + 1]
+    assert class_path == "components.easyrec_example_gen.executor.Executor"
+
+
+def test_module_code_comes_by_import_path_from_the_image(tmp_path):
+    _, compiled = compile_to(tmp_path)
+    spec = parse_spec(compiled.path)
+    transform = spec.root.dag.tasks["Transform"].inputs.parameters
+    trainer = spec.root.dag.tasks["Trainer"].inputs.parameters
+    assert transform["preprocessing_fn"].runtime_value.constant.string_value == (
+        "rocket_module.preprocessing_fn"
+    )
+    assert trainer["run_fn"].runtime_value.constant.string_value == "rocket_module.run_fn"
+    for params in (transform, trainer):
+        assert "module_file" not in params and "module_path" not in params
+    # The names resolve in the installed project, as they will in the image.
+    for dotted in ("rocket_module.preprocessing_fn", "rocket_module.run_fn"):
+        module, _, name = dotted.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_runtime_parameters_have_defaults_and_feed_example_gen_and_trainer(tmp_path):
+    _, compiled = compile_to(tmp_path, data_pattern="part-*")
+    spec = parse_spec(compiled.path)
+    params = spec.root.input_definitions.parameters
+    assert params["data_root"].default_value.string_value == DATA
+    assert json.loads(params["train_args"].default_value.string_value) == {"num_steps": 300}
+    tasks = spec.root.dag.tasks
+    assert (
+        tasks["EasyRecExampleGen"].inputs.parameters["input_base"].component_input_parameter
+        == "data_root"
+    )
+    input_config = tasks["EasyRecExampleGen"].inputs.parameters["input_config"]
+    assert "part-*" in input_config.runtime_value.constant.string_value
+    assert tasks["Trainer"].inputs.parameters["train_args"].component_input_parameter == (
+        "train_args"
+    )
+    assert compiled.parameters == {"data_root": DATA, "train_args": '{"num_steps": 300}'}
+
+
+def test_dataflow_arguments_on_the_beam_components(tmp_path):
+    beam = BeamOptions(
+        runner="DataflowRunner",
+        project="acme",
+        region="europe-west4",
+        temp_location="gs://acme-ml/tmp",
+        machine_type="n1-standard-8",
+        max_workers=12,
+    )
+    _, compiled = compile_to(tmp_path, beam=beam)
+    spec = parse_spec(compiled.path)
+    expected = {
+        "--runner=DataflowRunner",
+        "--project=acme",
+        "--region=europe-west4",
+        "--temp_location=gs://acme-ml/tmp",
+        "--machine_type=n1-standard-8",
+        "--max_num_workers=12",
+        f"--sdk_container_image={IMAGE}",
+    }
+    for task in BEAM_COMPONENTS:
+        args = set(container_args(spec, task))
+        assert expected <= args, (task, expected - args)
+        assert "--runner=DirectRunner" not in args
+
+
+def test_direct_runner_by_default(tmp_path):
+    _, compiled = compile_to(tmp_path)
+    spec = parse_spec(compiled.path)
+    for task in BEAM_COMPONENTS:
+        args = container_args(spec, task)
+        assert "--runner=DirectRunner" in args
+        assert not [a for a in args if a.startswith(("--project=", "--temp_location="))]
+
+
+def test_cache_flag_reaches_every_task(tmp_path):
+    _, cached = compile_to(tmp_path)
+    assert all(
+        t.caching_options.enable_cache for t in parse_spec(cached.path).root.dag.tasks.values()
+    )
+    _, uncached = compile_to(tmp_path / "nocache", enable_cache=False)
+    tasks = parse_spec(uncached.path).root.dag.tasks.values()
+    assert not any(t.caching_options.enable_cache for t in tasks)
+
+
+def test_vertex_json_is_a_pipeline_job(tmp_path):
+    _, compiled = compile_to(tmp_path, target="vertex", serving_dir="gs://acme-ml/serving")
+    job_dict = json.loads(compiled.path.read_text())
+    assert set(job_dict) >= {"pipelineSpec", "runtimeConfig"}
+    job = pipeline_spec_pb2.PipelineJob()
+    json_format.ParseDict(job_dict, job)
+    assert job.runtime_config.gcs_output_directory == ROOT
+    assert job.runtime_config.parameter_values["data_root"].string_value == DATA
+    assert set(EIGHT) <= set(job_dict["pipelineSpec"]["root"]["dag"]["tasks"])
+    pusher = job_dict["pipelineSpec"]["root"]["dag"]["tasks"]["Pusher"]["inputs"]["parameters"]
+    assert "gs://acme-ml/serving" in pusher["push_destination"]["runtimeValue"]["constant"]
+
+
+def test_config_and_train_steps_go_into_the_package(tmp_path):
+    config_file = tmp_path / "rocket.config"
+    config_file.write_text(
+        "model_config { model_class: 'RocketLaunching'\n"
+        "  feature_groups { group_name: 'all' feature_names: 'user_id' wide_deep: DEEP }\n"
+        "  rocket_launching { share_dnn { hidden_units: [32] }\n"
+        "    booster_dnn { hidden_units: [32, 16] } light_dnn { hidden_units: [8] } } }\n"
+    )
+    output = tmp_path / "p.yaml"
+    code = cli._main(
+        [
+            "compile",
+            "--target=kubeflow",
+            f"--output={output}",
+            f"--pipeline-root={ROOT}",
+            f"--data={DATA}",
+            f"--image={IMAGE}",
+            f"--config={config_file}",
+            "--train-steps=77",
+            "--min-auc=0.6",
+        ]
+    )
+    assert code == cli.EXIT_OK
+    spec = parse_spec(output)
+    trainer = spec.root.dag.tasks["Trainer"].inputs.parameters
+    custom = json.loads(trainer["custom_config"].runtime_value.constant.string_value)
+    rocket = json.loads(custom["rocket_config"])
+    assert rocket["model"]["light_dnn"]["hidden_units"] == [8]
+    default = spec.root.input_definitions.parameters["train_args"].default_value.string_value
+    assert json.loads(default) == {"num_steps": 77}
+    evaluator = spec.root.dag.tasks["Evaluator"].inputs.parameters
+    assert "0.6" in evaluator["eval_config"].runtime_value.constant.string_value
+
+
+def test_compiling_writes_nothing_under_the_pipeline_root(tmp_path):
+    """A local root shows it directly: it must not even be created."""
+    root = tmp_path / "root"
+    for target, name in (("kubeflow", "p.yaml"), ("vertex", "p.json")):
+        options = CompileOptions(
+            target=target,
+            output=tmp_path / name,
+            pipeline_root=ROOT if target == "vertex" else str(root),
+            data=DATA,
+            image=IMAGE,
+            serving_dir=str(root / "serving"),
+        )
+        kubeflow_compiler.compile_pipeline(options)
+        assert (tmp_path / name).is_file()
+    assert not root.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json", "p.yaml"]
+
+
+def test_module_file_would_have_written_a_wheel_under_the_root(tmp_path):
+    """The check above can fail: with module_file (local-run settings) TFX packages
+    model_code/ into the pipeline root while compiling. This is what module_in_image avoids."""
+    from dataclasses import replace
+
+    from tfx import v1 as tfx
+
+    root = tmp_path / "root"
+    options = CompileOptions(
+        target="kubeflow",
+        output=tmp_path / "p.yaml",
+        pipeline_root=str(root),
+        data=DATA,
+        image=IMAGE,
+    )
+    settings = replace(kubeflow_compiler.build_settings(options), module_in_image=False)
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=IMAGE)
+    )
+    runner.run(tfx_pipeline.create_pipeline(settings), write_out=False)
+    assert list(root.rglob("*.whl")), "TFX no longer packages module_file at compile time"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target=kubeflow", "--output=x.json"], "--output x.json"),
+        (["--target=vertex", "--output=x.json", "--pipeline-root=/tmp/r"], "--pipeline-root"),
+        (["--beam-runner=DataflowRunner", "--dataflow-project=p"], "--dataflow-region"),
+        (
+            [
+                "--beam-runner=DataflowRunner",
+                "--dataflow-project=p",
+                "--dataflow-region=r",
+                "--dataflow-temp-location=/tmp/t",
+            ],
+            "--dataflow-temp-location /tmp/t",
+        ),
+        (["--dataflow-project=p"], "--dataflow-project: only used with"),
+        (["--data=gs://b/d/x.csv", "--data-pattern=*.txt"], "--data-pattern"),
+        (["--data=gs://"], "--data gs://:"),
+        (["--pipeline-name=Rocket_Launching"], "--pipeline-name"),
+        (["--min-auc=1.5"], "--min-auc"),
+    ],
+)
+def test_bad_options_are_usage_errors_naming_the_option(tmp_path, capsys, args, message):
+    base = {
+        "--target": "kubeflow",
+        "--output": str(tmp_path / "p.yaml"),
+        "--pipeline-root": ROOT,
+        "--data": DATA,
+        "--image": IMAGE,
+    }
+    for arg in args:
+        base.pop(arg.split("=")[0], None)
+    argv = ["compile", *(f"{k}={v}" for k, v in base.items()), *args]
+    assert cli._main(argv) == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "p.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "pattern", "expected"),
+    [
+        ("gs://b/data", None, ("gs://b/data", "*.csv")),
+        ("gs://b/data/", "*", ("gs://b/data", "*")),
+        ("gs://b/data/part-00.csv", None, ("gs://b/data", "part-00.csv")),
+        ("gs://b/data/day=1/*.csv.gz", None, ("gs://b/data/day=1", "*.csv.gz")),
+        ("/mnt/data/taobao", "*", ("/mnt/data/taobao", "*")),
+    ],
+)
+def test_split_data_path(data, pattern, expected):
+    assert kubeflow_compiler.split_data_path(data, pattern) == expected
+
+
+def test_split_data_path_rejects_globs_in_folders():
+    with pytest.raises(CompileError, match="only the last part"):
+        kubeflow_compiler.split_data_path("gs://b/*/x.csv")
+
+
+def test_local_runs_keep_module_file_and_fixed_values(tmp_path):
+    """`rocket run` settings: module_file, a TrainArgs proto, no runtime parameter."""
+    import rocket_config
+    from tfx.orchestration import data_types
+
+    from pipeline.settings import MODULE_FILE, PipelineSettings
+
+    settings = PipelineSettings(
+        pipeline_root=str(tmp_path / "root"),
+        data_root=str(tmp_path / "data"),
+        data_pattern="*.csv",
+        serving_dir=str(tmp_path / "serving"),
+        config=rocket_config.default_config(),
+    )
+    nodes = {n.id: n for n in tfx_pipeline.create_pipeline(settings).components}
+    for name in ("Transform", "Trainer"):
+        assert nodes[name].exec_properties["module_file"] == MODULE_FILE
+    assert "preprocessing_fn" not in nodes["Transform"].exec_properties or (
+        nodes["Transform"].exec_properties["preprocessing_fn"] is None
+    )
+    for node in nodes.values():
+        for value in node.exec_properties.values():
+            assert not isinstance(value, data_types.RuntimeParameter), node.id
+    assert nodes["EasyRecExampleGen"].exec_properties["input_base"] == str(tmp_path / "data")
+    assert not (tmp_path / "root").exists()
