@@ -32,7 +32,7 @@ ROWS = (
 class RocketEvaluationReport(Artifact):
     """A folder with report.md, metrics.json, roc.png and calibration.png."""
 
-    TYPE_NAME = "RocketEvaluationReport"
+    TYPE_NAME = "rocket.EvaluationReport"  # KFP v2 wants "<namespace>.<Name>"
 
 
 def collect(light_uri: str, booster_uri: str, blessing_uri: str | None, blessed: bool) -> dict:
