@@ -8,7 +8,9 @@ import rocket_export
 import tensorflow_model_analysis as tfma
 from rocket_preprocessing import CONFIG_KEY
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 
+from components import atomic_pusher
 from components.booster_model import BoosterModel
 from components.easyrec_example_gen import Column, EasyRecExampleGen
 from components.evaluation_report import EvaluationReport
@@ -188,6 +190,8 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=settings.serving_dir)
         ),
+        # Stage, then rename: serving never sees a half-copied version.
+        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
     )
     metadata_config = (
         tfx.orchestration.metadata.sqlite_metadata_connection_config(settings.metadata_path)

@@ -1,0 +1,92 @@
+"""TFX's Pusher, but serving never sees a partial model folder.
+
+TFX copies the model straight into `<base>/<version>/` (saved_model.pb last). A model
+server polling `<base>` can meet that folder half-written, and a run killed mid-copy
+leaves it half-written for good. Here the copy goes to a hidden staging folder
+`<base>/.staging-<version>-<pid>` (TF Serving only loads numeric folder names) and is then
+renamed to `<base>/<version>`: on a local or POSIX filesystem the version appears whole
+or not at all. Object stores (gs://) have no atomic rename; there the rename is a copy
+of a complete, already verified folder. Stale staging folders of killed runs are removed
+at the next push. Two pushes in the same second get distinct versions (TFX would skip
+the second and still report it pushed).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import tensorflow as tf
+from tfx.components.pusher import executor as tfx_pusher
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+STAGING_PREFIX = ".staging-"
+
+
+def _remove_stale_staging(base: str) -> None:
+    if not tf.io.gfile.isdir(base):
+        return
+    for name in tf.io.gfile.listdir(base):
+        name = name.rstrip("/")
+        if name.startswith(STAGING_PREFIX):
+            pid = name.rsplit("-", 1)[-1]
+            if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+                continue  # another live push is staging there
+            tf.io.gfile.rmtree(os.path.join(base, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def push_atomically(model_path: str, base: str) -> tuple[str, str]:
+    """Copy the SavedModel at `model_path` to a new `<base>/<version>`; returns
+    (serving path, version)."""
+    tf.io.gfile.makedirs(base)
+    _remove_stale_staging(base)
+    version = int(time.time())
+    while tf.io.gfile.exists(os.path.join(base, str(version))):
+        version += 1
+    staging = os.path.join(base, f"{STAGING_PREFIX}{version}-{os.getpid()}")
+    try:
+        io_utils.copy_dir(model_path, staging)
+        if not tf.io.gfile.exists(os.path.join(staging, "saved_model.pb")):
+            raise FileNotFoundError(f"no saved_model.pb in the model to push ({model_path})")
+        serving_path = os.path.join(base, str(version))
+        tf.io.gfile.rename(staging, serving_path, overwrite=False)
+    except BaseException:
+        if tf.io.gfile.exists(staging):
+            tf.io.gfile.rmtree(staging)
+        raise
+    return serving_path, str(version)
+
+
+class Executor(tfx_pusher.Executor):
+    """Filesystem push via `push_atomically`; blessing and bookkeeping as TFX's Pusher."""
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY]
+        )
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
+        )
+        if destination.WhichOneof("destination") != "filesystem":
+            raise ValueError("the atomic Pusher pushes to a filesystem destination only")
+        model_path = self.GetModelPath(input_dict)
+        serving_path, version = push_atomically(model_path, destination.filesystem.base_directory)
+        io_utils.copy_dir(model_path, model_push.uri)  # the archive copy, as TFX does
+        self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
