@@ -48,6 +48,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="bless the light model only at this eval AUC or above (0.5)",
     )
     run.add_argument(
+        "--max-bad-rows",
+        type=int,
+        default=0,
+        help="set up to N malformed rows aside in OUTPUT/bad_rows/ instead of failing (0)",
+    )
+    run.add_argument(
         "--max-auc-drop",
         type=float,
         default=0.01,
@@ -226,6 +232,8 @@ def _print_summary(summary: dict) -> None:
     baseline_text = "none (first run)" if baseline is None else fmt(baseline)
     print(f"  latest blessed light AUC (baseline): {baseline_text}")
     print(f"  rows: train {summary['train_rows']}, eval {summary['eval_rows']}")
+    if summary.get("bad_rows"):
+        print(f"  bad rows set aside: {summary['bad_rows']} (see bad_rows/)")
     print(f"  blessed: {summary['blessed']}")
     for reason in summary.get("not_blessed_reasons") or []:
         print(f"    - {reason}")
@@ -254,6 +262,7 @@ def run_command(args: argparse.Namespace) -> int:
             config=config,
             min_auc=args.min_auc,
             max_auc_drop=args.max_auc_drop,
+            max_bad_rows=args.max_bad_rows,
             eval_fraction=args.eval_fraction,
             metadata_path=str(output / "metadata.sqlite"),
             enable_cache=not args.no_cache,
@@ -265,6 +274,7 @@ def run_command(args: argparse.Namespace) -> int:
             tfx_pipeline.create_pipeline(settings), runner=args.runner, quiet=not args.verbose
         )
         summary = run_summary.summarize(settings.metadata_path)
+        summary["bad_rows"] = run_summary.collect_bad_rows(summary, output / "bad_rows")
         summary["wall_seconds"] = round(time.time() - started, 1)
         summary["component_seconds"] = progress.seconds
         summary["reused_components"] = progress.reused

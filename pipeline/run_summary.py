@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from pathlib import Path
 
 import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
@@ -74,6 +76,8 @@ def summarize(metadata_path: str) -> dict:
     run_id, outputs = _latest_run_outputs(store)
     summary: dict = {"run_id": run_id}
 
+    examples = outputs.get(("EasyRecExampleGen", "examples"))
+    summary["examples_dir"] = examples.uri if examples else None
     statistics = outputs.get(("StatisticsGen", "statistics"))
     summary["train_rows"] = _split_rows(statistics.uri, "train") if statistics else None
     summary["eval_rows"] = _split_rows(statistics.uri, "eval") if statistics else None
@@ -132,3 +136,20 @@ def summarize(metadata_path: str) -> dict:
     model = outputs.get(("Trainer", "model"))
     summary["model_dir"] = os.path.join(model.uri, "Format-Serving") if model else None
     return summary
+
+
+def collect_bad_rows(summary: dict, target: Path) -> int:
+    """Copy the bad rows ExampleGen set aside (JSON lines) to `target`, replacing what an
+    earlier run left there; returns how many there are."""
+    if target.exists():
+        shutil.rmtree(target)
+    source = os.path.join(summary.get("examples_dir") or "", "bad_rows")
+    if not summary.get("examples_dir") or not tf.io.gfile.isdir(source):
+        return 0
+    target.mkdir(parents=True)
+    count = 0
+    for name in sorted(tf.io.gfile.listdir(source)):
+        text = tf.io.gfile.GFile(os.path.join(source, name)).read()
+        count += len(text.splitlines())
+        (target / name).write_text(text)
+    return count

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import rocket_export
 import tensorflow_model_analysis as tfma
+from rocket_config import TrainConfig
 from rocket_preprocessing import CONFIG_KEY
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
@@ -110,6 +112,9 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     image has the project installed and nothing must be packaged at compile time."""
     config = settings.config
     custom_config = {CONFIG_KEY: config.to_json()}
+    # Transform needs no training settings: leaving them out keeps its cache valid when
+    # only the steps, batch size or learning rate change.
+    transform_config = {CONFIG_KEY: dataclasses.replace(config, train=TrainConfig()).to_json()}
     input_base: str | tfx.dsl.experimental.RuntimeParameter = settings.data_root
     train_args: tfx.proto.TrainArgs | tfx.dsl.experimental.RuntimeParameter = tfx.proto.TrainArgs(
         num_steps=config.train.train_steps
@@ -136,6 +141,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         separator=config.separator,
         label_field=config.label_field,
         eval_fraction=settings.eval_fraction,
+        max_bad_rows=settings.max_bad_rows,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # VarLen features (no inferred shapes): any feature may be missing from a row.
@@ -148,7 +154,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        custom_config=custom_config,
+        custom_config=transform_config,
         disable_statistics=True,  # StatisticsGen already describes the raw data
         **transform_code,
     )

@@ -19,7 +19,7 @@ from components.easyrec_example_gen.executor import Executor
 COLUMNS = [[f.name, f.type] for f in rocket_config.TAOBAO_INPUT_FIELDS]
 
 
-def run_executor(input_base: Path, pattern: str, output: Path, eval_fraction=0.2):
+def run_executor(input_base: Path, pattern: str, output: Path, eval_fraction=0.2, max_bad_rows=0):
     examples = standard_artifacts.Examples()
     examples.uri = str(output)
     exec_properties = {
@@ -31,6 +31,7 @@ def run_executor(input_base: Path, pattern: str, output: Path, eval_fraction=0.2
         "columns": json.dumps(COLUMNS),
         "separator": ",",
         "label_field": "clk",
+        "max_bad_rows": max_bad_rows,
     }
     Executor().Do({}, {"examples": [examples]}, exec_properties)
     return examples
@@ -94,3 +95,38 @@ def test_bad_row_stops_with_file_and_line(tmp_path):
     (data / "clicks.csv").write_text(f"{good}\n{good}\n0,0,p,a,c\n{good}\n")
     with pytest.raises(Exception, match=r"bad input row at .*clicks\.csv:3: expected 20 columns"):
         run_executor(data, "*", tmp_path / "out")
+
+
+def write_with_bad_rows(tmp_path, bad_lines: list[str]) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    good = "0,0,p,a,c,cp,cu,NULL,u,1,2,1,3,,2,0,1,,,7"
+    (data / "clicks.csv").write_text("\n".join([good, *bad_lines, good]) + "\n")
+    return data
+
+
+def test_tolerated_bad_rows_are_set_aside_with_file_line_reason_text(tmp_path):
+    bad = ["0,0,p,a,c", "2" + "0,0,p,a,c,cp,cu,NULL,u,1,2,1,3,,2,0,1,,,7"[1:]]
+    data = write_with_bad_rows(tmp_path, bad)
+    examples = run_executor(data, "*", tmp_path / "out", max_bad_rows=2)
+    assert len(read_split(examples, "train") + read_split(examples, "eval")) == 2
+    rows = []
+    for path in sorted((Path(examples.uri) / "bad_rows").glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text().splitlines()]
+    rows.sort(key=lambda r: r["line"])
+    assert [(Path(r["file"]).name, r["line"]) for r in rows] == [
+        ("clicks.csv", 2),
+        ("clicks.csv", 3),
+    ]
+    assert rows[0]["reason"] == "expected 20 columns, found 5" and rows[0]["text"] == bad[0]
+    assert rows[1]["reason"] == "column 1 (clk): label 2 is not 0 or 1"
+
+
+def test_one_bad_row_beyond_the_limit_fails_naming_it(tmp_path):
+    data = write_with_bad_rows(tmp_path, ["0,0,p", "1,1"])
+    with pytest.raises(
+        Exception,
+        match=r"bad input row at .*clicks\.csv:2: expected 20 columns, found 3 "
+        r"\(2 bad rows, more than --max-bad-rows 1\)",
+    ):
+        run_executor(data, "*", tmp_path / "out", max_bad_rows=1)

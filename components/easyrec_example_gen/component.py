@@ -23,6 +23,7 @@ class EasyRecExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         executor.COLUMNS_KEY: ExecutionParameter(type=str),  # JSON [[name, type], ...]
         executor.SEPARATOR_KEY: ExecutionParameter(type=str),
         executor.LABEL_FIELD_KEY: ExecutionParameter(type=str, optional=True),
+        executor.MAX_BAD_ROWS_KEY: ExecutionParameter(type=int, optional=True),
     }
 
 
@@ -61,6 +62,7 @@ class EasyRecExampleGen(base_beam_component.BaseBeamComponent):
         separator: str = ",",
         label_field: str | None = None,
         eval_fraction: float = 0.2,
+        max_bad_rows: int = 0,
     ):
         spec = EasyRecExampleGenSpec(
             input_base=input_base,
@@ -71,6 +73,7 @@ class EasyRecExampleGen(base_beam_component.BaseBeamComponent):
             columns=json.dumps([[c.name, c.type] for c in columns]),
             separator=separator,
             label_field=label_field,
+            max_bad_rows=max_bad_rows,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

@@ -3,6 +3,10 @@
 Each file is read whole by one worker (as TFX's own CsvExampleGen does) so that every
 row keeps its 1-based line number: a bad row is reported as `file:line: column`, which a
 splittable text source could not tell. Parallelism comes from having several files.
+
+Strict by default: the first bad row fails the run. With `max_bad_rows` N > 0, up to N
+bad rows are set aside as JSON lines (file, line, reason, text) in `bad_rows/` inside the
+Examples artifact, and one more fails the run, naming a bad row.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import apache_beam as beam
 import tensorflow as tf
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.io import fileio
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 
-from components.easyrec_example_gen.row_parser import Column, RowParser
+from components.easyrec_example_gen.row_parser import BadRowError, Column, RowParser
 
 COLUMNS_KEY = "columns"
 SEPARATOR_KEY = "separator"
 LABEL_FIELD_KEY = "label_field"
+MAX_BAD_ROWS_KEY = "max_bad_rows"
+BAD_ROWS_DIR = "bad_rows"  # inside the Examples artifact
+_BAD_ROWS_DIR_KEY = "_bad_rows_dir"  # set by Executor.Do for the PTransform
+_BAD = "bad_rows"
 
 
 def parser_from_exec_properties(exec_properties: dict[str, Any]) -> RowParser:
@@ -35,10 +43,12 @@ def parser_from_exec_properties(exec_properties: dict[str, Any]) -> RowParser:
 
 
 class _ReadFileRows(beam.DoFn):
-    """file path -> tf.Examples of its rows, in order, with exact line numbers on error."""
+    """file path -> tf.Examples of its rows, in order, with exact line numbers on error;
+    bad rows raise, or go to the `_BAD` output when some are tolerated."""
 
-    def __init__(self, parser: RowParser):
+    def __init__(self, parser: RowParser, tolerate_bad_rows: bool):
         self._parser = parser
+        self._tolerate = tolerate_bad_rows
         self._rows = beam.metrics.Metrics.counter("easyrec_example_gen", "rows")
 
     def process(self, path: str) -> Iterator[tf.train.Example]:
@@ -47,10 +57,57 @@ class _ReadFileRows(beam.DoFn):
         ) as handle:
             # readline, not iteration: Beam's CompressedFile (.gz, .bz2) is not iterable.
             for line_number, raw in enumerate(iter(handle.readline, b""), start=1):
-                example = self._parser.parse(raw.rstrip(b"\r\n"), path, line_number)
+                raw = raw.rstrip(b"\r\n")
+                try:
+                    example = self._parser.parse(raw, path, line_number)
+                except BadRowError as error:
+                    if not self._tolerate:
+                        raise
+                    yield beam.pvalue.TaggedOutput(
+                        _BAD,
+                        {
+                            "file": path,
+                            "line": line_number,
+                            "reason": error.reason,
+                            "text": raw.decode("utf-8", "backslashreplace"),
+                        },
+                    )
+                    continue
                 if example is not None:
                     self._rows.inc()
                     yield example
+
+
+class _CountAndFirst(beam.CombineFn):
+    """(number of bad rows, the first one by file and line)."""
+
+    def create_accumulator(self):
+        return 0, None
+
+    def add_input(self, accumulator, row):
+        count, first = accumulator
+        key = (row["file"], row["line"], row["reason"])
+        return count + 1, key if first is None or key < first else first
+
+    def merge_accumulators(self, accumulators):
+        count, first = 0, None
+        for c, f in accumulators:
+            count += c
+            if f is not None and (first is None or f < first):
+                first = f
+        return count, first
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+def _check_limit(accumulator, limit: int) -> None:
+    count, first = accumulator
+    if count > limit:
+        path, line, reason = first
+        raise BadRowError(
+            path, line, f"{reason} ({count} bad rows, more than --max-bad-rows {limit})"
+        )
 
 
 @beam.ptransform_fn
@@ -64,16 +121,45 @@ def _EasyRecCsvToExample(  # noqa: N802 (Beam's PTransform naming)
     if not files:
         raise FileNotFoundError(f"no input file matches {pattern}")
     parser = parser_from_exec_properties(exec_properties)
-    return (
+    limit = int(exec_properties.get(MAX_BAD_ROWS_KEY) or 0)
+    parsed = (
         pipeline
         | "ListFiles" >> beam.Create(files)
         | "Reshuffle" >> beam.Reshuffle()
-        | "ParseRows" >> beam.ParDo(_ReadFileRows(parser))
+        | "ParseRows"
+        >> beam.ParDo(_ReadFileRows(parser, tolerate_bad_rows=limit > 0)).with_outputs(
+            _BAD, main="examples"
+        )
     )
+    if limit > 0:
+        bad = parsed[_BAD]
+        _ = (
+            bad
+            | "BadRowsAsJson" >> beam.Map(json.dumps)
+            | "WriteBadRows"
+            >> beam.io.WriteToText(
+                os.path.join(exec_properties[_BAD_ROWS_DIR_KEY], "bad_rows"),
+                file_name_suffix=".jsonl",
+            )
+        )
+        _ = (
+            bad
+            | "CountBadRows" >> beam.CombineGlobally(_CountAndFirst())
+            | "CheckBadRowLimit" >> beam.Map(_check_limit, limit)
+        )
+    return parsed["examples"]
 
 
 class Executor(BaseExampleGenExecutor):
     """TFX ExampleGen executor for EasyRec CSVInput; splitting is TFX's hash partition."""
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
+        examples = artifact_utils.get_single_instance(output_dict["examples"])
+        exec_properties = {
+            **exec_properties,
+            _BAD_ROWS_DIR_KEY: os.path.join(examples.uri, BAD_ROWS_DIR),
+        }
+        super().Do(input_dict, output_dict, exec_properties)
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802 (TFX API)
         return _EasyRecCsvToExample

@@ -1,0 +1,109 @@
+"""Bad input, faults and reruns, created for real through `rocket run`: the message says
+what and where, and nothing is lost or pushed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline import sample_data
+
+pytestmark = pytest.mark.slow
+ROCKET = str(Path(sys.executable).with_name("rocket"))
+
+
+def rocket(*args: str, cwd: Path, **popen) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    return subprocess.run([ROCKET, "run", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=1200, **popen)  # fmt: skip
+
+
+def data_file(tmp_path: Path, rows: int, extra_lines: dict[int, str] | None = None) -> Path:
+    lines = sample_data.generate_rows(rows, seed=11)
+    for index, text in sorted((extra_lines or {}).items()):
+        lines.insert(index, text)
+    path = tmp_path / "clicks.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_malformed_row_stops_the_run_naming_file_line_and_column(tmp_path):
+    data = data_file(tmp_path, 500, {41: "0,0,430548_1007,1,2,3"})
+    result = rocket("--data", str(data), "--output", str(tmp_path / "o"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"error: bad input row at {data}:42: expected 20 columns, found 6" in result.stderr
+    assert "[Trainer]" not in result.stdout
+    assert not (tmp_path / "o" / "serving").exists()
+
+
+def test_tolerated_bad_rows_are_set_aside_and_counted(tmp_path):
+    bad = {10: "x,0,p", 20: "5" + sample_data.generate_rows(1, seed=2)[0][1:]}
+    data = data_file(tmp_path, 2000, bad)
+    out = tmp_path / "o"
+    result = rocket("--data", str(data), "--max-bad-rows", "2", "--train-steps", "20",
+                    "--min-auc", "0", "--output", str(out), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["bad_rows"] == 2
+    assert summary["train_rows"] + summary["eval_rows"] == 2000
+    rows = [
+        json.loads(line)
+        for f in (out / "bad_rows").iterdir()
+        for line in f.read_text().splitlines()
+    ]
+    assert sorted((r["line"], r["text"]) for r in rows) == [(11, bad[10]), (21, bad[20])]
+    assert "bad rows set aside: 2" in result.stdout
+
+
+def test_non_finite_loss_stops_training_and_nothing_is_pushed(tmp_path):
+    config = tmp_path / "explode.config"
+    config.write_text(
+        "train_config { optimizer_config { adam_optimizer { learning_rate {\n"
+        "  constant_learning_rate { learning_rate: 1e30 } } } } num_steps: 30 }\n"
+    )
+    out = tmp_path / "o"
+    result = rocket("--rows", "2000", "--config", str(config), "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "the training loss became nan at step" in result.stderr
+    assert "nothing is exported" in result.stderr
+    assert not (out / "serving").exists()
+    assert not list((out / "pipeline_root" / "Trainer" / "model").glob("*/Format-Serving"))
+
+
+def test_concurrent_run_is_refused_and_a_killed_run_resumes_from_cache(tmp_path):
+    out = tmp_path / "o"
+    args = ["--rows", "3000", "--train-steps", "3000", "--output", str(out)]
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen([ROCKET, "run", *args], cwd=tmp_path, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             start_new_session=True)  # fmt: skip
+    seen = []
+    deadline = time.time() + 900
+    for line in first.stdout:
+        seen.append(line)
+        if "[Trainer] step 50/" in line or time.time() > deadline:
+            break
+    assert any("[Trainer] step 50/" in line for line in seen), "".join(seen[-40:])
+
+    second = rocket(*args, cwd=tmp_path)
+    assert second.returncode == 1
+    assert f"another `rocket run` is using {out}" in second.stderr
+
+    os.killpg(first.pid, signal.SIGKILL)  # killed in the middle of the Trainer
+    first.wait(timeout=60)
+    assert not (out / "serving").exists()
+
+    rerun = rocket(*args[:-3], "200", "--output", str(out), cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    summary = json.loads((out / "run_summary.json").read_text())
+    for component in ("EasyRecExampleGen", "StatisticsGen", "SchemaGen", "Transform"):
+        assert component in summary["reused_components"]
+        assert f"[{component}] done in" in rerun.stdout and "(reused from cache)" in rerun.stdout
+    assert "Trainer" not in summary["reused_components"]
+    assert summary["pushed"] is True
+    assert [p.name for p in (out / "serving").iterdir()] == [Path(summary["pushed_model_dir"]).name]
