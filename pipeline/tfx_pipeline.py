@@ -14,6 +14,7 @@ from tfx.dsl.components.base import executor_spec
 
 from components import atomic_pusher
 from components.booster_model import BoosterModel
+from components.data_contract import AnomaliesGate, ConfigSchemaGen
 from components.easyrec_example_gen import Column, EasyRecExampleGen
 from components.evaluation_report import EvaluationReport
 from pipeline.settings import PREPROCESSING_FN, RUN_FN, PipelineSettings
@@ -134,23 +135,27 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     else:
         transform_code = trainer_code = {"module_file": settings.module_file}
 
+    columns = [Column(f.name, f.type) for f in config.input_fields]
+    columns_json = json.dumps([[c.name, c.type] for c in columns])
     example_gen = EasyRecExampleGen(
         input_base=input_base,
         pattern=settings.data_pattern,
-        columns=[Column(f.name, f.type) for f in config.input_fields],
+        columns=columns,
         separator=config.separator,
         label_field=config.label_field,
         eval_fraction=settings.eval_fraction,
         max_bad_rows=settings.max_bad_rows,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    # VarLen features (no inferred shapes): any feature may be missing from a row.
-    schema_gen = tfx.components.SchemaGen(
-        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False
+    # The schema is the configuration's contract, not inferred from the data it checks:
+    # all features VarLen (any may be missing from a row), types and label domain fixed.
+    schema_gen = ConfigSchemaGen(columns=columns_json, label_field=config.label_field).with_id(
+        "SchemaGen"
     )
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -158,6 +163,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         disable_statistics=True,  # StatisticsGen already describes the raw data
         **transform_code,
     )
+    transform.add_upstream_node(anomalies_gate)  # no Transform on data that breaks the contract
     trainer = tfx.components.Trainer(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -212,6 +218,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             statistics_gen,
             schema_gen,
             example_validator,
+            anomalies_gate,
             transform,
             trainer,
             baseline_resolver,

@@ -107,3 +107,20 @@ def test_concurrent_run_is_refused_and_a_killed_run_resumes_from_cache(tmp_path)
     assert "Trainer" not in summary["reused_components"]
     assert summary["pushed"] is True
     assert [p.name for p in (out / "serving").iterdir()] == [Path(summary["pushed_model_dir"]).name]
+
+
+def test_a_disappeared_column_stops_the_pipeline_before_transform(tmp_path):
+    """Drift against the configuration's schema: `brand` is NULL in every row."""
+    rows = []
+    for line in sample_data.generate_rows(1500, seed=4):
+        cells = line.split(",")
+        cells[7] = "NULL"
+        rows.append(",".join(cells))
+    data = tmp_path / "drifted.csv"
+    data.write_text("\n".join(rows) + "\n")
+    result = rocket("--data", str(data), "--output", str(tmp_path / "o"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "the data breaks its schema (ExampleValidator)" in result.stderr
+    assert "column brand" in result.stderr
+    assert "[Transform] running" not in result.stdout
+    assert not (tmp_path / "o" / "serving").exists()
