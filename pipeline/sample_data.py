@@ -14,29 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rocket_config
 
-COLUMNS = (
-    "clk",
-    "buy",
-    "pid",
-    "adgroup_id",
-    "cate_id",
-    "campaign_id",
-    "customer",
-    "brand",
-    "user_id",
-    "cms_segid",
-    "cms_group_id",
-    "final_gender_code",
-    "age_level",
-    "pvalue_level",
-    "shopping_level",
-    "occupation",
-    "new_user_class_level",
-    "tag_category_list",
-    "tag_brand_list",
-    "price",
-)
+COLUMNS = tuple(f.name for f in rocket_config.TAOBAO_INPUT_FIELDS)  # EasyRec CSV order
 
 PIDS = ("430548_1007", "430539_1007")
 TARGET_CTR = 0.05
