@@ -261,3 +261,81 @@ def test_worker_role_rejects_clusters_it_cannot_train_on():
         rocket_module.worker_role(
             json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 2}})
         )
+
+
+REPLICA_CHECK = r"""
+import os
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import rocket_config, rocket_model
+from rocket_preprocessing import transformed_name
+import tf_keras as keras
+
+# No BatchNorm: its batch statistics differ per replica by design; everything else must
+# give the same update from two half batches as from the whole batch.
+dnn = dict(use_bn=False)
+config = rocket_config.with_changes(
+    rocket_config.default_config(),
+    **{
+        "model.share_dnn": rocket_config.DNNConfig((32,), **dnn),
+        "model.booster_dnn": rocket_config.DNNConfig((32, 16), **dnn),
+        "model.light_dnn": rocket_config.DNNConfig((16,), **dnn),
+        "train.learning_rate": 0.01,
+    },
+)
+rng = np.random.default_rng(0)
+size = 64
+features = {}
+for f in config.model_features():
+    lengths = rng.integers(1, 3, size)
+    values = rng.integers(0, 20, lengths.sum())
+    features[transformed_name(f.name)] = tf.RaggedTensor.from_row_lengths(
+        tf.constant(values, tf.int64), lengths).to_sparse()
+labels = tf.constant(rng.integers(0, 2, size), tf.int64)
+dataset = tf.data.Dataset.from_tensors((features, labels))
+sizes = {f.name: 20 for f in config.model_features()}
+
+def trained(strategy, initial):
+    with strategy.scope():
+        model = rocket_model.build_model(config, sizes)
+        # Plain SGD: its step is proportional to the gradient, so a loss that is not
+        # averaged over replicas shows (Adam's first step would hide the scale).
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
+        model(features)  # create the variables, then start both from the same values
+    for variable, value in zip(model.trainable_weights, initial):
+        variable.assign(value)
+    model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0)
+    return [v.numpy() for v in model.trainable_weights], strategy.num_replicas_in_sync
+
+reference = rocket_model.build_model(config, sizes)
+reference(features)
+initial = [v.numpy() for v in reference.trainable_weights]
+single, one = trained(tf.distribute.get_strategy(), initial)
+mirrored, two = trained(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), initial)
+assert (one, two) == (1, 2)
+assert max(float(np.max(np.abs(a - b))) for a, b in zip(initial, single)) > 1e-3  # it moved
+worst = max(float(np.max(np.abs(a - b))) for a, b in zip(single, mirrored))
+print("max weight difference", worst)
+assert worst < 1e-5, worst
+print("REPLICAS OK")
+"""
+
+
+def test_two_replicas_make_the_same_update_as_one(tmp_path):
+    """The custom train_step divides the loss by the replica count: with the gradients
+    summed over replicas, two half batches must move the weights as the whole batch does
+    (without that division, the step would be twice as large)."""
+    script = tmp_path / "replica_check.py"
+    script.write_text(REPLICA_CHECK)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "REPLICAS OK" in result.stdout
