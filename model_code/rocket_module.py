@@ -271,7 +271,17 @@ def train_and_export(
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+    if role.multi_worker:
+        _barrier(strategy)
     return metrics
+
+
+def _barrier(strategy: tf.distribute.Strategy) -> None:
+    """Wait for every worker, the chief's exports included. TFX's Trainer executor checks
+    on every worker, right after run_fn, that serving_model_dir exists: a worker must not
+    return before the chief has written it."""
+    one = strategy.run(lambda: tf.constant(1.0))
+    strategy.reduce(tf.distribute.ReduceOp.SUM, one, axis=None)
 
 
 def _export(

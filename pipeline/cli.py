@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline.gcs import GcsError
-from pipeline.kubeflow_compiler import CompileError
+from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, CompileError
 from pipeline.submit import SubmitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
@@ -143,6 +143,24 @@ def _add_compile_parser(sub) -> None:
     compile_.add_argument("--dataflow-temp-location", help="gs:// staging/temp folder")
     compile_.add_argument("--dataflow-machine-type", help="e.g. n1-standard-4")
     compile_.add_argument("--dataflow-max-workers", type=int)
+    compile_.add_argument(
+        "--vertex-training",
+        action="store_true",
+        help="run the Trainer as a Vertex AI custom training job (TFX's Google Cloud "
+        "extension Trainer); needs --project and --region",
+    )
+    compile_.add_argument(
+        "--training-workers",
+        type=int,
+        help="--vertex-training: machines in the worker pool (1 chief + N-1 workers, "
+        "MultiWorkerMirroredStrategy when N > 1; default 1)",
+    )
+    compile_.add_argument(
+        "--training-machine-type",
+        help=f"--vertex-training: machine type (default {DEFAULT_TRAINING_MACHINE_TYPE})",
+    )
+    compile_.add_argument("--project", help="--vertex-training: Google Cloud project of the job")
+    compile_.add_argument("--region", help="--vertex-training: Vertex AI region of the job")
 
 
 def _add_submit_parser(sub) -> None:
@@ -302,12 +320,27 @@ def compile_command(args: argparse.Namespace) -> int:
         pipeline_name=args.pipeline_name or kc.PIPELINE_NAME,
         enable_cache=not args.no_cache,
         beam=beam,
+        training=kc.VertexTraining(
+            enabled=args.vertex_training,
+            workers=args.training_workers,
+            machine_type=args.training_machine_type,
+            project=args.project,
+            region=args.region,
+        ),
     )
     compiled = kc.compile_pipeline(options)
     tasks = compiled.spec["root"]["dag"]["tasks"]
     print(f"[compile] {args.target} package: {compiled.path} ({len(tasks)} steps)")
     for name, default in compiled.parameters.items():
         print(f"  runtime parameter {name} = {default}")
+    if args.vertex_training:
+        pools = options.training.worker_pool_specs(args.image)
+        replicas = sum(pool["replica_count"] for pool in pools)
+        machine = pools[0]["machine_spec"]["machine_type"]
+        print(
+            f"  Trainer: Vertex AI custom job in {args.project}/{args.region}, "
+            f"{replicas} x {machine}"
+        )
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def main(work_dir: Path) -> None:
     import rocket_module
+    import tensorflow as tf
     from rocket_preprocessing import CONFIG_KEY
     from tfx.components.trainer import fn_args_utils
     from tfx.components.util import tfxio_utils
@@ -50,6 +51,9 @@ def main(work_dir: Path) -> None:
         data_accessor=data_accessor,
     )
     rocket_module.run_fn(fn_args)
+    # What TFX's Trainer executor checks on every worker right after run_fn.
+    if not tf.io.gfile.exists(fn_args.serving_model_dir):
+        raise RuntimeError("run_fn failed to generate model.")
     print("[worker] done", flush=True)
 
 
