@@ -59,8 +59,9 @@ class TrainingError(RuntimeError):
 class ProgressAndNanGuard(keras.callbacks.Callback):
     """Prints progress every few steps and stops with an error on a non-finite loss."""
 
-    def __init__(self, total_steps: int, every: int, batch_size: int):
+    def __init__(self, total_steps: int, every: int, batch_size: int, report: bool = True):
         super().__init__()
+        self.report = report  # False on non-chief workers: one progress log per cluster
         self.total_steps = total_steps
         self.every = max(1, every)
         self.batch_size = batch_size
@@ -77,7 +78,7 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
                 f"the training loss became {loss} at step {step}; nothing is exported "
                 "(lower the learning rate or check the input data)"
             )
-        if step % self.every == 0 or step == self.total_steps:
+        if self.report and (step % self.every == 0 or step == self.total_steps):
             elapsed = time.time() - self.started
             rate = (step - 1) * self.batch_size / elapsed if elapsed > 0 else float("nan")
             print(
@@ -243,12 +244,10 @@ def train_and_export(
         )
     with strategy.scope():
         model = rocket_model.build_model(config, table_sizes)
-    callbacks = [
-        ProgressAndNanGuard(train_steps, config.train.log_every_steps, config.train.batch_size)
-    ]
-    if not role.is_chief:
-        callbacks[0].every = train_steps + 1  # the chief reports progress; all guard NaNs
-    model.fit(train_dataset, epochs=1, steps_per_epoch=train_steps, verbose=0, callbacks=callbacks)
+    guard = ProgressAndNanGuard(
+        train_steps, config.train.log_every_steps, config.train.batch_size, role.is_chief
+    )
+    model.fit(train_dataset, epochs=1, steps_per_epoch=train_steps, verbose=0, callbacks=[guard])
     evaluation = model.evaluate(eval_dataset, verbose=0, return_dict=True)
     metrics = {name: float(value) for name, value in evaluation.items()}
     if not all(math.isfinite(v) for v in metrics.values()):
