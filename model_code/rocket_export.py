@@ -98,7 +98,8 @@ def export_net(
 ) -> None:
     """SavedModel of one net at `export_dir`, with its TF Serving warm-up requests."""
     module = ServingModule(path, tft_output, label_field)
-    tf.saved_model.save(
-        module, export_dir, signatures={"serving_default": module.serve.get_concrete_function()}
-    )
+    # The tf.function itself (it has an input signature), not a concrete function: a
+    # concrete function that reads distributed variables (multi-worker training) cannot
+    # be saved. On one machine both give the same signature.
+    tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
     write_warmup_requests(export_dir, module.raw_spec)

@@ -10,6 +10,8 @@ distance) is corrected: similarities are maximised, distances minimised.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import rocket_config
 import rocket_preprocessing
 import tensorflow as tf
@@ -296,8 +298,12 @@ class RocketLaunchingModel(keras.Model):
         with tf.GradientTape() as tape:
             outputs = self(features, training=True)
             losses = self.rocket_losses(outputs, labels)
+            # Gradients are summed over replicas (MultiWorkerMirroredStrategy); each replica
+            # averages its own slice of the global batch, so dividing by the replica count
+            # gives the gradient of the global-batch mean. One replica: unchanged.
+            scaled_loss = losses["total_loss"] / self.distribute_strategy.num_replicas_in_sync
         variables = self.trainable_variables
-        gradients = tape.gradient(losses["total_loss"], variables)
+        gradients = tape.gradient(scaled_loss, variables)
         self.optimizer.apply_gradients(
             (g, v) for g, v in zip(gradients, variables) if g is not None
         )
@@ -348,3 +354,65 @@ def build_model(
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
     return model
+
+
+# --- memory of the embedding tables ---------------------------------------------------------
+
+FLOAT32_BYTES = 4
+ADAM_SLOTS = 2  # Adam keeps m and v, each of the table's shape
+
+
+@dataclass(frozen=True)
+class TableMemory:
+    """One embedding table: rows x dim float32 weights, and Adam's two slots of that shape."""
+
+    feature: str
+    rows: int
+    dim: int
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.rows * self.dim * FLOAT32_BYTES
+
+    @property
+    def adam_bytes(self) -> int:
+        return ADAM_SLOTS * self.weight_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weight_bytes + self.adam_bytes
+
+
+def embedding_memory(
+    features: tuple[FeatureConfig, ...], table_sizes: dict[str, int]
+) -> list[TableMemory]:
+    """Per feature, what its table and Adam's slots take, so a too-large id space shows up
+    before training starts rather than as an out-of-memory kill."""
+    return [TableMemory(f.name, table_sizes[f.name], f.embedding_dim) for f in features]
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.1f} MiB"
+
+
+def format_embedding_memory(tables: list[TableMemory]) -> str:
+    """A table of the estimate, with what is and is not counted."""
+    lines = [
+        "estimated memory of the embedding tables, per worker (each worker holds a full "
+        "copy): rows x dim x 4 bytes (float32) + Adam's m and v slots (2x the table); "
+        "not counted: dense layers, TFT vocabulary lookup tables, per-batch gradients",
+        f"  {'feature':<24}{'rows':>12}{'dim':>5}{'weights':>14}{'+ Adam':>14}{'total':>14}",
+    ]
+    for t in tables:
+        lines.append(
+            f"  {t.feature:<24}{t.rows:>12,}{t.dim:>5}{_mib(t.weight_bytes):>14}"
+            f"{_mib(t.adam_bytes):>14}{_mib(t.total_bytes):>14}"
+        )
+    weights = sum(t.weight_bytes for t in tables)
+    adam = sum(t.adam_bytes for t in tables)
+    rows = sum(t.rows for t in tables)
+    lines.append(
+        f"  {'total':<24}{rows:>12,}{'':>5}{_mib(weights):>14}{_mib(adam):>14}"
+        f"{_mib(weights + adam):>14}"
+    )
+    return "\n".join(lines)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline.gcs import GcsError
-from pipeline.kubeflow_compiler import CompileError
+from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, CompileError
 from pipeline.submit import SubmitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
@@ -83,6 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="show TFX/Beam logs")
     _add_compile_parser(sub)
     _add_submit_parser(sub)
+    _add_convert_parser(sub)
     _add_gcs_parsers(sub)
     return parser
 
@@ -149,6 +150,60 @@ def _add_compile_parser(sub) -> None:
     compile_.add_argument("--dataflow-temp-location", help="gs:// staging/temp folder")
     compile_.add_argument("--dataflow-machine-type", help="e.g. n1-standard-4")
     compile_.add_argument("--dataflow-max-workers", type=int)
+    compile_.add_argument(
+        "--vertex-training",
+        action="store_true",
+        help="run the Trainer as a Vertex AI custom training job (TFX's Google Cloud "
+        "extension Trainer); needs --project and --region",
+    )
+    compile_.add_argument(
+        "--training-workers",
+        type=int,
+        help="--vertex-training: machines in the worker pool (1 chief + N-1 workers, "
+        "MultiWorkerMirroredStrategy when N > 1; default 1)",
+    )
+    compile_.add_argument(
+        "--training-machine-type",
+        help=f"--vertex-training: machine type (default {DEFAULT_TRAINING_MACHINE_TYPE})",
+    )
+    compile_.add_argument("--project", help="--vertex-training: Google Cloud project of the job")
+    compile_.add_argument("--region", help="--vertex-training: Vertex AI region of the job")
+
+
+def _add_convert_parser(sub) -> None:
+    convert = sub.add_parser(
+        "convert-taobao",
+        help="turn the public Taobao display-ad raw files into EasyRec-format rows (Beam)",
+        description="Writes OUTPUT/train/part-*.csv and OUTPUT/eval/part-*.csv (no header, "
+        "the 20 EasyRec Taobao columns). `rocket run --data OUTPUT/train` reads them. "
+        "Arguments after `--` go to Beam, e.g. -- --runner=DataflowRunner --project=P ...",
+    )
+    convert.add_argument("--raw-sample", required=True, help="raw_sample.csv (path or glob)")
+    convert.add_argument("--ad-feature", required=True, help="ad_feature.csv (path or glob)")
+    convert.add_argument("--user-profile", required=True, help="user_profile.csv (path or glob)")
+    convert.add_argument("--behavior-log", required=True, help="behavior_log.csv (path or glob)")
+    convert.add_argument("--output", required=True, help="output folder (local or gs://)")
+    convert.add_argument(
+        "--history-days",
+        type=float,
+        default=7.0,
+        help="tag lists: behaviour at most this many days before the impression (7)",
+    )
+    convert.add_argument(
+        "--max-tags", type=int, default=50, help="tag lists: the most recent N events (50)"
+    )
+    convert.add_argument(
+        "--eval-days",
+        type=float,
+        default=1.0,
+        help="eval split: the impressions of the last N days of raw_sample (1)",
+    )
+    convert.add_argument(
+        "--eval-start",
+        type=int,
+        help="eval split: impressions at or after this unix time (overrides --eval-days)",
+    )
+    convert.add_argument("beam_args", nargs="*", help="Beam pipeline options, after `--`")
 
 
 def _add_submit_parser(sub) -> None:
@@ -312,12 +367,27 @@ def compile_command(args: argparse.Namespace) -> int:
         pipeline_name=args.pipeline_name or kc.PIPELINE_NAME,
         enable_cache=not args.no_cache,
         beam=beam,
+        training=kc.VertexTraining(
+            enabled=args.vertex_training,
+            workers=args.training_workers,
+            machine_type=args.training_machine_type,
+            project=args.project,
+            region=args.region,
+        ),
     )
     compiled = kc.compile_pipeline(options)
     tasks = compiled.spec["root"]["dag"]["tasks"]
     print(f"[compile] {args.target} package: {compiled.path} ({len(tasks)} steps)")
     for name, default in compiled.parameters.items():
         print(f"  runtime parameter {name} = {default}")
+    if args.vertex_training:
+        pools = options.training.worker_pool_specs(args.image)
+        replicas = sum(pool["replica_count"] for pool in pools)
+        machine = pools[0]["machine_spec"]["machine_type"]
+        print(
+            f"  Trainer: Vertex AI custom job in {args.project}/{args.region}, "
+            f"{replicas} x {machine}"
+        )
     return EXIT_OK
 
 
@@ -355,6 +425,42 @@ def submit_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def convert_taobao_command(args: argparse.Namespace) -> int:
+    from pipeline import taobao_convert
+
+    started = time.time()
+    options = taobao_convert.ConvertOptions(
+        raw_sample=args.raw_sample,
+        ad_feature=args.ad_feature,
+        user_profile=args.user_profile,
+        behavior_log=args.behavior_log,
+        output=args.output,
+        history_days=args.history_days,
+        max_tags=args.max_tags,
+        eval_days=args.eval_days,
+        eval_start=args.eval_start,
+        beam_args=tuple(args.beam_args),
+    )
+    try:
+        files = taobao_convert.prepare(options)
+    except taobao_convert.TaobaoInputError as error:  # an option, a missing input, the output
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    result = taobao_convert.run(options, files)  # a bad row is an error (exit 1)
+    counts = result.counts
+    print(
+        f"[convert-taobao] {counts.get('train_rows', 0)} train rows -> "
+        f"{args.output}/train/, {counts.get('eval_rows', 0)} eval rows -> {args.output}/eval/ "
+        f"({time.time() - started:.1f}s)"
+    )
+    print(
+        f"  impressions without a profile: {counts.get('impressions_without_profile', 0)}, "
+        f"without an ad: {counts.get('impressions_without_ad', 0)}"
+    )
+    print(f"  train with: rocket run --data {args.output}/train")
+    return EXIT_OK
+
+
 def upload_data_command(args: argparse.Namespace) -> int:
     from pipeline import gcs
 
@@ -378,9 +484,10 @@ def _error_message(error: BaseException) -> str:
     seen = error
     while seen is not None:
         text = str(seen)
-        marker = text.find("bad input row at ")
-        if marker >= 0:
-            return text[marker:].splitlines()[0].strip(" '\"")
+        for words in ("bad input row at ", "bad input header at ", "bad input file "):
+            marker = text.find(words)
+            if marker >= 0:
+                return text[marker:].splitlines()[0].strip(" '\"")
         seen = seen.__cause__ or seen.__context__
     return f"{type(error).__name__}: {error}"
 
@@ -403,6 +510,8 @@ def _main(argv: list[str] | None) -> int:
             return upload_data_command(args)
         if args.command == "download":
             return download_command(args)
+        if args.command == "convert-taobao":
+            return convert_taobao_command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ERROR

@@ -116,6 +116,82 @@ class BeamOptions:
         return tuple(args)
 
 
+_MACHINE_TYPE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)+")
+_GCP_PROJECT = re.compile(r"[a-z][a-z0-9-:.]{4,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z]+-[a-z]+[0-9]+")
+DEFAULT_TRAINING_MACHINE_TYPE = "n1-standard-8"
+
+
+@dataclass(frozen=True)
+class VertexTraining:
+    """Run the Trainer as a Vertex AI custom training job (TFX's Google Cloud extension
+    Trainer) instead of in its pipeline pod: worker pool 0 is the chief (one replica),
+    pool 1 the other `workers - 1` replicas, all on the pipeline image. Vertex sets
+    TF_CONFIG on each, and run_fn trains under MultiWorkerMirroredStrategy."""
+
+    enabled: bool = False
+    workers: int | None = None  # default 1
+    machine_type: str | None = None  # default DEFAULT_TRAINING_MACHINE_TYPE
+    project: str | None = None
+    region: str | None = None
+
+    def validate(self) -> None:
+        given = {
+            "--training-workers": self.workers,
+            "--training-machine-type": self.machine_type,
+            "--project": self.project,
+            "--region": self.region,
+        }
+        if not self.enabled:
+            used = [name for name, value in given.items() if value is not None]
+            if used:
+                raise CompileError(f"{', '.join(used)}: only used with --vertex-training")
+            return
+        for name in ("--project", "--region"):
+            if not given[name]:
+                raise CompileError(f"--vertex-training needs {name} (the Vertex AI job's)")
+        if not _GCP_PROJECT.fullmatch(self.project):
+            raise CompileError(f"--project {self.project}: not a Google Cloud project id")
+        if not _REGION.fullmatch(self.region):
+            raise CompileError(f"--region {self.region}: not a region, e.g. europe-west4")
+        if self.workers is not None and self.workers < 1:
+            raise CompileError(f"--training-workers {self.workers}: must be 1 or more")
+        if self.machine_type is not None and not _MACHINE_TYPE.fullmatch(self.machine_type):
+            raise CompileError(
+                f"--training-machine-type {self.machine_type}: not a machine type, "
+                "e.g. n1-standard-8"
+            )
+
+    def worker_pool_specs(self, image: str) -> list[dict]:
+        """Vertex CustomJob worker pools: the chief, then the other workers (if any)."""
+        workers = self.workers or 1
+        machine = {"machine_type": self.machine_type or DEFAULT_TRAINING_MACHINE_TYPE}
+        pools = [{"machine_spec": machine, "replica_count": 1}]
+        if workers > 1:
+            pools.append({"machine_spec": dict(machine), "replica_count": workers - 1})
+        for pool in pools:
+            # TFX sets the command (python -m tfx.scripts.run_executor); the image has the
+            # project installed, so run_fn imports as in the pipeline pods.
+            pool["container_spec"] = {"image_uri": image}
+        return pools
+
+    def custom_config(self, image: str) -> dict | None:
+        """The Trainer custom_config entries that the extension's executor reads."""
+        if not self.enabled:
+            return None
+        from tfx import v1 as tfx
+
+        cloud = tfx.extensions.google_cloud_ai_platform
+        return {
+            cloud.ENABLE_VERTEX_KEY: True,
+            cloud.VERTEX_REGION_KEY: self.region,
+            cloud.TRAINING_ARGS_KEY: {
+                "project": self.project,
+                "job_spec": {"worker_pool_specs": self.worker_pool_specs(image)},
+            },
+        }
+
+
 @dataclass(frozen=True)
 class CompileOptions:
     target: str
@@ -131,6 +207,7 @@ class CompileOptions:
     pipeline_name: str = PIPELINE_NAME
     enable_cache: bool = True
     beam: BeamOptions = field(default_factory=BeamOptions)
+    training: VertexTraining = field(default_factory=VertexTraining)
 
 
 @dataclass(frozen=True)
@@ -198,6 +275,7 @@ def _validate(options: CompileOptions) -> None:
     if not 0 < options.eval_fraction < 1:
         raise CompileError(f"--eval-fraction {options.eval_fraction}: must be between 0 and 1")
     options.beam.validate()
+    options.training.validate()
 
 
 def build_settings(options: CompileOptions) -> PipelineSettings:
@@ -220,6 +298,7 @@ def build_settings(options: CompileOptions) -> PipelineSettings:
         beam_pipeline_args=options.beam.pipeline_args(options.image),
         module_in_image=True,
         runtime_parameters=True,
+        vertex_training=options.training.custom_config(options.image),
     )
 
 

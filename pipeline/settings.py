@@ -42,3 +42,7 @@ class PipelineSettings:
     # runtime parameters (RUNTIME_PARAMETERS in tfx_pipeline), with these settings as
     # defaults, so a run can change them without recompiling.
     runtime_parameters: bool = False
+    # Compiled pipelines only: the Trainer becomes TFX's Google Cloud extension Trainer,
+    # which runs run_fn as a Vertex AI custom training job; these are the entries it
+    # reads from the Trainer's custom_config (kubeflow_compiler.VertexTraining).
+    vertex_training: dict | None = None

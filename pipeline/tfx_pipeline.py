@@ -164,13 +164,20 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         **transform_code,
     )
     transform.add_upstream_node(anomalies_gate)  # no Transform on data that breaks the contract
-    trainer = tfx.components.Trainer(
+    # With Vertex training, the extension's Trainer starts a Vertex AI custom job (its
+    # worker pool sets TF_CONFIG, and run_fn trains under MultiWorkerMirroredStrategy).
+    trainer_class = tfx.components.Trainer
+    trainer_config = custom_config
+    if settings.vertex_training:
+        trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
+        trainer_config = {**custom_config, **settings.vertex_training}
+    trainer = trainer_class(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=train_args,
         eval_args=tfx.proto.EvalArgs(),
-        custom_config=custom_config,
+        custom_config=trainer_config,
         **trainer_code,
     )
     # The latest blessed light model is the baseline the candidate must not fall behind.

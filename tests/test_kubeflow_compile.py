@@ -400,3 +400,123 @@ def test_local_runs_keep_module_file_and_fixed_values(tmp_path):
             assert not isinstance(value, data_types.RuntimeParameter), node.id
     assert nodes["EasyRecExampleGen"].exec_properties["input_base"] == str(tmp_path / "data")
     assert not (tmp_path / "root").exists()
+
+
+VERTEX_TRAINER = "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
+
+
+@pytest.mark.parametrize("target", ["vertex", "kubeflow"])
+def test_vertex_training_runs_the_trainer_as_a_worker_pool(tmp_path, target):
+    output = tmp_path / ("p.json" if target == "vertex" else "p.yaml")
+    code = cli._main(
+        [
+            "compile",
+            f"--target={target}",
+            f"--output={output}",
+            f"--pipeline-root={ROOT}",
+            f"--data={DATA}",
+            f"--image={IMAGE}",
+            "--vertex-training",
+            "--training-workers=3",
+            "--training-machine-type=n1-highmem-16",
+            "--project=acme-ml",
+            "--region=europe-west4",
+        ]
+    )
+    assert code == cli.EXIT_OK
+    spec_dict = json.loads(output.read_text())["pipelineSpec"] if target == "vertex" else None
+    spec = pipeline_spec_pb2.PipelineSpec()
+    if spec_dict is None:
+        spec = parse_spec(output)
+    else:
+        json_format.ParseDict(spec_dict, spec)
+    args = container_args(spec, "Trainer")
+    assert args[args.index("--executor_class_path") + 1] == VERTEX_TRAINER
+    trainer = spec.root.dag.tasks["Trainer"].inputs.parameters
+    custom = json.loads(trainer["custom_config"].runtime_value.constant.string_value)
+    assert custom["ai_platform_enable_vertex"] is True
+    assert custom["ai_platform_vertex_region"] == "europe-west4"
+    training = custom["ai_platform_training_args"]
+    assert training["project"] == "acme-ml"
+    pools = training["job_spec"]["worker_pool_specs"]
+    assert [pool["replica_count"] for pool in pools] == [1, 2]  # chief + 2 workers
+    for pool in pools:
+        assert pool["machine_spec"] == {"machine_type": "n1-highmem-16"}
+        assert pool["container_spec"] == {"image_uri": IMAGE}
+    # run_fn by import path and the model configuration reach the job unchanged.
+    assert trainer["run_fn"].runtime_value.constant.string_value == "rocket_module.run_fn"
+    assert "rocket_config" in custom
+    # Only the Trainer changes: the other components keep the stock executors.
+    transform_args = container_args(spec, "Transform")
+    assert "google_cloud_ai_platform" not in " ".join(transform_args)
+
+
+def test_without_vertex_training_the_trainer_runs_in_its_pod(tmp_path):
+    _, compiled = compile_to(tmp_path)
+    spec = parse_spec(compiled.path)
+    args = container_args(spec, "Trainer")
+    assert args[args.index("--executor_class_path") + 1] == (
+        "tfx.components.trainer.executor.GenericExecutor"
+    )
+    trainer = spec.root.dag.tasks["Trainer"].inputs.parameters
+    custom = json.loads(trainer["custom_config"].runtime_value.constant.string_value)
+    assert set(custom) == {"rocket_config"}
+
+
+def test_one_training_worker_is_a_single_chief_pool():
+    training = kubeflow_compiler.VertexTraining(
+        enabled=True, project="acme-ml", region="us-central1"
+    )
+    pools = training.worker_pool_specs(IMAGE)
+    assert pools == [
+        {
+            "machine_spec": {"machine_type": kubeflow_compiler.DEFAULT_TRAINING_MACHINE_TYPE},
+            "replica_count": 1,
+            "container_spec": {"image_uri": IMAGE},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--training-workers=2"], "--training-workers: only used with --vertex-training"),
+        (["--vertex-training", "--region=europe-west4"], "--vertex-training needs --project"),
+        (["--vertex-training", "--project=acme-ml"], "--vertex-training needs --region"),
+        (
+            ["--vertex-training", "--project=acme-ml", "--region=eu", "--training-workers=2"],
+            "--region eu",
+        ),
+        (
+            [
+                "--vertex-training",
+                "--project=acme-ml",
+                "--region=europe-west4",
+                "--training-workers=0",
+            ],
+            "--training-workers 0",
+        ),
+        (
+            [
+                "--vertex-training",
+                "--project=acme-ml",
+                "--region=europe-west4",
+                "--training-machine-type=big machine",
+            ],
+            "--training-machine-type big machine",
+        ),
+    ],
+)
+def test_bad_vertex_training_options_name_the_option(tmp_path, capsys, args, message):
+    argv = [
+        "compile",
+        "--target=vertex",
+        f"--output={tmp_path / 'p.json'}",
+        f"--pipeline-root={ROOT}",
+        f"--data={DATA}",
+        f"--image={IMAGE}",
+        *args,
+    ]
+    assert cli._main(argv) == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "p.json").exists()

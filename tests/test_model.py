@@ -1,5 +1,7 @@
 """The Rocket Launching model: gradient flow, distillation pairs, training, light-only path."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rocket_config
@@ -169,3 +171,28 @@ def test_one_distillation_step_pulls_each_light_layer_towards_its_partner(functi
     after = measures()
     for pair, b, a in zip(model.pairs, before, after):
         assert a > b, f"{function}: light{pair[0]} did not move towards booster{pair[1]}"
+
+
+def test_embedding_memory_counts_weights_and_adams_two_slots():
+    config = small_config(
+        features=tuple(
+            dataclasses.replace(f, embedding_dim=8) if f.name == "user_id" else f
+            for f in rocket_config.default_config().features
+        )
+    )
+    sizes = {f.name: 100 for f in config.model_features()}
+    sizes["user_id"] = 1_000_010  # 1,000,000 ids + 10 OOV buckets
+    tables = {t.feature: t for t in rocket_model.embedding_memory(config.model_features(), sizes)}
+    user = tables["user_id"]
+    assert (user.rows, user.dim) == (1_000_010, 8)
+    assert user.weight_bytes == 1_000_010 * 8 * 4
+    assert user.adam_bytes == 2 * user.weight_bytes
+    assert user.total_bytes == 3 * 1_000_010 * 8 * 4
+    assert tables["price"].total_bytes == 3 * 100 * 16 * 4
+    text = rocket_model.format_embedding_memory(list(tables.values()))
+    lines = text.splitlines()
+    assert "Adam's m and v" in lines[0] and "per worker" in lines[0]
+    user_line = next(line for line in lines if line.split()[0] == "user_id")
+    assert "1,000,010" in user_line and "30.5 MiB" in user_line and "91.6 MiB" in user_line
+    total = sum(t.total_bytes for t in tables.values())
+    assert lines[-1].split()[0] == "total" and f"{total / 2**20:,.1f} MiB" in lines[-1]

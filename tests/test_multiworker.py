@@ -1,0 +1,341 @@
+"""Multi-worker training: two worker processes on loopback, each with its own TF_CONFIG,
+train under MultiWorkerMirroredStrategy through rocket_module.run_fn and TFX's data
+accessor; exactly one light model is exported (by the chief), and it serves."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rocket_config
+import rocket_module
+import rocket_preprocessing
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from rocket_config import BUCKET, ID, TAG, FeatureConfig, FeatureGroup, InputField
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
+
+WORKER_SCRIPT = Path(__file__).with_name("multiworker_worker.py")
+
+CONFIG = rocket_config.RocketConfig(
+    input_fields=(
+        InputField("clk", "int"),
+        InputField("user_id"),
+        InputField("ad_id"),
+        InputField("tags"),
+        InputField("price", "int"),
+    ),
+    label_field="clk",
+    features=(
+        FeatureConfig("user_id", kind=ID, frequency_threshold=1, num_oov_buckets=2),
+        FeatureConfig("ad_id", kind=ID, hash_bucket_size=64),  # hashing, as EasyRec
+        FeatureConfig("tags", kind=TAG, frequency_threshold=1),
+        FeatureConfig("price", kind=BUCKET, num_buckets=50),
+    ),
+    model=rocket_config.ModelConfig(
+        feature_groups=(FeatureGroup("all", ("user_id", "ad_id", "tags", "price")),),
+        share_dnn=rocket_config.DNNConfig((16,)),
+        booster_dnn=rocket_config.DNNConfig((16, 8)),
+        light_dnn=rocket_config.DNNConfig((8,)),
+    ),
+    train=rocket_config.TrainConfig(batch_size=64, eval_batch_size=128, train_steps=20),
+).validate()
+
+RAW_SPEC = {
+    "clk": tf.io.VarLenFeature(tf.int64),
+    "user_id": tf.io.VarLenFeature(tf.string),
+    "ad_id": tf.io.VarLenFeature(tf.string),
+    "tags": tf.io.VarLenFeature(tf.string),
+    "price": tf.io.VarLenFeature(tf.int64),
+}
+
+
+def raw_rows(count: int, seed: int) -> list[dict]:
+    """Rows whose click depends on user and ad jointly, so training has a signal."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        user, ad = int(rng.integers(0, 40)), int(rng.integers(0, 30))
+        tags = "|".join(f"c{int(t)}" for t in rng.integers(0, 20, int(rng.integers(0, 4))))
+        rows.append(
+            {
+                "clk": [int((user + ad) % 3 == 0)],
+                "user_id": [f"u{user}"],
+                "ad_id": [f"a{ad}"],
+                "tags": [tags] if tags else [],
+                "price": [int(rng.integers(0, 50))],
+            }
+        )
+    return rows
+
+
+def write_gzip_records(path: Path, records: list[bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
+        for record in records:
+            writer.write(record)
+
+
+@pytest.fixture(scope="module")
+def work_dir(tmp_path_factory) -> Path:
+    """Transform output as TFX's Transform writes it: transform_fn/ and gzipped
+    transformed tf.Examples, train in two files (file sharding), eval in one (element
+    sharding)."""
+    work = tmp_path_factory.mktemp("multiworker")
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
+    fn = functools.partial(
+        rocket_preprocessing.preprocessing_fn,
+        custom_config={rocket_preprocessing.CONFIG_KEY: CONFIG.to_json()},
+    )
+    train_raw, eval_raw = raw_rows(2000, seed=1), raw_rows(500, seed=2)
+    with tft_beam.Context(temp_dir=str(work / "tmp"), force_tf_compat_v1=False):
+        (train, _), transform_fn = (train_raw, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+        evaluation, _ = ((eval_raw, metadata), transform_fn) | tft_beam.TransformDataset()
+        _ = transform_fn | tft_beam.WriteTransformFn(str(work / "transform_fn"))
+    # The raw schema, as TFX's Transform writes it: the serving signature parses by it.
+    metadata_io.write_metadata(
+        metadata, str(work / "transform_fn" / tft.TFTransformOutput.RAW_METADATA_DIR)
+    )
+    output = tft.TFTransformOutput(str(work / "transform_fn"))
+    coder = tft.coders.ExampleProtoCoder(output.transformed_metadata.schema)
+    encoded = [coder.encode(row) for row in train]
+    half = len(encoded) // 2
+    split_dir = work / "transformed"
+    write_gzip_records(split_dir / "Split-train" / "data-00000-of-00002.gz", encoded[:half])
+    write_gzip_records(split_dir / "Split-train" / "data-00001-of-00002.gz", encoded[half:])
+    write_gzip_records(
+        split_dir / "Split-eval" / "data-00000-of-00001.gz", [coder.encode(r) for r in evaluation]
+    )
+    (work / "config.json").write_text(CONFIG.to_json())
+    return work
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def serialized_examples() -> list[bytes]:
+    examples = []
+    for user, ad, tags, price in (("u1", "a2", b"c1|c3", 7), ("unseen", "a99", b"", 60)):
+        example = tf.train.Example()
+        feature = example.features.feature
+        feature["user_id"].bytes_list.value.append(user.encode())
+        feature["ad_id"].bytes_list.value.append(ad.encode())
+        feature["tags"].bytes_list.value.append(tags)
+        feature["price"].int64_list.value.append(price)
+        examples.append(example.SerializeToString())
+    examples.append(tf.train.Example().SerializeToString())  # every feature missing
+    return examples
+
+
+@pytest.mark.multiworker
+def test_two_workers_train_and_only_the_chief_exports(work_dir, tmp_path):
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    scratch = tmp_path / "worker_tmp"  # where a non-chief writes, then deletes, its saves
+    scratch.mkdir()
+    processes = []
+    for index in range(2):
+        env = {
+            **os.environ,
+            "TF_CONFIG": json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            ),
+            "TF_USE_LEGACY_KERAS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "TMPDIR": str(scratch),
+            "ROCKET_TEST_STEPS": "20",
+        }
+        log = (tmp_path / f"worker{index}.log").open("w")
+        processes.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, str(WORKER_SCRIPT), str(work_dir)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                log,
+            )
+        )
+    try:
+        for process, _ in processes:
+            process.wait(timeout=420)
+    finally:
+        for process, log in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            log.close()
+    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+    for index, (process, _) in enumerate(processes):
+        assert process.returncode == 0, f"worker {index} failed:\n{logs[index][-4000:]}"
+    for log in logs:
+        assert "worker 0 of 2 workers, 2 replicas" in log or "worker 1 of 2 workers" in log
+        assert "[worker] done" in log
+        assert "estimated memory of the embedding tables" in log
+    # Two train files: one per worker. The single eval file is sharded by element.
+    assert "train data sharded by FILE" in logs[0]
+    assert "eval: auc_light=" in logs[0] and "eval: auc_light=" not in logs[1]
+
+    # Exactly one light model (and one booster), written by the chief only.
+    output = work_dir / "output"
+    saved_models = sorted(p.parent.relative_to(output) for p in output.rglob("saved_model.pb"))
+    assert saved_models == [Path("Format-Serving"), Path("model_run/booster")]
+    assert json.loads((output / "model_run" / "metrics.json").read_text())["train_steps"] == 20
+    assert list(scratch.iterdir()) == []  # the non-chief's temporary saves are gone
+
+    loaded = tf.saved_model.load(str(output / "Format-Serving"))
+    served = loaded.signatures["serving_default"](examples=tf.constant(serialized_examples()))
+    probabilities = served["probabilities"].numpy()
+    assert probabilities.shape == (3,)
+    assert np.all(np.isfinite(probabilities))
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+@pytest.mark.parametrize(
+    "tf_config, expected, chief",
+    [
+        (None, rocket_module.WorkerRole(), True),
+        (
+            {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}},
+            rocket_module.WorkerRole(2, "worker", 0),
+            True,  # no chief task: worker 0 is the chief
+        ),
+        (
+            {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}},
+            rocket_module.WorkerRole(2, "worker", 1),
+            False,
+        ),
+        (  # Vertex AI: workerpool0 is the chief, workerpool1 the workers
+            {
+                "cluster": {"chief": ["a:1"], "worker": ["b:2", "c:3"]},
+                "task": {"type": "worker", "index": 0},
+                "environment": "cloud",
+            },
+            rocket_module.WorkerRole(3, "worker", 0, has_chief=True),
+            False,
+        ),
+        (
+            {"cluster": {"chief": ["a:1"]}, "task": {"type": "chief", "index": 0}},
+            rocket_module.WorkerRole(1, "chief", 0, has_chief=True),
+            True,
+        ),
+    ],
+)
+def test_worker_role_from_tf_config(tf_config, expected, chief):
+    role = rocket_module.worker_role(json.dumps(tf_config) if tf_config else "")
+    assert role == expected
+    assert role.is_chief == chief
+    assert role.multi_worker == (expected.num_workers > 1)
+
+
+def test_worker_role_rejects_clusters_it_cannot_train_on():
+    with pytest.raises(rocket_module.ClusterError, match="not valid JSON"):
+        rocket_module.worker_role("{cluster")
+    with pytest.raises(rocket_module.ClusterError, match=r"\['ps'\]"):
+        rocket_module.worker_role(
+            json.dumps(
+                {
+                    "cluster": {"worker": ["a:1"], "ps": ["b:2"]},
+                    "task": {"type": "worker", "index": 0},
+                }
+            )
+        )
+    with pytest.raises(rocket_module.ClusterError, match="worker 2"):
+        rocket_module.worker_role(
+            json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 2}})
+        )
+
+
+REPLICA_CHECK = r"""
+import os
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import rocket_config, rocket_model
+from rocket_preprocessing import transformed_name
+import tf_keras as keras
+
+# No BatchNorm: its batch statistics differ per replica by design; everything else must
+# give the same update from two half batches as from the whole batch.
+dnn = dict(use_bn=False)
+config = rocket_config.with_changes(
+    rocket_config.default_config(),
+    **{
+        "model.share_dnn": rocket_config.DNNConfig((32,), **dnn),
+        "model.booster_dnn": rocket_config.DNNConfig((32, 16), **dnn),
+        "model.light_dnn": rocket_config.DNNConfig((16,), **dnn),
+        "train.learning_rate": 0.01,
+    },
+)
+rng = np.random.default_rng(0)
+size = 64
+features = {}
+for f in config.model_features():
+    lengths = rng.integers(1, 3, size)
+    values = rng.integers(0, 20, lengths.sum())
+    features[transformed_name(f.name)] = tf.RaggedTensor.from_row_lengths(
+        tf.constant(values, tf.int64), lengths).to_sparse()
+labels = tf.constant(rng.integers(0, 2, size), tf.int64)
+dataset = tf.data.Dataset.from_tensors((features, labels))
+sizes = {f.name: 20 for f in config.model_features()}
+
+def trained(strategy, initial):
+    with strategy.scope():
+        model = rocket_model.build_model(config, sizes)
+        # Plain SGD: its step is proportional to the gradient, so a loss that is not
+        # averaged over replicas shows (Adam's first step would hide the scale).
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
+        model(features)  # create the variables, then start both from the same values
+    for variable, value in zip(model.trainable_weights, initial):
+        variable.assign(value)
+    model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0)
+    return [v.numpy() for v in model.trainable_weights], strategy.num_replicas_in_sync
+
+reference = rocket_model.build_model(config, sizes)
+reference(features)
+initial = [v.numpy() for v in reference.trainable_weights]
+single, one = trained(tf.distribute.get_strategy(), initial)
+mirrored, two = trained(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), initial)
+assert (one, two) == (1, 2)
+assert max(float(np.max(np.abs(a - b))) for a, b in zip(initial, single)) > 1e-3  # it moved
+worst = max(float(np.max(np.abs(a - b))) for a, b in zip(single, mirrored))
+print("max weight difference", worst)
+assert worst < 1e-5, worst
+print("REPLICAS OK")
+"""
+
+
+def test_two_replicas_make_the_same_update_as_one(tmp_path):
+    """The custom train_step divides the loss by the replica count: with the gradients
+    summed over replicas, two half batches must move the weights as the whole batch does
+    (without that division, the step would be twice as large)."""
+    script = tmp_path / "replica_check.py"
+    script.write_text(REPLICA_CHECK)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "REPLICAS OK" in result.stdout
