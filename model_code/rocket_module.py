@@ -315,9 +315,10 @@ def run_fn(fn_args) -> None:
     config = _config_from(fn_args.custom_config)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train = config.train
-    # Multi-worker: the same shuffle order on every worker, so that sharding by element
-    # gives each worker a disjoint part. One machine: as before (no explicit seed).
-    shuffle_seed = train.seed if role.multi_worker else None
+    # A seeded shuffle: a rerun sees the same batches (with the seeded weights, the same
+    # model), and under multi-worker training every worker reads the same order, so that
+    # sharding by element gives each worker a disjoint part.
+    shuffle_seed = train.seed
     train_sharding = eval_sharding = None
     if role.multi_worker:
         train_sharding = shard_policy(fn_args.train_files, role.num_workers)

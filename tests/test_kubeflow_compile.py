@@ -26,6 +26,7 @@ COMPONENTS = (
     "StatisticsGen",
     "SchemaGen",
     "ExampleValidator",
+    "AnomaliesGate",
     "Transform",
     "Trainer",
     "Evaluator",
@@ -44,9 +45,9 @@ BEAM_COMPONENTS = (
 # (consumer, input key) -> (producer, output key): the data flow of create_pipeline.
 EDGES = {
     ("StatisticsGen", "examples"): ("EasyRecExampleGen", "examples"),
-    ("SchemaGen", "statistics"): ("StatisticsGen", "statistics"),
     ("ExampleValidator", "statistics"): ("StatisticsGen", "statistics"),
     ("ExampleValidator", "schema"): ("SchemaGen", "schema"),
+    ("AnomaliesGate", "anomalies"): ("ExampleValidator", "anomalies"),
     ("Transform", "examples"): ("EasyRecExampleGen", "examples"),
     ("Transform", "schema"): ("SchemaGen", "schema"),
     ("Trainer", "examples"): ("Transform", "transformed_examples"),
@@ -130,6 +131,8 @@ def test_kubeflow_yaml_is_a_pipeline_spec_with_the_whole_dag(tmp_path):
             key,
         )
         assert producer in tasks[consumer].dependent_tasks
+    # Transform waits for the data contract's gate (an ordering edge without data).
+    assert "AnomaliesGate" in tasks["Transform"].dependent_tasks
 
 
 def test_every_executor_runs_the_image_with_our_code(tmp_path):
