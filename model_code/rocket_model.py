@@ -51,11 +51,20 @@ class FeatureEmbeddings(keras.layers.Layer):
         pooled = []
         for name in self.feature_order:
             ids = features[rocket_preprocessing.transformed_name(name)]
-            # safe_: rows without ids (missing values) give zeros, not a shorter batch.
-            pooled.append(
-                tf.nn.safe_embedding_lookup_sparse(self.tables[name], ids, combiner="sum")
-            )
+            pooled.append(sum_pool(self.tables[name], ids))
         return tf.concat(pooled, axis=1)
+
+
+def sum_pool(table: tf.Variable, ids: tf.SparseTensor) -> tf.Tensor:
+    """Each row's embeddings summed; a row without ids (a missing value) gives zeros.
+
+    The same result as tf.nn.safe_embedding_lookup_sparse(combiner="sum") for our ids
+    (never negative: every vocabulary has OOV buckets), in 3 ops instead of ~40 that
+    re-check, prune and re-fill empty rows. With 17 features this is most of the serving
+    graph and of the train-step trace.
+    """
+    vectors = tf.gather(table, ids.values)
+    return tf.math.unsorted_segment_sum(vectors, ids.indices[:, 0], ids.dense_shape[0])
 
 
 class DNNTower(keras.layers.Layer):

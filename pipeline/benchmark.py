@@ -14,7 +14,6 @@ pipeline), DIR/quality_vs_latency.png, DIR/latency_vs_batch.png, DIR/benchmark.m
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
 import gzip
@@ -180,7 +179,8 @@ def split_examples(
         if by_user:
             key = _user_of(example, user_field).encode()
         else:
-            key = example.SerializeToString()
+            # deterministic: map fields are otherwise serialized in a per-process order.
+            key = example.SerializeToString(deterministic=True)
         (evaluation if zlib.crc32(key) % 1000 < threshold else train).append(example)
     if not train or not evaluation:
         raise BenchError(
@@ -264,9 +264,7 @@ def analyze_and_transform(data: BenchData, config, workdir: Path) -> None:
             values = [part[key] for part in parts]
             if isinstance(values[0], tf.SparseTensor):
                 width = max(int(v.dense_shape[1]) for v in values)
-                values = [
-                    tf.sparse.reset_shape(v, [v.dense_shape[0], width]) for v in values
-                ]
+                values = [tf.sparse.reset_shape(v, [v.dense_shape[0], width]) for v in values]
                 merged[key] = tf.sparse.concat(0, values)
             else:
                 merged[key] = tf.concat(values, 0)
@@ -341,7 +339,9 @@ def predict(model, net: str, features: dict, batch: int = 4096) -> np.ndarray:
     out = []
     for start in range(0, n, batch):
         size = min(batch, n - start)
-        part = {k: tf.sparse.slice(v, [start, 0], [size, v.dense_shape[1]]) for k, v in features.items()}
+        part = {
+            k: tf.sparse.slice(v, [start, 0], [size, v.dense_shape[1]]) for k, v in features.items()
+        }
         out.append(path(part).numpy())
     return np.concatenate(out)
 
@@ -433,7 +433,9 @@ def run_variants(
     return summary, kept
 
 
-def _quality_block(data: BenchData, seeds: list[int], steps: int, batch_size: int, results: dict) -> dict:
+def _quality_block(
+    data: BenchData, seeds: list[int], steps: int, batch_size: int, results: dict
+) -> dict:
     gaps = {
         metric: gap_closed(
             results[LIGHT_ALONE][metric]["mean"],
@@ -504,12 +506,14 @@ def export_and_load(model, net: str, data: BenchData, label_field: str, director
     return tf.saved_model.load(str(directory)).signatures["serving_default"]
 
 
-def parse_floor(data: BenchData, label_field: str):
+def parse_floor(data: BenchData, label_field: str, used: list[str]):
     """tf.io.parse_example alone, with the serving function's feature spec: the floor."""
     import rocket_export
     import tensorflow as tf
 
-    spec = rocket_export.serving_feature_spec(data.tft_output.raw_feature_spec(), label_field)
+    spec = rocket_export.serving_feature_spec(
+        data.tft_output.raw_feature_spec(), label_field, used=used
+    )
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def parse(examples):
@@ -568,9 +572,7 @@ def measure_training(
     from rocket_preprocessing import table_size
 
     steps = settings.training_steps_per_round
-    batches = (
-        train_dataset(data, settings.batch_size, seed=0).take(steps).cache().repeat()
-    )
+    batches = train_dataset(data, settings.batch_size, seed=0).take(steps).cache().repeat()
     functions, iterators = {}, {}
     for kind in (LIGHT_ALONE, ROCKET, BOOSTER_ALONE):
         config = variant_config(base, kind, 0, steps, settings.batch_size)
@@ -713,7 +715,9 @@ def run_bench(
             except data_source.InputError as error:
                 raise BenchError(str(error)) from None
             examples = _examples(_read_lines(list(source.files)), base)
-            main = load_dataset("data", ", ".join(source.files), examples, settings.eval_fraction, False)
+            main = load_dataset(
+                "data", ", ".join(source.files), examples, settings.eval_fraction, False
+            )
         else:
             rows = sample_data.generate_rows(settings.generated_rows, seed=0)
             lines = [("generated", i + 1, r.encode()) for i, r in enumerate(rows)]
@@ -726,7 +730,10 @@ def run_bench(
             )
         t0 = time.time()
         analyze_and_transform(main, base, workdir)
-        log(f"[bench] TFT on {main.name}: {len(main.train_examples)} train rows ({time.time() - t0:.0f}s)")
+        log(
+            f"[bench] TFT on {main.name}: {len(main.train_examples)} train rows "
+            f"({time.time() - t0:.0f}s)"
+        )
 
         seeds = list(range(settings.seeds))
         step_args = (settings.train_steps, settings.batch_size)
@@ -740,9 +747,7 @@ def run_bench(
             ROCKET: (ROCKET, {}),
             BOOSTER_ALONE: (BOOSTER_ALONE, {}),
         }
-        results, kept = run_variants(
-            main, base, seeds, *step_args, variants, keep_seed=0, log=log
-        )
+        results, kept = run_variants(main, base, seeds, *step_args, variants, keep_seed=0, log=log)
         quality = {"measured": meta, main.name: _quality_block(main, seeds, *step_args, results)}
 
         if settings.ablations:
@@ -776,7 +781,9 @@ def run_bench(
             real_results, _ = run_variants(real, base, real_seeds, *real_args, variants, log=log)
             quality["taobao_sample"] = _quality_block(real, real_seeds, *real_args, real_results)
         else:
-            quality["taobao_sample"] = {"skipped": f"the real sample is not present at {real_sample}"}
+            quality["taobao_sample"] = {
+                "skipped": f"the real sample is not present at {real_sample}"
+            }
         quality["targets"] = _quality_targets(quality, main.name)
 
         # Sweep: rocket launching with smaller light nets (the seed's is the rocket above).
@@ -787,12 +794,14 @@ def run_bench(
         # Serving: export the way the Trainer does, then time side by side.
         exports = output / "exports"
         servables = {
-            "light": export_and_load(kept[ROCKET], rocket_model.LIGHT, main, label, exports / "light"),
+            "light": export_and_load(
+                kept[ROCKET], rocket_model.LIGHT, main, label, exports / "light"
+            ),
             "booster": export_and_load(
                 kept[ROCKET], rocket_model.BOOSTER, main, label, exports / "booster"
             ),
         }
-        floor = parse_floor(main, label)
+        floor = parse_floor(main, label, [f.name for f in base.model_features()])
         batches = serving_batches(main.eval_examples, settings.serving_batch_sizes)
         latency = measure_serving(
             servables, floor, batches, settings.serving_repeats, settings.serving_warmup
@@ -826,9 +835,7 @@ def run_bench(
             settings.serving_repeats,
             settings.serving_warmup,
         )
-        sweep = _sweep_block(
-            settings, base, results, sweep_results, sweep_latency, main, meta
-        )
+        sweep = _sweep_block(settings, base, results, sweep_results, sweep_latency, main, meta)
 
         training = measure_training(main, base, settings, log=log)
         training["measured"] = meta
@@ -894,7 +901,9 @@ def _sweep_block(settings, base, results, sweep_results, latency, data, meta) ->
     points = []
     for units in settings.sweep:
         name = _sweep_name(units)
-        scores = results[ROCKET] if units == base.model.light_dnn.hidden_units else sweep_results[name]
+        scores = (
+            results[ROCKET] if units == base.model.light_dnn.hidden_units else sweep_results[name]
+        )
         points.append(
             {
                 "name": name,
@@ -1124,7 +1133,13 @@ def markdown(result: dict) -> str:
             text = _fmt(gap["value"]) if gap["value"] is not None else f"null ({gap['why_null']})"
             lines.append(f"\ngap_closed ({metric.upper()}): {text}")
         if "ablations" in block:
-            lines += ["", "Ablations (rocket light net):", "", "| variant | AUC | GAUC |", "|---|---|---|"]
+            lines += [
+                "",
+                "Ablations (rocket light net):",
+                "",
+                "| variant | AUC | GAUC |",
+                "|---|---|---|",
+            ]
             for variant, scores in block["ablations"].items():
                 if isinstance(scores, dict):
                     lines.append(f"| {variant} | {_pm(scores['auc'])} | {_pm(scores['gauc'])} |")
@@ -1178,7 +1193,9 @@ def markdown(result: dict) -> str:
         "|---|---|---|",
     ]
     for name, entry in training["variants"].items():
-        lines.append(f"| {name} | {entry['examples_per_second']:.0f} | {entry['ms_per_step']:.2f} |")
+        lines.append(
+            f"| {name} | {entry['examples_per_second']:.0f} | {entry['ms_per_step']:.2f} |"
+        )
     lines += [
         "",
         f"rocket_over_booster_time {_fmt(training['rocket_over_booster_time'])}, "
@@ -1189,7 +1206,12 @@ def markdown(result: dict) -> str:
     ]
     pipe = result["pipeline"]
     if "component_seconds" in pipe:
-        lines += [f"`{pipe['command']}`: {pipe['note']}.", "", "| component | seconds |", "|---|---|"]
+        lines += [
+            f"`{pipe['command']}`: {pipe['note']}.",
+            "",
+            "| component | seconds |",
+            "|---|---|",
+        ]
         for name, seconds in pipe["component_seconds"].items():
             lines.append(f"| {name} | {seconds} |")
         lines.append(f"| **wall** | **{pipe['wall_seconds']}** |")
