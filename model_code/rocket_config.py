@@ -21,6 +21,9 @@ BUCKET = "bucket"  # an integer already bucketed to [0, num_buckets) -> the id i
 FEATURE_KINDS = (ID, TAG, BUCKET)
 FIELD_TYPES = ("int", "string", "float")
 DISTILLATION_FUNCTIONS = ("COSINE", "INNER_PRODUCT", "EUCLID")
+# Which nets a model trains: both (Rocket Launching), or one alone, trained on labels only
+# (the baselines Rocket Launching is measured against).
+NETS = ("both", "light", "booster")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class ModelConfig:
     # EasyRec stops the gradient between the shared layers and the light net (False);
     # the paper lets the light net's label loss train the shared layers too (True).
     light_trains_share: bool = False
+    # "both" is Rocket Launching. "light" / "booster" build and train that net alone, on
+    # labels only; alone, the light net trains the shared layers (nothing else would).
+    nets: str = "both"
 
 
 @dataclass(frozen=True)
@@ -168,13 +174,18 @@ class RocketConfig:
         ):
             if dnn is None:
                 continue
-            if not dnn.hidden_units or any(u <= 0 for u in dnn.hidden_units):
+            # An empty light tower is allowed: the light head then sits straight on the
+            # shared tower (the smallest point of the light-net sweep).
+            empty_ok = label == "light_dnn"
+            if (not dnn.hidden_units and not empty_ok) or any(u <= 0 for u in dnn.hidden_units):
                 raise ValueError(
                     f"rocket_launching.{label}.hidden_units must be positive, "
                     f"got {list(dnn.hidden_units)}"
                 )
             if not 0 <= dnn.dropout_ratio < 1:
                 raise ValueError(f"rocket_launching.{label}.dropout_ratio must be in [0, 1)")
+        if model.nets not in NETS:
+            raise ValueError(f"model_config.nets must be one of {NETS}, got {model.nets!r}")
         if model.num_class not in (1, 2):
             raise ValueError(f"model_config.num_class must be 1 or 2, got {model.num_class}")
         if model.feature_distillation_function not in DISTILLATION_FUNCTIONS:

@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from pipeline.benchmark import BenchError
 from pipeline.gcs import GcsError
 from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, CompileError
 from pipeline.submit import SubmitError
@@ -81,11 +82,28 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--verbose", action="store_true", help="show TFX/Beam logs")
+    _add_bench_parser(sub)
     _add_compile_parser(sub)
     _add_submit_parser(sub)
     _add_convert_parser(sub)
     _add_gcs_parsers(sub)
     return parser
+
+
+def _add_bench_parser(sub) -> None:
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark quality, light-net sweep, serving, training and pipeline time",
+        description="Measures everything side by side in one run and writes "
+        "DIR/benchmark.json, DIR/benchmark.md and PNG plots.",
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="smaller run (about 10 minutes on 2 cores)"
+    )
+    bench.add_argument(
+        "--data", help="EasyRec CSV file or folder for the quality part (default: generator)"
+    )
+    bench.add_argument("--output", required=True, help="output folder")
 
 
 def _add_gcs_parsers(sub) -> None:
@@ -342,6 +360,23 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def bench_command(args: argparse.Namespace) -> int:
+    from pipeline import benchmark
+
+    settings = benchmark.BenchSettings.quick() if args.quick else benchmark.BenchSettings.full()
+    real_sample = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "taobao_sample"
+    command = "rocket bench" + (" --quick" if args.quick else "")
+    command += (f" --data {args.data}" if args.data else "") + f" --output {args.output}"
+    benchmark.run_bench(
+        Path(args.output).resolve(),
+        settings,
+        data=args.data,
+        real_sample=real_sample / "taobao_sample.csv",
+        command=command,
+    )
+    return EXIT_OK
+
+
 def compile_command(args: argparse.Namespace) -> int:
     from pipeline import kubeflow_compiler as kc
 
@@ -502,6 +537,8 @@ def _main(argv: list[str] | None) -> int:
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "bench":
+            return bench_command(args)
         if args.command == "compile":
             return compile_command(args)
         if args.command == "submit":
@@ -515,7 +552,7 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ERROR
-    except (CompileError, SubmitError, GcsError) as error:  # a bad option, file or path
+    except (CompileError, SubmitError, GcsError, BenchError) as error:  # bad option/file/path
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # noqa: BLE001 - the CLI reports every failure the same way

@@ -196,3 +196,61 @@ def test_embedding_memory_counts_weights_and_adams_two_slots():
     assert "1,000,010" in user_line and "30.5 MiB" in user_line and "91.6 MiB" in user_line
     total = sum(t.total_bytes for t in tables.values())
     assert lines[-1].split()[0] == "total" and f"{total / 2**20:,.1f} MiB" in lines[-1]
+
+
+def test_sum_pool_matches_safe_embedding_lookup_with_empty_rows():
+    table = tf.Variable(tf.random.stateless_normal([12, 4], seed=[1, 2]))
+    ids = tf.RaggedTensor.from_row_lengths(
+        tf.constant([3, 3, 7, 0, 11, 5], tf.int64), [2, 0, 3, 0, 1]
+    ).to_sparse()
+    expected = tf.nn.safe_embedding_lookup_sparse(table, ids, combiner="sum")
+    pooled = rocket_model.sum_pool(table, ids)
+    assert pooled.shape == (5, 4)
+    np.testing.assert_allclose(pooled.numpy(), expected.numpy(), rtol=1e-6)
+    assert not np.any(pooled.numpy()[[1, 3]])  # rows without ids: zero embedding
+
+
+@pytest.mark.parametrize("nets, present, absent", [("light", "light", "booster"),
+                                                    ("booster", "booster", "light")])  # fmt: skip
+def test_a_net_alone_is_built_and_trained_without_the_other(nets, present, absent):
+    config = small_config(**{"model.nets": nets, "train.learning_rate": 0.01})
+    model = build(config)
+    features, label = batch(config, size=256)
+    outputs = model(features, training=True)
+    assert f"{present}_logits" in outputs and f"{absent}_logits" not in outputs
+    assert getattr(model, f"{absent}_tower") is None
+    losses = model.rocket_losses(outputs, label)
+    assert float(losses[f"{absent}_ce"]) == 0 and float(losses["hint_loss"]) == 0
+    # Alone, the light net trains the shared layers and embeddings (nothing else would).
+    grads = gradients(model, features, label, [f"{present}_ce"])
+    assert all(moved(grads[r]) for r in refs(model.share_tower) if r.deref().shape.rank == 2)
+    assert any(moved(grads[r]) for r in refs(model.embeddings))
+    before = float(losses["total_loss"])
+    for _ in range(30):
+        model.train_step((features, label))
+    after = float(model.rocket_losses(model(features, training=True), label)["total_loss"])
+    assert after < before
+    assert model.net_path(present)(features).shape == (256,)
+    with pytest.raises(ValueError, match=f"no {absent} net"):
+        model.net_path(absent)
+
+
+def test_empty_light_tower_puts_the_light_head_on_the_shared_tower():
+    config = small_config(**{"model.light_dnn": rocket_config.DNNConfig(())})
+    model = build(config)
+    features, label = batch(config, size=64)
+    outputs = model(features, training=True)
+    assert outputs["light_hidden"] == []
+    assert model.light_head.kernel.shape == (64, 2)  # the share tower's last width
+    assert model.pairs == []
+    path = model.net_path(rocket_model.LIGHT)
+    assert path(features).shape == (64,)
+    # No light tower weights: embeddings + share + head only.
+    assert not model.light_tower.trainable_variables
+
+
+def test_only_the_light_tower_may_be_empty():
+    with pytest.raises(ValueError, match="booster_dnn.hidden_units"):
+        small_config(**{"model.booster_dnn": rocket_config.DNNConfig(())})
+    with pytest.raises(ValueError, match="model_config.nets"):
+        small_config(**{"model.nets": "both_and_more"})

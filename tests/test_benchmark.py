@@ -1,0 +1,127 @@
+"""`rocket bench` end to end on tiny input: the five parts, the plots and the table.
+
+Benchmarks are not tests: nothing here asserts a timing, only that the bench runs, that
+what it writes is consistent (the gap_closed formula on the numbers written, positive
+latencies) and that bad options are reported by name.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline import benchmark, cli
+
+TINY = benchmark.BenchSettings(
+    mode="tiny",
+    generated_rows=800,
+    seeds=1,
+    train_steps=4,
+    real_seeds=2,
+    real_train_steps=3,
+    batch_size=64,
+    sweep=((128, 64), ()),
+    serving_batch_sizes=(1, 8),
+    serving_repeats=3,
+    serving_warmup=1,
+    training_rounds=2,
+    training_steps_per_round=2,
+    pipeline_args=None,
+)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    output = tmp_path_factory.mktemp("bench")
+    real = tmp_path_factory.mktemp("real") / "real.csv"
+    # "Real" rows for the second dataset: generated with another seed, split by user.
+    real.write_text("\n".join(benchmark.sample_data.generate_rows(600, seed=7)) + "\n")
+    result = benchmark.run_bench(output, TINY, real_sample=real, log=lambda _: None)
+    return output, result
+
+
+def test_writes_the_five_parts_plots_and_table(bench):
+    output, result = bench
+    written = json.loads((output / benchmark.JSON_FILE).read_text())
+    assert tuple(written) == benchmark.BENCH_KEYS
+    for name in (benchmark.QUALITY_PLOT, benchmark.LATENCY_PLOT):
+        assert (output / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (output / benchmark.TABLE_FILE).read_text()
+    for heading in ("## Quality", "## Light-net sweep", "## Serving", "## Training", "## Targets"):
+        assert heading in table
+    assert "gap_closed" in table and ("met" in table or "missed" in table)
+
+
+def test_gap_closed_is_the_formula_on_the_numbers_written(bench):
+    output, _ = bench
+    quality = json.loads((output / benchmark.JSON_FILE).read_text())["quality"]
+    for dataset in ("generated", "taobao_sample"):
+        block = quality[dataset]
+        variants = block["variants"]
+        assert set(variants) >= {"light_alone", "rocket", "booster_alone"}
+        for metric in ("auc", "gauc"):
+            light = variants["light_alone"][metric]["mean"]
+            rocket = variants["rocket"][metric]["mean"]
+            booster = variants["booster_alone"][metric]["mean"]
+            gap = block["gap_closed"][metric]
+            if booster - light > 0:
+                assert gap["value"] == pytest.approx((rocket - light) / (booster - light), abs=1e-3)
+            else:
+                assert gap["value"] is None and "no gap" in gap["why_null"]
+    assert len(quality["taobao_sample"]["variants"]["rocket"]["auc"]["values"]) == 2
+    assert "grouped by user" in quality["taobao_sample"]["split"]
+
+
+def test_latencies_and_throughputs_are_positive_and_ratios_consistent(bench):
+    _, result = bench
+    serving = result["serving"]
+    for size in ("1", "8"):
+        for name in ("light", "booster", "parse_floor"):
+            entry = serving["batches"][size][name]
+            assert entry["median_ms"] > 0 and entry["p99_ms"] >= entry["median_ms"] * 0.999
+            assert entry["calls"] == TINY.serving_repeats
+    b8 = serving["batches"]["8"]
+    assert serving["light_over_booster_latency_b512"] == pytest.approx(
+        b8["light"]["median_ms"] / b8["booster"]["median_ms"], rel=1e-3
+    )
+    for point in result["sweep"]["points"]:
+        assert point["latency_ms_b512"] > 0 and point["latency_ms_b1"] > 0
+    assert [p["light_dnn"] for p in result["sweep"]["points"]] == [[128, 64], []]
+    training = result["training"]
+    rates = {k: v["examples_per_second"] for k, v in training["variants"].items()}
+    assert all(rate > 0 for rate in rates.values())
+    # The ratios are the median over rounds of the per-round ratio of times (1 / rate).
+    per_round = {k: v["rounds_examples_per_second"] for k, v in training["variants"].items()}
+    separate = [
+        (1 / r) / (1 / la + 1 / b)
+        for r, la, b in zip(
+            per_round["rocket"], per_round["light_alone"], per_round["booster_alone"]
+        )
+    ]
+    assert training["rocket_over_separate_time"] == pytest.approx(np.median(separate), rel=1e-2)
+    assert len(training["rounds_rocket_over_booster_time"]) == TINY.training_rounds
+    assert "skipped" in result["pipeline"]
+
+
+def test_gap_closed_is_null_with_a_reason_when_there_is_no_gap():
+    assert benchmark.gap_closed(0.70, 0.72, 0.75)["value"] == pytest.approx(0.4)
+    null = benchmark.gap_closed(0.70, 0.72, 0.69)
+    assert null["value"] is None and "≤ 0" in null["why_null"]
+
+
+def test_pipeline_part_reads_component_seconds():
+    summary = {"component_seconds": {"Transform": 12.5}, "wall_seconds": 40.0}
+    block = benchmark.pipeline_block(summary, "tiny", "rocket run", 41.2)
+    assert block["component_seconds"] == {"Transform": 12.5} and block["wall_seconds"] == 40.0
+
+
+def test_bad_data_option_is_named(tmp_path, capsys):
+    code = cli._main(["bench", "--quick", "--data", str(tmp_path / "nope.csv"), "--output",
+                      str(tmp_path / "out")])  # fmt: skip
+    assert code == cli.EXIT_USAGE
+    assert "--data" in capsys.readouterr().err
+
+
+def test_output_is_required(capsys):
+    assert cli._main(["bench", "--quick"]) == cli.EXIT_USAGE
+    assert "--output" in capsys.readouterr().err
