@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+import rocket_config
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
@@ -57,22 +58,8 @@ USER_PROFILE = (
 )
 BEHAVIOR_LOG = ("user", "time_stamp", "btag", "cate", "brand")
 PROFILE_FIELDS = USER_PROFILE[1:]
-# The 20 EasyRec columns, in order (rocket_config.TAOBAO_INPUT_FIELDS).
-OUTPUT_COLUMNS = (
-    "clk",
-    "buy",
-    "pid",
-    "adgroup_id",
-    "cate_id",
-    "campaign_id",
-    "customer",
-    "brand",
-    "user_id",
-    *PROFILE_FIELDS,
-    "tag_category_list",
-    "tag_brand_list",
-    "price",
-)
+# The 20 EasyRec columns, in order: the input format the pipeline reads.
+OUTPUT_COLUMNS = tuple(f.name for f in rocket_config.TAOBAO_INPUT_FIELDS)
 TRAIN, EVAL = "train", "eval"
 
 
