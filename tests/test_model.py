@@ -109,6 +109,40 @@ def test_training_lowers_every_loss_term(num_class):
     assert bool(tf.reduce_all((probabilities >= 0) & (probabilities <= 1)))
 
 
+@pytest.mark.parametrize("use_bn", [True, False])
+def test_folded_path_serves_the_same_probabilities(use_bn):
+    """The exported net (BatchNorms folded into the Dense layers) equals the trained one in
+    inference mode."""
+    config = small_config(
+        **{
+            "model.share_dnn": rocket_config.DNNConfig((32, 16), use_bn=use_bn),
+            "model.light_dnn": rocket_config.DNNConfig((16,), use_bn=use_bn, dropout_ratio=0.3),
+            "train.learning_rate": 0.01,
+        }
+    )
+    model = build(config)
+    features, label = batch(config, size=512)
+    for _ in range(5):
+        model.train_step((features, label))
+    # Moving statistics and BatchNorm weights far from their initial 0 / 1.
+    rng = np.random.default_rng(3)
+    for tower in (model.share_tower, model.light_tower):
+        for norm in filter(None, tower.norm_layers):
+            for variable, low, high in zip(norm.weights, (0.5, -1, -1, 0.2), (2, 1, 1, 3)):
+                variable.assign(rng.uniform(low, high, variable.shape).astype(np.float32))
+    light = model.net_path(rocket_model.LIGHT)
+    folded = light.folded()
+    if use_bn:
+        assert len(folded.variables) < len(light.variables)
+    np.testing.assert_allclose(folded(features).numpy(), light(features).numpy(), atol=1e-5)
+    # The folded towers are copies: training on does not change them.
+    before = [v.numpy() for v in folded.share_tower.variables + folded.tower.variables]
+    model.train_step((features, label))
+    after = [v.numpy() for v in folded.share_tower.variables + folded.tower.variables]
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(old, new)
+
+
 def test_light_path_holds_exactly_the_light_parameters():
     config = small_config()
     model = build(config)
@@ -208,6 +242,19 @@ def test_sum_pool_matches_safe_embedding_lookup_with_empty_rows():
     assert pooled.shape == (5, 4)
     np.testing.assert_allclose(pooled.numpy(), expected.numpy(), rtol=1e-6)
     assert not np.any(pooled.numpy()[[1, 3]])  # rows without ids: zero embedding
+
+
+def test_sum_pool_gradient_touches_only_the_rows_used():
+    """A 1,000,000-row table must not get a dense gradient each step."""
+    table = tf.Variable(tf.zeros([1_000_000, 4]))
+    ids = tf.RaggedTensor.from_row_lengths(tf.constant([7, 7, 42], tf.int64), [2, 1]).to_sparse()
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(rocket_model.sum_pool(table, ids) * [[1.0], [2.0]])
+    gradient = tape.gradient(loss, table)
+    assert isinstance(gradient, tf.IndexedSlices)
+    dense = tf.convert_to_tensor(gradient).numpy()
+    np.testing.assert_allclose(dense[[7, 42]], [[2.0] * 4, [2.0] * 4])
+    assert np.count_nonzero(dense) == 8
 
 
 @pytest.mark.parametrize("nets, present, absent", [("light", "light", "booster"),
