@@ -149,9 +149,12 @@ def tower_output(hidden: list[tf.Tensor], inputs: tf.Tensor) -> tf.Tensor:
 
 
 def probabilities_from_logits(logits: tf.Tensor, num_class: int) -> tf.Tensor:
-    """Click probability: softmax(logits)[:, 1] for 2 classes, sigmoid for 1."""
+    """Click probability: softmax(logits)[:, 1] for 2 classes, sigmoid for 1.
+
+    For 2 classes it is computed as sigmoid(logit_1 - logit_0), the same value: oneDNN's
+    softmax kernel cost ~0.09 ms per served batch of 512, two elementwise ops ~0.01."""
     if num_class == 2:
-        return tf.nn.softmax(logits)[:, 1]
+        return tf.sigmoid(logits[:, 1] - logits[:, 0])
     return tf.sigmoid(logits[:, 0])
 
 

@@ -301,3 +301,11 @@ def test_only_the_light_tower_may_be_empty():
         small_config(**{"model.booster_dnn": rocket_config.DNNConfig(())})
     with pytest.raises(ValueError, match="model_config.nets"):
         small_config(**{"model.nets": "both_and_more"})
+
+
+def test_click_probability_is_the_softmax_of_the_click_class():
+    logits = tf.constant([[0.3, -1.2], [5.0, 5.0], [-800.0, 900.0], [900.0, -800.0]])
+    expected = tf.nn.softmax(logits)[:, 1].numpy()
+    probabilities = rocket_model.probabilities_from_logits(logits, 2).numpy()
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-6, atol=1e-30)
+    assert np.all(np.isfinite(probabilities))
