@@ -324,9 +324,15 @@ def run_command(args: argparse.Namespace) -> int:
     config = _load_config(args)
     with RunLock(output):
         source = data_source.resolve(
-            args.data, output, args.rows or data_source.DEFAULT_ROWS, args.seed
+            args.data, output, args.rows or data_source.DEFAULT_ROWS, args.seed, allow_splits=True
         )
         print(f"[data] {len(source.files)} file(s) under {source.root} matching {source.pattern}")
+        if source.splits:
+            print(
+                "[data] predefined splits "
+                + ", ".join(f"{name}: {pattern}" for name, pattern in source.splits)
+                + " (--eval-fraction is not used)"
+            )
         settings = PipelineSettings(
             pipeline_root=str(output / "pipeline_root"),
             data_root=source.root,
@@ -337,6 +343,7 @@ def run_command(args: argparse.Namespace) -> int:
             max_auc_drop=args.max_auc_drop,
             max_bad_rows=args.max_bad_rows,
             eval_fraction=args.eval_fraction,
+            data_splits=source.splits,
             metadata_path=str(output / "metadata.sqlite"),
             enable_cache=not args.no_cache,
             beam_pipeline_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"),

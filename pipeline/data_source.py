@@ -16,6 +16,9 @@ class DataSource:
     pattern: str  # glob of the files under root
     files: tuple[str, ...]
     generated: bool = False
+    # Predefined splits ((name, pattern under root), ...), as `rocket convert-taobao`
+    # writes them (train/, eval/ by time); empty: ExampleGen splits by hash.
+    splits: tuple[tuple[str, str], ...] = ()
 
 
 class InputError(ValueError):
@@ -26,11 +29,52 @@ def _usable(path: Path) -> bool:
     return path.is_file() and not path.name.startswith((".", "_")) and path.suffix != ".md"
 
 
+SPLIT_FOLDERS = ("train", "eval")
+
+
+def _folder_files(path: Path) -> tuple[list[Path], str]:
+    """A folder's data files and their glob: its *.csv files, or every file when it has
+    none (then it must hold nothing else that '*' would read)."""
+    csvs = sorted(p for p in path.glob("*.csv") if _usable(p))
+    if csvs:
+        return csvs, "*.csv"
+    files = sorted(p for p in path.iterdir() if _usable(p))
+    if len(files) != len([p for p in path.iterdir() if p.is_file()]):
+        raise InputError(
+            f"--data {path}: the folder has no *.csv files and holds other files "
+            "(docs, hidden files) that '*' would read; name the data files *.csv"
+        )
+    return files, "*"
+
+
+def _predefined_splits(path: Path) -> tuple[list[Path], tuple[tuple[str, str], ...]] | None:
+    """A folder with no data file of its own but train/ and eval/ subfolders: their files,
+    and the split patterns."""
+    if any(_usable(p) for p in path.iterdir()):
+        return None
+    if not all((path / name).is_dir() for name in SPLIT_FOLDERS):
+        return None
+    files, splits = [], []
+    for name in SPLIT_FOLDERS:
+        found, pattern = _folder_files(path / name)
+        if not found:
+            raise InputError(f"--data {path}: the {name}/ split holds no data file")
+        files += found
+        splits.append((name, f"{name}/{pattern}"))
+    return files, tuple(splits)
+
+
 def resolve(
-    data: str | None, output_dir: Path, rows: int = DEFAULT_ROWS, seed: int = 0
+    data: str | None,
+    output_dir: Path,
+    rows: int = DEFAULT_ROWS,
+    seed: int = 0,
+    allow_splits: bool = False,
 ) -> DataSource:
     """A file is read alone. A folder: its *.csv files, or, when it has none, every file
-    but hidden ones and docs (*.md). No path: the generator writes `rows` rows once."""
+    but hidden ones and docs (*.md); with `allow_splits`, a folder holding only train/
+    and eval/ subfolders gives those predefined splits. No path: the generator writes
+    `rows` rows once."""
     if data is None:
         target = output_dir / "data" / f"generated_{rows}_seed{seed}.csv"
         if not target.exists():
@@ -43,21 +87,17 @@ def resolve(
     path = Path(data).expanduser().resolve()
     if not path.exists():
         raise InputError(f"--data {data}: no such file or folder")
+    splits: tuple[tuple[str, str], ...] = ()
     if path.is_file():
         files = [path]
         pattern = path.name
     else:
-        csvs = sorted(p for p in path.glob("*.csv") if _usable(p))
-        if csvs:
-            files, pattern = csvs, "*.csv"
+        predefined = _predefined_splits(path) if allow_splits else None
+        if predefined is not None:
+            files, splits = predefined
+            pattern = ", ".join(p for _, p in splits)
         else:
-            files = sorted(p for p in path.iterdir() if _usable(p))
-            pattern = "*"
-            if len(files) != len([p for p in path.iterdir() if p.is_file()]):
-                raise InputError(
-                    f"--data {data}: the folder has no *.csv files and holds other files "
-                    "(docs, hidden files) that '*' would read; name the data files *.csv"
-                )
+            files, pattern = _folder_files(path)
         if not files:
             raise InputError(f"--data {data}: the folder holds no data file")
     for file in files:
@@ -68,4 +108,4 @@ def resolve(
         except PermissionError:
             raise InputError(f"--data: {file} is not readable") from None
     root = str(path if path.is_dir() else path.parent)
-    return DataSource(root, pattern, tuple(str(f) for f in files))
+    return DataSource(root, pattern, tuple(str(f) for f in files), splits=splits)

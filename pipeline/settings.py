@@ -29,6 +29,9 @@ class PipelineSettings:
     # Bless only if the light AUC is at most this far below the latest blessed model's.
     max_auc_drop: float = 0.01
     eval_fraction: float = 0.2
+    # Predefined ((name, pattern under data_root), ...) splits; empty: split by hash with
+    # eval_fraction.
+    data_splits: tuple[tuple[str, str], ...] = ()
     max_bad_rows: int = 0  # strict: the first malformed row fails the run
     metadata_path: str | None = None  # SQLite MLMD for local runs
     enable_cache: bool = True

@@ -145,6 +145,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         label_field=config.label_field,
         eval_fraction=settings.eval_fraction,
         max_bad_rows=settings.max_bad_rows,
+        splits=settings.data_splits,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is the configuration's contract, not inferred from the data it checks:

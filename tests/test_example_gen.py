@@ -10,22 +10,33 @@ import pytest
 import rocket_config
 import tensorflow as tf
 from tfx.components.example_gen import utils
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
-from components.easyrec_example_gen.component import split_output_config
+from components.easyrec_example_gen.component import (
+    predefined_input_config,
+    split_output_config,
+)
 from components.easyrec_example_gen.executor import Executor
 
 COLUMNS = [[f.name, f.type] for f in rocket_config.TAOBAO_INPUT_FIELDS]
 
 
-def run_executor(input_base: Path, pattern: str, output: Path, eval_fraction=0.2, max_bad_rows=0):
+def run_executor(
+    input_base: Path, pattern: str, output: Path, eval_fraction=0.2, max_bad_rows=0, splits=()
+):
     examples = standard_artifacts.Examples()
     examples.uri = str(output)
+    if splits:  # as EasyRecExampleGen configures predefined splits
+        input_config, output_config = predefined_input_config(splits), example_gen_pb2.Output()
+    else:
+        input_config = utils.make_default_input_config(pattern)
+        output_config = split_output_config(eval_fraction)
     exec_properties = {
         "input_base": str(input_base),
-        "input_config": proto_utils.proto_to_json(utils.make_default_input_config(pattern)),
-        "output_config": proto_utils.proto_to_json(split_output_config(eval_fraction)),
+        "input_config": proto_utils.proto_to_json(input_config),
+        "output_config": proto_utils.proto_to_json(output_config),
         "output_data_format": 6,  # FORMAT_TF_EXAMPLE
         "output_file_format": 5,  # FORMAT_TFRECORDS_GZIP
         "columns": json.dumps(COLUMNS),
@@ -86,6 +97,34 @@ def test_gzipped_input_and_several_files(tmp_path):
     rows = read_split(examples, "train") + read_split(examples, "eval")
     assert len(rows) == 3
     assert sorted(r.features.feature["pid"].bytes_list.value[0] for r in rows) == [b"p", b"p", b"q"]
+
+
+def test_predefined_splits_are_kept_as_they_are(tmp_path):
+    """A folder of train/ and eval/ (rocket convert-taobao's time split): every row lands
+    in the split of its folder; nothing is re-split by hash."""
+    from pipeline import data_source
+
+    data = tmp_path / "data"
+    row = "1,0,p,a,c,cp,cu,NULL,u,1,2,1,3,,2,0,1,c1|c2,b1|b2,7"
+    for split, count in (("train", 30), ("eval", 7)):
+        (data / split).mkdir(parents=True)
+        lines = [row.replace(",u,", f",{split}{i},") for i in range(count)]
+        (data / split / "part-00000-of-00001.csv").write_text("\n".join(lines) + "\n")
+    source = data_source.resolve(str(data), tmp_path, allow_splits=True)
+    assert source.splits == (("train", "train/*.csv"), ("eval", "eval/*.csv"))
+    assert len(source.files) == 2
+    examples = run_executor(data, "", tmp_path / "out", splits=source.splits)
+    for split, count in (("train", 30), ("eval", 7)):
+        users = {
+            e.features.feature["user_id"].bytes_list.value[0] for e in read_split(examples, split)
+        }
+        assert users == {f"{split}{i}".encode() for i in range(count)}
+    # Without allow_splits (upload-data, bench) such a folder is no data file of its own.
+    with pytest.raises(data_source.InputError, match="holds no data file"):
+        data_source.resolve(str(data), tmp_path)
+    (data / "eval" / "part-00000-of-00001.csv").unlink()
+    with pytest.raises(data_source.InputError, match="the eval/ split holds no data file"):
+        data_source.resolve(str(data), tmp_path, allow_splits=True)
 
 
 def test_bad_row_stops_with_file_and_line(tmp_path):

@@ -13,6 +13,7 @@ import rocket_config
 import tensorflow as tf
 
 from components.easyrec_example_gen import Column, RowParser
+from pipeline import sample_data
 
 pytestmark = pytest.mark.slow
 ROCKET = str(Path(sys.executable).with_name("rocket"))
@@ -242,3 +243,20 @@ def test_easyrec_config_of_other_shape_pushes_exactly_that_light_net(tmp_path):
     out = model.signatures["serving_default"](examples=tf.constant([b""]))
     assert out["logits"].shape == (1, 1)
     assert 0 < float(out["probabilities"][0]) < 1
+
+
+def test_train_and_eval_folders_are_the_splits(tmp_path):
+    """`rocket run --data DIR` on DIR/train + DIR/eval (rocket convert-taobao's time split)
+    trains on train/ and evaluates on eval/, row for row."""
+    rows = sample_data.generate_rows(3800, seed=5)
+    data = tmp_path / "converted"
+    for split, part in (("train", rows[:3000]), ("eval", rows[3000:])):
+        (data / split).mkdir(parents=True)
+        (data / split / "part-00000-of-00001.csv").write_text("\n".join(part) + "\n")
+    result = rocket_run("--data", str(data), "--train-steps", "30", "--min-auc", "0",
+                        "--output", str(tmp_path / "o"), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "predefined splits train: train/*.csv, eval: eval/*.csv" in result.stdout
+    summary = json.loads((tmp_path / "o" / "run_summary.json").read_text())
+    assert (summary["train_rows"], summary["eval_rows"]) == (3000, 800)
+    assert summary["pushed"] is True

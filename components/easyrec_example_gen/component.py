@@ -42,12 +42,20 @@ def split_output_config(eval_fraction: float) -> example_gen_pb2.Output:
     )
 
 
+def predefined_input_config(splits: Sequence[tuple[str, str]]) -> example_gen_pb2.Input:
+    """One input split per (name, file pattern under input_base), kept as they are."""
+    return example_gen_pb2.Input(
+        splits=[example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in splits]
+    )
+
+
 class EasyRecExampleGen(base_beam_component.BaseBeamComponent):
     """Headerless EasyRec CSV files under `input_base` (matching `pattern`) -> tf.Examples.
 
     Columns and types come from the configuration; `NULL` and empty cells are missing;
-    splits are train/eval by hash. TFX's FileBasedDriver fingerprints the input files,
-    so a rerun on unchanged data is served from the cache.
+    splits are train/eval by hash, or given `splits` ((name, pattern), ...) read as they
+    are (e.g. the time split of `rocket convert-taobao`). TFX's FileBasedDriver
+    fingerprints the input files, so a rerun on unchanged data is served from the cache.
     """
 
     SPEC_CLASS = EasyRecExampleGenSpec
@@ -63,11 +71,19 @@ class EasyRecExampleGen(base_beam_component.BaseBeamComponent):
         label_field: str | None = None,
         eval_fraction: float = 0.2,
         max_bad_rows: int = 0,
+        splits: Sequence[tuple[str, str]] = (),
     ):
+        if splits:
+            # An empty Output config keeps the input splits (TFX ExampleGen's contract).
+            input_config = predefined_input_config(splits)
+            output_config = example_gen_pb2.Output()
+        else:
+            input_config = utils.make_default_input_config(pattern)
+            output_config = split_output_config(eval_fraction)
         spec = EasyRecExampleGenSpec(
             input_base=input_base,
-            input_config=utils.make_default_input_config(pattern),
-            output_config=split_output_config(eval_fraction),
+            input_config=input_config,
+            output_config=output_config,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             columns=json.dumps([[c.name, c.type] for c in columns]),
