@@ -9,7 +9,9 @@ analysis once per dataset in-process (tft_beam, DirectRunner) and reuse the
 TFTransformOutput and the transformed data for every model variant.
 
 Output: DIR/benchmark.json (top-level keys exactly quality, sweep, serving, training,
-pipeline), DIR/quality_vs_latency.png, DIR/latency_vs_batch.png, DIR/benchmark.md.
+pipeline, and scale when the settings have a scale part: full mode), DIR/quality_vs_latency.png,
+DIR/latency_vs_batch.png, DIR/benchmark.md. The scale part (pipeline.scale_benchmark) runs
+last, in subprocesses of its own; `rocket bench --only scale` runs it alone.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 import numpy as np
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
-from pipeline import data_source, sample_data
+from pipeline import data_source, sample_data, scale_benchmark
 
 BENCH_KEYS = ("quality", "sweep", "serving", "training", "pipeline")
 JSON_FILE = "benchmark.json"
@@ -79,6 +81,8 @@ class BenchSettings:
     # None: no pipeline run (the part says so); {}: a default `rocket run`; else its options.
     pipeline_args: tuple[str, ...] | None = ()
     pipeline_note: str = "a default `rocket run` (50,000 generated rows, 300 steps)"
+    # None: no scale part (the key is left out); else the large-id-space part's sizes.
+    scale: scale_benchmark.ScaleSettings | None = None
 
     @classmethod
     def quick(cls) -> BenchSettings:
@@ -112,6 +116,7 @@ class BenchSettings:
             serving_repeats=200,
             training_rounds=15,
             training_steps_per_round=20,
+            scale=scale_benchmark.ScaleSettings.full(),
         )
 
 
@@ -710,6 +715,15 @@ def machine() -> str:
     return f"{cores} cores, {memory}, {platform.system()} {platform.machine()} (shared)"
 
 
+def _meta(settings: BenchSettings, command: str) -> dict:
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": command,
+        "mode": settings.mode,
+    }
+
+
 def run_bench(
     output: Path,
     settings: BenchSettings,
@@ -726,12 +740,7 @@ def run_bench(
     output.mkdir(parents=True, exist_ok=True)
     base = rocket_config.default_config()
     label = base.label_field
-    meta = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(),
-        "command": command,
-        "mode": settings.mode,
-    }
+    meta = _meta(settings, command)
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
     try:
         # Main dataset: --data, or the generator.
@@ -876,6 +885,10 @@ def run_bench(
 
         pipeline_part = measure_pipeline(settings, output, log)
         pipeline_part["measured"] = meta
+
+        scale = None
+        if settings.scale is not None:
+            scale = scale_benchmark.run_scale(settings.scale, log=log)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -886,9 +899,38 @@ def run_bench(
         "training": training,
         "pipeline": pipeline_part,
     }
-    for part in BENCH_KEYS:
+    if scale is not None:
+        result["scale"] = scale
+    for part in result:
         result[part]["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
     write_outputs(result, output)
+    log(f"[bench] wrote {output / JSON_FILE}, {output / TABLE_FILE} ({time.time() - started:.0f}s)")
+    return result
+
+
+def run_scale_only(
+    output: Path,
+    settings: BenchSettings,
+    command: str = "rocket bench --only scale",
+    log: Callable[[str], None] = print,
+) -> dict:
+    """The scale part alone: benchmark.json with the one key `scale`, and benchmark.md."""
+    if settings.scale is None:
+        raise BenchError(f"the {settings.mode} mode has no scale part")
+    started = time.time()
+    output.mkdir(parents=True, exist_ok=True)
+    meta = _meta(settings, command)
+    scale = scale_benchmark.run_scale(settings.scale, log=log)
+    scale["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
+    result = {"scale": scale}
+    (output / JSON_FILE).write_text(json.dumps(_clean(result), indent=2) + "\n")
+    header = [
+        "# rocket bench --only scale",
+        "",
+        f"{meta['date']}; {meta['machine']}; `{meta['command']}`.",
+        "",
+    ]
+    (output / TABLE_FILE).write_text("\n".join(header + scale_benchmark.markdown_lines(scale)))
     log(f"[bench] wrote {output / JSON_FILE}, {output / TABLE_FILE} ({time.time() - started:.0f}s)")
     return result
 
@@ -1250,6 +1292,8 @@ def markdown(result: dict) -> str:
         lines.append(f"| **wall** | **{pipe['wall_seconds']}** |")
     else:
         lines.append(f"skipped: {pipe.get('skipped')}")
+    if "scale" in result:
+        lines += ["", *scale_benchmark.markdown_lines(result["scale"])]
     lines += ["", "## Targets", "", "| target | value | met |", "|---|---|---|"]
     for part in ("quality", "serving", "training"):
         for t in result[part].get("targets", []):

@@ -103,6 +103,12 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument(
         "--data", help="EasyRec CSV file or folder for the quality part (default: generator)"
     )
+    bench.add_argument(
+        "--only",
+        choices=("scale",),
+        help="run one part alone: scale = Transform (1 and 2 Beam workers) and Trainer with "
+        "1,000,000 user ids and 500,000 ad ids (about 15 minutes)",
+    )
     bench.add_argument("--output", required=True, help="output folder")
 
 
@@ -371,6 +377,18 @@ def bench_command(args: argparse.Namespace) -> int:
     from pipeline import benchmark
 
     settings = benchmark.BenchSettings.quick() if args.quick else benchmark.BenchSettings.full()
+    if args.only == "scale":
+        if args.quick or args.data:
+            raise BenchError(
+                "--only scale runs the full-size scale part on data it generates: it takes "
+                "neither --quick nor --data"
+            )
+        benchmark.run_scale_only(
+            Path(args.output).resolve(),
+            settings,
+            command=f"rocket bench --only scale --output {args.output}",
+        )
+        return EXIT_OK
     real_sample = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "taobao_sample"
     command = "rocket bench" + (" --quick" if args.quick else "")
     command += (f" --data {args.data}" if args.data else "") + f" --output {args.output}"

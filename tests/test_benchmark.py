@@ -6,6 +6,7 @@ latencies) and that bad options are reported by name.
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,12 @@ def test_bad_data_option_is_named(tmp_path, capsys):
 def test_output_is_required(capsys):
     assert cli._main(["bench", "--quick"]) == cli.EXIT_USAGE
     assert "--output" in capsys.readouterr().err
+
+
+def test_full_mode_table_has_the_scale_section(bench):
+    # The scale block of the committed full-size run, in the table of a whole bench.
+    _, result = bench
+    saved = Path(__file__).parent / "benchmarks" / "results" / "scale" / benchmark.JSON_FILE
+    table = benchmark.markdown({**result, "scale": json.loads(saved.read_text())["scale"]})
+    assert table.index("## Scale") < table.index("## Targets")
+    assert "transform_scaling_2_over_1" in table
