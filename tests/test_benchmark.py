@@ -131,7 +131,7 @@ def test_output_is_required(capsys):
 def test_full_mode_table_has_the_scale_section(bench):
     # The scale block of the committed full-size run, in the table of a whole bench.
     _, result = bench
-    saved = Path(__file__).parent / "benchmarks" / "results" / "scale" / benchmark.JSON_FILE
+    saved = Path(__file__).parent / "benchmarks" / "results" / "full" / benchmark.JSON_FILE
     table = benchmark.markdown({**result, "scale": json.loads(saved.read_text())["scale"]})
     assert table.index("## Scale") < table.index("## Targets")
     assert "transform_scaling_2_over_1" in table
