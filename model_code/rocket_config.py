@@ -242,6 +242,19 @@ def _convert(type_name: str, value: Any) -> Any:
 
 # --- The seed's defaults ------------------------------------------------------------------
 
+# The user-profile columns of the Taobao data: the same names in the raw user_profile.csv
+# and in our input rows.
+TAOBAO_PROFILE_FIELDS = (
+    "cms_segid",
+    "cms_group_id",
+    "final_gender_code",
+    "age_level",
+    "pvalue_level",
+    "shopping_level",
+    "occupation",
+    "new_user_class_level",
+)
+
 TAOBAO_INPUT_FIELDS = (
     InputField("clk", "int"),
     InputField("buy", "int"),
@@ -255,14 +268,7 @@ TAOBAO_INPUT_FIELDS = (
             "customer",
             "brand",
             "user_id",
-            "cms_segid",
-            "cms_group_id",
-            "final_gender_code",
-            "age_level",
-            "pvalue_level",
-            "shopping_level",
-            "occupation",
-            "new_user_class_level",
+            *TAOBAO_PROFILE_FIELDS,
             "tag_category_list",
             "tag_brand_list",
         )

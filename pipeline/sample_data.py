@@ -143,7 +143,7 @@ def _click_logits(
     )
 
 
-def _intercept_for(logits: np.ndarray, target: float) -> float:
+def intercept_for(logits: np.ndarray, target: float) -> float:
     """Bisection for the intercept that gives the target mean click probability."""
     lo, hi = -15.0, 5.0
     for _ in range(60):
@@ -186,7 +186,7 @@ def generate_rows(num_rows: int, seed: int = 0) -> list[str]:
         [world.ad_cate[a] in set(h[0]) for a, h in zip(ads, histories)], dtype=float
     )
     logits = _click_logits(world, users, ads, in_history, pid)
-    logits += _intercept_for(logits, TARGET_CTR)
+    logits += intercept_for(logits, TARGET_CTR)
     clk = (rng.random(num_rows) < 1 / (1 + np.exp(-logits))).astype(int)
     buy = clk * (rng.random(num_rows) < 0.02)
 

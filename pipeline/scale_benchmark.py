@@ -43,8 +43,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import rocket_config
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+from pipeline import sample_data
 
 RAW_PREFIX = "raw"
 TRANSFORMED_PREFIX = "transformed_examples"
@@ -93,16 +95,6 @@ N_PATTERNS = 4096  # distinct behaviour histories (tag lists), shared by similar
 LATENT_DIM = 8
 TARGET_CTR = 0.05
 PIDS = (b"430548_1007", b"430539_1007")
-PROFILE_COLUMNS = (
-    "cms_segid",
-    "cms_group_id",
-    "final_gender_code",
-    "age_level",
-    "pvalue_level",
-    "shopping_level",
-    "occupation",
-    "new_user_class_level",
-)
 
 
 @dataclass
@@ -152,18 +144,6 @@ class ScaleData:
                 str(self.ad_price[a]),
             ]
         )
-
-
-def _intercept(logits: np.ndarray, target: float) -> float:
-    """Bisection for the intercept that gives the target mean click probability."""
-    lo, hi = -15.0, 5.0
-    for _ in range(50):
-        mid = (lo + hi) / 2
-        if np.mean(1 / (1 + np.exp(-(logits + mid)))) > target:
-            hi = mid
-        else:
-            lo = mid
-    return (lo + hi) / 2
 
 
 def _patterns(rng: np.random.Generator, cate_vec: np.ndarray, cate_brand: np.ndarray):
@@ -224,7 +204,7 @@ def generate(settings: ScaleSettings) -> ScaleData:
         + rng.normal(0, 0.3, n_users)[user]
         + rng.normal(0, 0.4, n_ads)[ad]
     )
-    logits += _intercept(logits, TARGET_CTR)
+    logits += sample_data.intercept_for(logits, TARGET_CTR)
     clk = (rng.random(n) < 1 / (1 + np.exp(-logits))).astype(np.int64)
     return ScaleData(
         clk=clk,
@@ -298,7 +278,7 @@ def encoded_examples(data: ScaleData) -> Callable[[int, int], list[bytes]]:
     """A function (start, stop) -> serialized tf.Examples of those rows."""
     profiles = [
         {v: _optional(column, v) for v in np.unique(data.user_profile[:, i]).tolist()}
-        for i, column in enumerate(PROFILE_COLUMNS)
+        for i, column in enumerate(rocket_config.TAOBAO_PROFILE_FIELDS)
     ]
     users = [
         _bytes_entry("user_id", str(u + 1).encode())
@@ -398,7 +378,6 @@ def run_transform(raw_pattern: str, output: Path, workers: int) -> dict:
     the project's pipeline): analysis pass, a second read to transform, gzipped
     transformed tf.Examples and the transform graph under `output`."""
     import apache_beam as beam
-    import rocket_config
     import rocket_preprocessing
     import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
@@ -485,7 +464,6 @@ class _Accessor:
 def run_training(transform_dir: Path, settings: ScaleSettings) -> dict:
     """The rocket model with the Transform output's table sizes, trained through the
     Trainer's input path; examples/s over the steps after the warm-up."""
-    import rocket_config
     import rocket_model
     import rocket_module
     import tensorflow_transform as tft
@@ -675,7 +653,6 @@ def run_scale(
     workdir: Path | None = None,
 ) -> dict:
     """Generate, Transform with each worker count, train; the `scale` block."""
-    import rocket_config
 
     settings.check()
     started = time.time()

@@ -45,17 +45,7 @@ METRICS_NAMESPACE = "convert_taobao"
 
 RAW_SAMPLE = ("user", "time_stamp", "adgroup_id", "pid", "nonclk", "clk")
 AD_FEATURE = ("adgroup_id", "cate_id", "campaign_id", "customer", "brand", "price")
-USER_PROFILE = (
-    "userid",
-    "cms_segid",
-    "cms_group_id",
-    "final_gender_code",
-    "age_level",
-    "pvalue_level",
-    "shopping_level",
-    "occupation",
-    "new_user_class_level",
-)
+USER_PROFILE = ("userid", *rocket_config.TAOBAO_PROFILE_FIELDS)
 BEHAVIOR_LOG = ("user", "time_stamp", "btag", "cate", "brand")
 PROFILE_FIELDS = USER_PROFILE[1:]
 # The 20 EasyRec columns, in order: the input format the pipeline reads.
