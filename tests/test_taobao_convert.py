@@ -94,17 +94,7 @@ def converted(tmp_path_factory) -> tuple[Path, dict[str, int]]:
     folder = tmp_path_factory.mktemp("taobao")
     files = raw_files(folder / "raw")
     output = folder / "converted"
-    code = cli._main(
-        [
-            "convert-taobao",
-            f"--raw-sample={files['raw_sample']}",
-            f"--ad-feature={files['ad_feature']}",
-            f"--user-profile={files['user_profile']}",
-            f"--behavior-log={files['behavior_log']}",
-            f"--output={output}",
-        ]
-    )
-    assert code == cli.EXIT_OK
+    assert cli._main(convert_argv(files, output)) == cli.EXIT_OK
     return output, files
 
 
