@@ -32,7 +32,7 @@ def _usable(path: Path) -> bool:
 SPLIT_FOLDERS = ("train", "eval")
 
 
-def _folder_files(path: Path) -> tuple[list[Path], str]:
+def _folder_files(path: Path, label: str) -> tuple[list[Path], str]:
     """A folder's data files and their glob: its *.csv files, or every file when it has
     none (then it must hold nothing else that '*' would read)."""
     csvs = sorted(p for p in path.glob("*.csv") if _usable(p))
@@ -41,13 +41,15 @@ def _folder_files(path: Path) -> tuple[list[Path], str]:
     files = sorted(p for p in path.iterdir() if _usable(p))
     if len(files) != len([p for p in path.iterdir() if p.is_file()]):
         raise InputError(
-            f"--data {path}: the folder has no *.csv files and holds other files "
+            f"--data {label}: the folder has no *.csv files and holds other files "
             "(docs, hidden files) that '*' would read; name the data files *.csv"
         )
     return files, "*"
 
 
-def _predefined_splits(path: Path) -> tuple[list[Path], tuple[tuple[str, str], ...]] | None:
+def _predefined_splits(
+    path: Path, label: str
+) -> tuple[list[Path], tuple[tuple[str, str], ...]] | None:
     """A folder with no data file of its own but train/ and eval/ subfolders: their files,
     and the split patterns."""
     if any(_usable(p) for p in path.iterdir()):
@@ -56,9 +58,9 @@ def _predefined_splits(path: Path) -> tuple[list[Path], tuple[tuple[str, str], .
         return None
     files, splits = [], []
     for name in SPLIT_FOLDERS:
-        found, pattern = _folder_files(path / name)
+        found, pattern = _folder_files(path / name, f"{label}/{name}")
         if not found:
-            raise InputError(f"--data {path}: the {name}/ split holds no data file")
+            raise InputError(f"--data {label}: the {name}/ split holds no data file")
         files += found
         splits.append((name, f"{name}/{pattern}"))
     return files, tuple(splits)
@@ -92,12 +94,12 @@ def resolve(
         files = [path]
         pattern = path.name
     else:
-        predefined = _predefined_splits(path) if allow_splits else None
+        predefined = _predefined_splits(path, data) if allow_splits else None
         if predefined is not None:
             files, splits = predefined
             pattern = ", ".join(p for _, p in splits)
         else:
-            files, pattern = _folder_files(path)
+            files, pattern = _folder_files(path, data)
         if not files:
             raise InputError(f"--data {data}: the folder holds no data file")
     for file in files:
