@@ -21,6 +21,7 @@ import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads
 from pipeline.benchmark import BenchError
 from pipeline.gcs import GcsError
 from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, CompileError
+from pipeline.package_runner import PackageRunError
 from pipeline.submit import SubmitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
@@ -85,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_bench_parser(sub)
     _add_compile_parser(sub)
     _add_submit_parser(sub)
+    _add_run_package_parser(sub)
     _add_convert_parser(sub)
     _add_gcs_parsers(sub)
     return parser
@@ -247,10 +249,36 @@ def _add_submit_parser(sub) -> None:
         metavar="NAME=VALUE",
         help="runtime parameter (data_root, train_args; train_steps=N is a shorthand)",
     )
+    submit.add_argument(
+        "--pipeline-root",
+        help="Kubeflow: the run's pipeline root (default: the package's defaultPipelineRoot, "
+        "which the KFP backend itself never reads)",
+    )
     submit.add_argument("--vertex", action="store_true", help="submit to Vertex AI Pipelines")
     submit.add_argument("--project", help="Google Cloud project (--vertex)")
     submit.add_argument("--region", help="Vertex AI region, e.g. us-central1 (--vertex)")
     submit.add_argument("--service-account", help="service account the run uses (--vertex)")
+
+
+def _add_run_package_parser(sub) -> None:
+    run_package = sub.add_parser(
+        "run-package",
+        help="execute a compiled package on this machine under its backend's rules",
+        description="Runs every step of a compiled package as a local process, in "
+        "dependency order, with the inputs that Kubeflow Pipelines or Vertex AI would hand "
+        "it. gs:// paths are stood in for by ROOT/gcs/<bucket>/...",
+    )
+    run_package.add_argument("package", help="pipeline.yaml (kubeflow) or pipeline.json (vertex)")
+    run_package.add_argument("--backend", choices=("kubeflow", "vertex"), required=True)
+    run_package.add_argument(
+        "--root", required=True, help="local folder for artifacts, metadata and run logs"
+    )
+    run_package.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="runtime parameter"
+    )
+    run_package.add_argument(
+        "--pipeline-root", help="the run's pipeline root (default: the package's)"
+    )
 
 
 def _load_config(args: argparse.Namespace):
@@ -456,9 +484,10 @@ def submit_command(args: argparse.Namespace) -> int:
 
     params = submit.parse_params(args.param)
     if args.vertex:
-        for option in ("host", "namespace", "token"):
+        for option in ("host", "namespace", "token", "pipeline_root"):
             if getattr(args, option):
-                raise submit.SubmitError(f"--{option}: only for Kubeflow (without --vertex)")
+                flag = "--" + option.replace("_", "-")
+                raise submit.SubmitError(f"{flag}: only for Kubeflow (without --vertex)")
         submit.check_service_account(args.service_account)
         job = submit.build_vertex_job(
             args.package, args.project, args.region, params, run_name=args.run_name
@@ -479,10 +508,29 @@ def submit_command(args: argparse.Namespace) -> int:
             run_name=args.run_name,
             namespace=args.namespace,
             token=args.token,
+            pipeline_root=args.pipeline_root,
         )
     print(f"run id: {run.run_id}")
     print(f"run url: {run.url}")
     return EXIT_OK
+
+
+def run_package_command(args: argparse.Namespace) -> int:
+    from pipeline import package_runner, submit
+
+    record = package_runner.run_package(
+        Path(args.package),
+        args.backend,
+        Path(args.root),
+        submit.parse_params(args.param),
+        pipeline_root=args.pipeline_root,
+    )
+    print(f"[run-package] run {record.run_id}: record in {record.folder / 'run.json'}")
+    for task in record.tasks:
+        print(f"  {task.name:<28} {task.state:<10} {task.seconds:7.1f}s")
+    for line in package_runner.verdict(record):
+        print(line)
+    return EXIT_OK if record.succeeded else EXIT_ERROR
 
 
 def convert_taobao_command(args: argparse.Namespace) -> int:
@@ -568,6 +616,8 @@ def _main(argv: list[str] | None) -> int:
             return compile_command(args)
         if args.command == "submit":
             return submit_command(args)
+        if args.command == "run-package":
+            return run_package_command(args)
         if args.command == "upload-data":
             return upload_data_command(args)
         if args.command == "download":
@@ -576,6 +626,9 @@ def _main(argv: list[str] | None) -> int:
             return convert_taobao_command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except PackageRunError as error:  # refused under the backend's rules
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except (CompileError, SubmitError, GcsError, BenchError) as error:  # bad option/file/path
         print(f"error: {error}", file=sys.stderr)

@@ -37,6 +37,14 @@ DEFAULT_DATA_PATTERN = "*.csv"
 _FILE_SUFFIXES = (".csv", ".gz", ".txt", ".tsv", ".bz2")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # KFP v2's rule, checked by TFX
+_OBJECT_STORE_SCHEMES = ("s3://", "minio://")
+# Every step runs our wrapper of TFX's container entrypoint (pipeline/container_entrypoint.py),
+# which repairs what the open-source KFP backend hands TFX and is a no-op elsewhere.
+STEP_COMMAND = ["python", "-m", "pipeline.container_entrypoint"]
+# Executor kinds open-source KFP runs (backend/src/v2/compiler/visitor.go refuses the rest:
+# "non-container and non-importer executor not implemented").
+KFP_EXECUTOR_KINDS = ("container", "importer")
+EXAMPLE_GEN_TASK = "EasyRecExampleGen"
 
 PARAMETER_DESCRIPTIONS = {
     "data_root": "folder of EasyRec CSV files that ExampleGen reads (input_base)",
@@ -260,10 +268,7 @@ def _validate(options: CompileOptions) -> None:
         raise CompileError(f"--output {options.output}: write the package to a local file")
     if not options.pipeline_root:
         raise CompileError("--pipeline-root: required (e.g. gs://bucket/rocket)")
-    if options.target == VERTEX and not options.pipeline_root.startswith("gs://"):
-        raise CompileError(
-            f"--pipeline-root {options.pipeline_root}: Vertex AI needs a gs:// pipeline root"
-        )
+    check_pipeline_root(options.target, options.pipeline_root)
     if not options.image or any(c.isspace() for c in options.image):
         raise CompileError(f"--image {options.image!r}: give the image built from infra/")
     if not _PIPELINE_NAME.fullmatch(options.pipeline_name):
@@ -276,6 +281,28 @@ def _validate(options: CompileOptions) -> None:
         raise CompileError(f"--eval-fraction {options.eval_fraction}: must be between 0 and 1")
     options.beam.validate()
     options.training.validate()
+
+
+def check_pipeline_root(target: str, root: str) -> None:
+    """gs:// only, on both targets. Vertex AI takes nothing else. Open-source KFP accepts
+    gs://, s3:// and minio:// roots (backend/src/v2/objectstore/config.go; a local path is
+    "unrecognized pipeline root format"), but the steps here write their artifacts with
+    TFX's and Beam's own file I/O, which has no minio:// scheme, and whose s3:// support
+    (tensorflow-io, apache-beam[aws]) is neither installed in the image nor proven here."""
+    if root.startswith("gs://") and len(root) > len("gs://"):
+        return
+    backend = "Vertex AI" if target == VERTEX else "Kubeflow Pipelines"
+    scheme = root.split("://", 1)[0] + "://" if "://" in root else None
+    if scheme in _OBJECT_STORE_SCHEMES:
+        raise CompileError(
+            f"--pipeline-root {root}: {scheme} roots are not supported: the pipeline's steps "
+            "read and write artifacts through TFX/Beam file I/O, which cannot open "
+            f"{scheme} paths in this image. Use a gs:// bucket (on self-hosted "
+            "Kubeflow too: give the cluster's service account access to it)"
+        )
+    why = " (it refuses local paths: unrecognized pipeline root format)"
+    why = why if target == KUBEFLOW else ""
+    raise CompileError(f"--pipeline-root {root}: {backend} needs a gs:// pipeline root{why}")
 
 
 def build_settings(options: CompileOptions) -> PipelineSettings:
@@ -325,6 +352,23 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def _adapt_to_open_source_kfp(spec: dict) -> None:
+    """Checks that every executor is a kind open-source KFP runs, and turns off the cache of
+    ExampleGen: KFP never runs its driver (the lifecycle hook that fingerprints the input
+    files), so its cache key holds only the data folder's name and a rerun after new files
+    arrived there would reuse the old examples."""
+    for label, executor in spec["deploymentSpec"]["executors"].items():
+        kinds = [kind for kind in executor if kind not in KFP_EXECUTOR_KINDS]
+        if kinds:
+            raise CompileError(
+                f"executor {label} is a {kinds[0]} executor, which open-source Kubeflow "
+                "Pipelines refuses (non-container and non-importer executor not implemented)"
+            )
+    task = spec["root"]["dag"]["tasks"].get(EXAMPLE_GEN_TASK)
+    if task is not None:
+        task["cachingOptions"] = {}
+
+
 def compile_pipeline(options: CompileOptions) -> CompiledPipeline:
     """Builds the TFX pipeline, compiles it with KubeflowV2DagRunner and writes the package:
     kubeflow -> the PipelineSpec as YAML (what kfp.Client uploads); vertex -> the
@@ -339,7 +383,9 @@ def compile_pipeline(options: CompileOptions) -> CompiledPipeline:
     defaults = _runtime_parameter_defaults(tfx_pipeline_obj)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image=options.image, use_pipeline_spec_2_1=True
+            default_image=options.image,
+            default_commands=STEP_COMMAND,
+            use_pipeline_spec_2_1=True,
         )
     )
     # write_out=False: TFX would write through fileio; the package is a local file.
@@ -353,6 +399,7 @@ def compile_pipeline(options: CompileOptions) -> CompiledPipeline:
         if name in PARAMETER_DESCRIPTIONS:
             parameters[name]["description"] = PARAMETER_DESCRIPTIONS[name]
     if options.target == KUBEFLOW:
+        _adapt_to_open_source_kfp(job["pipelineSpec"])
         header = (
             f"# Rocket Launching TFX pipeline for Kubeflow Pipelines (KFP v2 spec), compiled by\n"
             f"# `rocket compile --target kubeflow`. Image: {options.image}\n"

@@ -132,9 +132,14 @@ def submit_kubeflow(
     run_name: str | None = None,
     namespace: str | None = None,
     token: str | None = None,
+    pipeline_root: str | None = None,
 ) -> SubmittedRun:
     """Upload the KFP v2 YAML (a new pipeline, or a new version of the pipeline with the
-    same name) and start a run of exactly that version."""
+    same name) and start a run of exactly that version.
+
+    The run gets `pipeline_root`, by default the package's defaultPipelineRoot: the KFP
+    backend never reads that field itself (only its UI pre-fills it), and without a root
+    a run writes to the server's minio:// default, which TFX's file I/O cannot open."""
     package = Path(package)
     if package.suffix.lower() not in (".yaml", ".yml"):
         raise SubmitError(
@@ -147,6 +152,12 @@ def submit_kubeflow(
     if not host or not host.startswith(("http://", "https://")):
         raise SubmitError(f"--host {host}: give the KFP API URL, e.g. http://localhost:8080")
     values = resolve_params(spec, params or {})
+    pipeline_root = pipeline_root or spec.get("defaultPipelineRoot")
+    if not pipeline_root or not pipeline_root.startswith("gs://"):
+        raise SubmitError(
+            f"--pipeline-root {pipeline_root}: give a gs:// root (the package's steps write "
+            "their artifacts with TFX's file I/O, which cannot open minio:// or local paths)"
+        )
     name = spec["pipelineInfo"]["name"]
     stamp = _timestamp()
 
@@ -179,6 +190,7 @@ def submit_kubeflow(
         params=values,
         pipeline_id=pipeline_id,
         version_id=version_id,
+        pipeline_root=pipeline_root,
     )
     url = f"{client._get_url_prefix()}/#/runs/details/{run.run_id}"
     return SubmittedRun(

@@ -17,6 +17,7 @@ from components.booster_model import BoosterModel
 from components.data_contract import AnomaliesGate, ConfigSchemaGen
 from components.easyrec_example_gen import Column, EasyRecExampleGen
 from components.evaluation_report import EvaluationReport
+from components.served_baseline import BaselineAwareEvaluator, ServedModelBaseline
 from pipeline.settings import PREPROCESSING_FN, RUN_FN, PipelineSettings
 
 # KFP runtime parameters of compiled pipelines (settings.runtime_parameters). TFX's KFP v2
@@ -181,18 +182,18 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         custom_config=trainer_config,
         **trainer_code,
     )
-    # The latest blessed light model is the baseline the candidate must not fall behind.
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
-    evaluator = tfx.components.Evaluator(
+    # The baseline the candidate must not fall behind: the light model serving holds now.
+    # A plain step rather than TFX's Resolver, which compiles into `resolver` executors
+    # that open-source Kubeflow Pipelines refuses (components/served_baseline).
+    served_baseline = ServedModelBaseline(
+        serving_dir=settings.serving_dir, candidate=trainer.outputs["model"]
+    )
+    evaluator = BaselineAwareEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
+        baseline_model=served_baseline.outputs["baseline"],
         eval_config=eval_config(config.label_field, settings.min_auc, settings.max_auc_drop),
-    )
+    ).with_id("Evaluator")
     booster_model = BoosterModel(model_run=trainer.outputs["model_run"])
     booster_evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -229,7 +230,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             anomalies_gate,
             transform,
             trainer,
-            baseline_resolver,
+            served_baseline,
             evaluator,
             booster_model,
             booster_evaluator,

@@ -11,20 +11,10 @@ import os
 
 import tensorflow as tf
 from tfx import v1 as tfx
+from tfx.utils import io_utils
 
 BOOSTER_DIR = "booster"  # rocket_module.BOOSTER_DIR
 SERVING_DIR = "Format-Serving"
-
-
-def _copy_tree(source: str, target: str) -> None:
-    for directory, _, files in tf.io.gfile.walk(source):
-        relative = os.path.relpath(directory, source)
-        destination = os.path.join(target, relative) if relative != "." else target
-        tf.io.gfile.makedirs(destination)
-        for name in files:
-            tf.io.gfile.copy(
-                os.path.join(directory, name), os.path.join(destination, name), overwrite=True
-            )
 
 
 @tfx.dsl.components.component
@@ -35,4 +25,4 @@ def BoosterModel(  # noqa: N802 (TFX component naming)
     source = os.path.join(model_run.uri, BOOSTER_DIR)
     if not tf.io.gfile.exists(os.path.join(source, "saved_model.pb")):
         raise FileNotFoundError(f"no booster SavedModel in {source}")
-    _copy_tree(source, os.path.join(booster.uri, SERVING_DIR))
+    io_utils.copy_dir(source, os.path.join(booster.uri, SERVING_DIR))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from tfx import types
 from tfx.components.example_gen import driver, utils
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.orchestration.data_types import RuntimeParameter
 from tfx.proto import example_gen_pb2
@@ -49,13 +50,18 @@ def predefined_input_config(splits: Sequence[tuple[str, str]]) -> example_gen_pb
     )
 
 
-class EasyRecExampleGen(base_beam_component.BaseBeamComponent):
+class EasyRecExampleGen(FileBasedExampleGen):
     """Headerless EasyRec CSV files under `input_base` (matching `pattern`) -> tf.Examples.
 
     Columns and types come from the configuration; `NULL` and empty cells are missing;
     splits are train/eval by hash, or given `splits` ((name, pattern), ...) read as they
     are (e.g. the time split of `rocket convert-taobao`). TFX's FileBasedDriver
     fingerprints the input files, so a rerun on unchanged data is served from the cache.
+
+    A FileBasedExampleGen for TFX's compilers: the KFP v2 compiler gives it the file-based
+    driver as a `pre_cache_check` lifecycle hook, which Vertex AI runs (its cache then sees
+    the input files' fingerprint) and open-source KFP never calls; the executor computes
+    the same span and fingerprint itself when no driver did (executor.py).
     """
 
     SPEC_CLASS = EasyRecExampleGenSpec
@@ -92,4 +98,5 @@ class EasyRecExampleGen(base_beam_component.BaseBeamComponent):
             max_bad_rows=max_bad_rows,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
-        super().__init__(spec=spec)
+        # FileBasedExampleGen.__init__ builds TFX's own spec, without our parameters.
+        base_beam_component.BaseBeamComponent.__init__(self, spec=spec)

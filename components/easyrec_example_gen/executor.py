@@ -18,9 +18,12 @@ from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
+from tfx.components.example_gen import driver, input_processor, utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 
 from components.easyrec_example_gen.row_parser import BadRowError, Column, RowParser
 
@@ -150,11 +153,39 @@ def _EasyRecCsvToExample(  # noqa: N802 (Beam's PTransform naming)
     return parsed["examples"]
 
 
+def with_driver_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:
+    """Span, version, fingerprint and resolved input_config as TFX's file-based driver
+    sets them. Local runs and Vertex AI run the driver; open-source KFP never calls it (it
+    ignores lifecycle hooks), so without this the Examples would carry no fingerprint."""
+    if exec_properties.get(utils.FINGERPRINT_PROPERTY_NAME):
+        return exec_properties
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+    )
+    processor = input_processor.FileBasedInputProcessor(
+        exec_properties[standard_component_specs.INPUT_BASE_KEY], input_config.splits, None
+    )
+    span, version = processor.resolve_span_and_version()
+    for split in input_config.splits:
+        split.pattern = processor.get_pattern_for_span_version(split.pattern, span, version)
+    return {
+        **exec_properties,
+        utils.SPAN_PROPERTY_NAME: span,
+        utils.VERSION_PROPERTY_NAME: version,
+        utils.FINGERPRINT_PROPERTY_NAME: processor.get_input_fingerprint(span, version),
+        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+    }
+
+
 class Executor(BaseExampleGenExecutor):
     """TFX ExampleGen executor for EasyRec CSVInput; splitting is TFX's hash partition."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
         examples = artifact_utils.get_single_instance(output_dict["examples"])
+        if not exec_properties.get(utils.FINGERPRINT_PROPERTY_NAME):
+            exec_properties = with_driver_properties(exec_properties)
+            driver.update_output_artifact(exec_properties, examples.mlmd_artifact)
         exec_properties = {
             **exec_properties,
             _BAD_ROWS_DIR_KEY: os.path.join(examples.uri, BAD_ROWS_DIR),

@@ -11,8 +11,8 @@ import json
 import os
 
 from tfx import v1 as tfx
-from tfx.types.artifact import Artifact
 
+from components import RocketEvaluationReport
 from components.evaluation_report import tfma_results
 
 CANDIDATE, BASELINE = "candidate", "baseline"
@@ -27,12 +27,6 @@ ROWS = (
     ("mean label", "mean_label"),
     ("examples", "example_count"),
 )
-
-
-class RocketEvaluationReport(Artifact):
-    """A folder with report.md, metrics.json, roc.png and calibration.png."""
-
-    TYPE_NAME = "rocket.EvaluationReport"  # KFP v2 wants "<namespace>.<Name>"
 
 
 def collect(light_uri: str, booster_uri: str, blessing_uri: str | None, blessed: bool) -> dict:

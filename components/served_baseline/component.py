@@ -1,0 +1,63 @@
+"""ServedModelBaseline: the newest model version in the serving folder, as a Model artifact.
+
+Why not TFX's Resolver with LatestBlessedModelStrategy: it compiles into `resolver`
+executors, which open-source Kubeflow Pipelines refuses ("resolver executors not
+implemented", backend/src/v2/compiler/argocompiler/dag.go). This step is an ordinary
+container task on every runner (local Beam, Kubeflow, Vertex) and reads no metadata
+store, so the three behave the same.
+
+Why the *served* model and not the latest blessed one in metadata: the gate protects what
+users get. The Pusher only pushes blessed models, so the two agree unless someone has
+rolled serving back by removing a version; then the model actually served is the right
+bar. It also survives a new or reset metadata store (each KFP/Vertex project has its
+own).
+
+With no served model yet (a first run) the artifact holds no SavedModel and the Evaluator
+judges the candidate by its absolute AUC threshold alone (see evaluator.py).
+"""
+
+# No `from __future__ import annotations`: TFX reads the @component annotations as types.
+import os
+
+import tensorflow as tf
+from tfx import v1 as tfx
+from tfx.utils import io_utils
+
+SERVING_MODEL_DIR = "Format-Serving"  # TFX's layout of a Model artifact
+SERVED_VERSION_PROPERTY = "served_version"  # "" when nothing was served
+
+
+def latest_served_version(serving_dir: str):
+    """The highest numeric version folder under `serving_dir` that holds a SavedModel
+    (TF Serving's rule: numeric names only; staging folders are hidden), or None."""
+    if not tf.io.gfile.isdir(serving_dir):
+        return None
+    versions = []
+    for name in tf.io.gfile.listdir(serving_dir):
+        name = name.rstrip("/")
+        if name.isdigit() and tf.io.gfile.exists(os.path.join(serving_dir, name, "saved_model.pb")):
+            versions.append(int(name))
+    return str(max(versions)) if versions else None
+
+
+@tfx.dsl.components.component
+def ServedModelBaseline(  # noqa: N802 (TFX component naming)
+    serving_dir: tfx.dsl.components.Parameter[str],
+    candidate: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
+    baseline: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Model],
+) -> None:
+    """Copies the newest served version into `baseline` (Format-Serving layout).
+
+    `candidate` is not read: it makes the step run after the Trainer and keys its cache
+    on the candidate, so a cached baseline is only ever reused together with the cached
+    evaluation of the very same model.
+    """
+    del candidate
+    version = latest_served_version(serving_dir)
+    baseline.set_string_custom_property(SERVED_VERSION_PROPERTY, version or "")
+    if version is None:
+        print(f"[baseline] no model served under {serving_dir}: first run, no baseline")
+        return
+    source = os.path.join(serving_dir, version)
+    io_utils.copy_dir(source, os.path.join(baseline.uri, SERVING_MODEL_DIR))
+    print(f"[baseline] served version {version} from {source}")
