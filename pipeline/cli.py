@@ -171,6 +171,12 @@ def _add_compile_parser(sub) -> None:
     compile_.add_argument(
         "--beam-runner", choices=("DirectRunner", "DataflowRunner"), default="DirectRunner"
     )
+    compile_.add_argument(
+        "--direct-running-mode",
+        choices=("multi_processing", "multi_threading", "in_memory"),
+        help="DirectRunner: Beam workers in processes (default, every core of the pod), "
+        "threads, or in the step's own process (small data)",
+    )
     compile_.add_argument("--dataflow-project")
     compile_.add_argument("--dataflow-region")
     compile_.add_argument("--dataflow-temp-location", help="gs:// staging/temp folder")
@@ -435,6 +441,7 @@ def compile_command(args: argparse.Namespace) -> int:
 
     beam = kc.BeamOptions(
         runner=args.beam_runner,
+        direct_running_mode=args.direct_running_mode,
         project=args.dataflow_project,
         region=args.dataflow_region,
         temp_location=args.dataflow_temp_location,

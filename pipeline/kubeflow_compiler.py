@@ -32,6 +32,7 @@ from pipeline.settings import PIPELINE_NAME, PipelineSettings
 KUBEFLOW, VERTEX = "kubeflow", "vertex"
 TARGETS = (KUBEFLOW, VERTEX)
 DIRECT_RUNNER, DATAFLOW_RUNNER = "DirectRunner", "DataflowRunner"
+DIRECT_RUNNING_MODES = ("multi_processing", "multi_threading", "in_memory")
 DEFAULT_DATA_PATTERN = "*.csv"
 # A --data path whose last part ends so is one file, not a folder.
 _FILE_SUFFIXES = (".csv", ".gz", ".txt", ".tsv", ".bz2")
@@ -62,6 +63,9 @@ class BeamOptions:
     run: in their own pod (DirectRunner) or on Dataflow."""
 
     runner: str = DIRECT_RUNNER
+    # DirectRunner only: multi_processing uses every core of the pod in separate processes
+    # (TFX's template setting); in_memory starts no worker process, for small data.
+    direct_running_mode: str | None = None  # default multi_processing
     project: str | None = None
     region: str | None = None
     temp_location: str | None = None
@@ -69,6 +73,8 @@ class BeamOptions:
     max_workers: int | None = None
 
     def validate(self) -> None:
+        if self.runner != DIRECT_RUNNER and self.direct_running_mode is not None:
+            raise CompileError("--direct-running-mode: only used with --beam-runner DirectRunner")
         dataflow_only = {
             "--dataflow-project": self.project,
             "--dataflow-region": self.region,
@@ -76,6 +82,11 @@ class BeamOptions:
             "--dataflow-machine-type": self.machine_type,
             "--dataflow-max-workers": self.max_workers,
         }
+        if self.direct_running_mode not in (None, *DIRECT_RUNNING_MODES):
+            raise CompileError(
+                f"--direct-running-mode {self.direct_running_mode}: choose "
+                + ", ".join(DIRECT_RUNNING_MODES)
+            )
         if self.runner == DIRECT_RUNNER:
             given = [name for name, value in dataflow_only.items() if value is not None]
             if given:
@@ -103,7 +114,7 @@ class BeamOptions:
             # One pod: use all of its cores, in separate processes (TFX's template setting).
             return (
                 f"--runner={DIRECT_RUNNER}",
-                "--direct_running_mode=multi_processing",
+                f"--direct_running_mode={self.direct_running_mode or DIRECT_RUNNING_MODES[0]}",
                 "--direct_num_workers=0",
             )
         args = [

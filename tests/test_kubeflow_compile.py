@@ -29,6 +29,7 @@ COMPONENTS = (
     "AnomaliesGate",
     "Transform",
     "Trainer",
+    "ServedModelBaseline",
     "Evaluator",
     "BoosterModel",
     "BoosterEvaluator",
@@ -55,6 +56,8 @@ EDGES = {
     ("Trainer", "schema"): ("SchemaGen", "schema"),
     ("Evaluator", "examples"): ("EasyRecExampleGen", "examples"),
     ("Evaluator", "model"): ("Trainer", "model"),
+    ("ServedModelBaseline", "candidate"): ("Trainer", "model"),
+    ("Evaluator", "baseline_model"): ("ServedModelBaseline", "baseline"),
     ("BoosterModel", "model_run"): ("Trainer", "model_run"),
     ("BoosterEvaluator", "examples"): ("EasyRecExampleGen", "examples"),
     ("BoosterEvaluator", "model"): ("BoosterModel", "booster"),
@@ -74,14 +77,8 @@ def no_credentials(monkeypatch, tmp_path):
 
 def compile_to(tmp_path: Path, target: str = "kubeflow", **changes):
     suffix = ".yaml" if target == "kubeflow" else ".json"
-    options = CompileOptions(
-        target=target,
-        output=tmp_path / f"pipeline{suffix}",
-        pipeline_root=ROOT,
-        data=DATA,
-        image=IMAGE,
-        **changes,
-    )
+    settings = {"pipeline_root": ROOT, "data": DATA, "image": IMAGE, **changes}
+    options = CompileOptions(target=target, output=tmp_path / f"pipeline{suffix}", **settings)
     return options, kubeflow_compiler.compile_pipeline(options)
 
 
@@ -109,20 +106,9 @@ def test_kubeflow_yaml_is_a_pipeline_spec_with_the_whole_dag(tmp_path):
     assert spec.schema_version == "2.1.0"
     assert set(COMPONENTS) <= set(tasks)
 
-    # Every node create_pipeline builds is in the DAG (a baseline resolver too, when the
-    # pipeline has one: TFX compiles it into resolver tasks named after it).
+    # Every node create_pipeline builds is one task of the DAG, and nothing else is.
     nodes = tfx_pipeline.create_pipeline(kubeflow_compiler.build_settings(options)).components
-    for node in nodes:
-        if type(node).__name__ == "Resolver":
-            resolver_tasks = [t for t in tasks if t.startswith(node.id)]
-            assert resolver_tasks, f"resolver {node.id} missing from the DAG"
-            for task in resolver_tasks:
-                label = spec.components[tasks[task].component_ref.name].executor_label
-                assert "resolver" in executors(spec)[label]
-            baseline = tasks["Evaluator"].inputs.artifacts["baseline_model"]
-            assert baseline.task_output_artifact.producer_task in resolver_tasks
-        else:
-            assert node.id in tasks, f"{node.id} missing from the DAG"
+    assert {node.id for node in nodes} == set(tasks)
 
     for (consumer, key), (producer, output) in EDGES.items():
         source = tasks[consumer].inputs.artifacts[key].task_output_artifact
@@ -142,7 +128,9 @@ def test_every_executor_runs_the_image_with_our_code(tmp_path):
     assert len(containers) >= len(COMPONENTS)
     for label, container in containers.items():
         assert container["image"] == IMAGE, label
-        assert container["command"][-1].startswith("tfx.orchestration.kubeflow.v2.container")
+        # Our wrapper of TFX's entrypoint (pipeline/container_entrypoint.py).
+        assert container["command"] == ["python", "-m", "pipeline.container_entrypoint"]
+        assert importlib.util.find_spec("pipeline.container_entrypoint") is not None
     example_gen_args = container_args(spec, "EasyRecExampleGen")
     class_path = example_gen_args[example_gen_args.index("--executor_class_path") + 1]
     assert class_path == "components.easyrec_example_gen.executor.Executor"
@@ -221,13 +209,20 @@ def test_direct_runner_by_default(tmp_path):
 
 def test_cache_flag_reaches_every_task(tmp_path):
     _, cached = compile_to(tmp_path)
-    # The baseline resolver's tasks query metadata and are never cached, by design of TFX.
+    # KFP never runs ExampleGen's driver (which fingerprints the input files), so its cache
+    # key would only hold the folder's name: new files there must not hit an old entry.
     components = {
         name: t
         for name, t in parse_spec(cached.path).root.dag.tasks.items()
-        if "resolver" not in name
+        if name != "EasyRecExampleGen"
     }
     assert all(t.caching_options.enable_cache for t in components.values())
+    example_gen = parse_spec(cached.path).root.dag.tasks["EasyRecExampleGen"]
+    assert not example_gen.caching_options.enable_cache
+    # Vertex runs the driver, whose fingerprint goes into its cache key: cache kept.
+    _, vertex = compile_to(tmp_path / "vertex", target="vertex")
+    vertex_tasks = vertex.job["pipelineSpec"]["root"]["dag"]["tasks"].values()
+    assert all(t["cachingOptions"]["enableCache"] for t in vertex_tasks)
     _, uncached = compile_to(tmp_path / "nocache", enable_cache=False)
     tasks = parse_spec(uncached.path).root.dag.tasks.values()
     assert not any(t.caching_options.enable_cache for t in tasks)
@@ -281,13 +276,14 @@ def test_config_and_train_steps_go_into_the_package(tmp_path):
 
 
 def test_compiling_writes_nothing_under_the_pipeline_root(tmp_path):
-    """A local root shows it directly: it must not even be created."""
+    """A local serving folder shows it directly: it must not even be created (and the gs://
+    root cannot be reached without credentials)."""
     root = tmp_path / "root"
     for target, name in (("kubeflow", "p.yaml"), ("vertex", "p.json")):
         options = CompileOptions(
             target=target,
             output=tmp_path / name,
-            pipeline_root=ROOT if target == "vertex" else str(root),
+            pipeline_root=ROOT,
             data=DATA,
             image=IMAGE,
             serving_dir=str(root / "serving"),
@@ -523,3 +519,51 @@ def test_bad_vertex_training_options_name_the_option(tmp_path, capsys, args, mes
     assert cli._main(argv) == cli.EXIT_USAGE
     assert message in capsys.readouterr().err
     assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.parametrize("target", ["kubeflow", "vertex"])
+def test_only_executor_kinds_open_source_kfp_runs(tmp_path, target):
+    """backend/src/v2/compiler/visitor.go refuses every executor but container and
+    importer; the ExampleGen driver is a lifecycle hook Vertex runs and KFP ignores."""
+    _, compiled = compile_to(tmp_path, target=target)
+    spec = compiled.spec
+    kinds = {kind for executor in spec["deploymentSpec"]["executors"].values() for kind in executor}
+    assert kinds == {"container"}
+    label = spec["components"]["EasyRecExampleGen"]["executorLabel"]
+    hook = spec["deploymentSpec"]["executors"][label]["container"]["lifecycle"]["preCacheCheck"]
+    assert hook["command"][-1] == "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
+
+
+def test_every_artifact_type_imports_by_the_title_tfx_reads(tmp_path):
+    """TFX's entrypoint imports each artifact's class from its schema title: a custom type
+    whose title is no Python path (as `rocket.EvaluationReport` was) fails its step."""
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as entry
+    from tfx.utils import import_utils
+
+    _, compiled = compile_to(tmp_path)
+    titles = set()
+    for component in compiled.spec["components"].values():
+        for side in ("inputDefinitions", "outputDefinitions"):
+            for definition in component.get(side, {}).get("artifacts", {}).values():
+                type_schema = pipeline_spec_pb2.ArtifactTypeSchema()
+                json_format.ParseDict(definition["artifactType"], type_schema)
+                class_path = entry._retrieve_class_path(type_schema)
+                assert import_utils.import_class_by_path(class_path), class_path
+                titles.add(class_path)
+    assert "components.RocketEvaluationReport" in titles
+
+
+@pytest.mark.parametrize(
+    ("target", "root", "message"),
+    [
+        ("kubeflow", "minio://mlpipeline/v2/artifacts", "minio:// roots are not supported"),
+        ("kubeflow", "s3://bucket/rocket", "s3:// roots are not supported"),
+        ("kubeflow", "/mnt/artifacts", "unrecognized pipeline root format"),
+        ("vertex", "s3://bucket/rocket", "s3:// roots are not supported"),
+        ("vertex", "/mnt/artifacts", "Vertex AI needs a gs:// pipeline root"),
+    ],
+)
+def test_pipeline_roots_tfx_cannot_write_are_refused(tmp_path, target, root, message):
+    with pytest.raises(CompileError, match=message):
+        compile_to(tmp_path, target=target, pipeline_root=root)
+    assert not list(tmp_path.iterdir())  # nothing written

@@ -91,6 +91,8 @@ def test_kubeflow_upload_then_run_with_parameters(packages, capsys):
         "train_args": '{"num_steps": 50}',
         "data_root": "gs://acme-ml/data/2026-11-27",
     }
+    # The KFP backend never reads the package's defaultPipelineRoot: the run must carry it.
+    assert run["runtime_config"]["pipeline_root"] == ROOT
     assert "pipeline_spec" not in run or run["pipeline_spec"] is None
     run_id = out.split("run id: ")[1].split()[0]
     assert run_id.startswith("run-")
@@ -123,6 +125,7 @@ def test_kubeflow_second_submit_adds_a_version_and_reuses_the_experiment(package
         (["--param", "train_args=300"], "--param train_args=300"),
         (["--param", "data_root"], "--param data_root: write it as NAME=VALUE"),
         (["--project", "acme"], "--project: only with --vertex"),
+        (["--pipeline-root", "minio://mlpipeline/v2"], "--pipeline-root minio://mlpipeline/v2"),
     ],
 )
 def test_kubeflow_bad_params_are_refused_before_anything_is_sent(packages, capsys, extra, message):

@@ -1,0 +1,377 @@
+"""`rocket run-package` and the container entrypoint: a compiled package executed under
+open-source Kubeflow Pipelines' rules and Vertex AI's.
+
+The fast tests check the rules themselves (and that, under KFP's, TFX's stock entrypoint
+does fail as the backend's source says). The slow ones compile both targets on small data
+and run each package twice, as a user would before submitting it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import container_entrypoint, kubeflow_compiler, package_runner, sample_data
+from pipeline.kubeflow_compiler import BeamOptions, CompileOptions
+from pipeline.package_runner import PackageRunError
+
+ROCKET = str(Path(sys.executable).with_name("rocket"))
+BUCKET = "rocket-ci"
+ROOT = f"gs://{BUCKET}/pipelines"
+DATA = f"gs://{BUCKET}/data"
+IMAGE = "europe-docker.pkg.dev/acme/ml/rocket-launching-tfx:0.1.0"
+EXAMPLES_TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
+
+
+def compile_package(folder: Path, target: str, **changes) -> Path:
+    name = "pipeline.yaml" if target == "kubeflow" else "pipeline.json"
+    options = CompileOptions(
+        target=target,
+        output=folder / name,
+        pipeline_root=ROOT,
+        data=DATA,
+        image=IMAGE,
+        **changes,
+    )
+    return kubeflow_compiler.compile_pipeline(options).path
+
+
+# The entrypoint's repairs --------------------------------------------------------------------
+
+
+def kfp_executor_input() -> dict:
+    """What the KFP backend hands a step: upstream artifacts with an empty instanceSchema
+    (metadata/client.go) and its own executor-logs output (driver/driver.go)."""
+    return {
+        "inputs": {
+            "artifacts": {
+                "examples": {
+                    "artifacts": [{"name": "17", "uri": "gs://b/e", "type": {"instanceSchema": ""}}]
+                }
+            },
+            "parameterValues": {"exclude_splits": "[]"},
+        },
+        "outputs": {
+            "artifacts": {
+                "statistics": {
+                    "artifacts": [
+                        {
+                            "name": "statistics",
+                            "uri": "gs://b/s",
+                            "type": {"instanceSchema": "title: tfx.ExampleStatistics\n"},
+                        }
+                    ]
+                },
+                "executor-logs": {
+                    "artifacts": [
+                        {
+                            "name": "executor-logs",
+                            "uri": "gs://b/logs",
+                            "type": {"schemaTitle": "system.Artifact"},
+                        }
+                    ]
+                },
+            },
+            "outputFile": "/tmp/out.json",
+        },
+    }
+
+
+def test_tfx_entrypoint_fails_on_what_kfp_sends_and_succeeds_after_the_repair():
+    """tensorflow/tfx#7768 and KFP's executor-logs, reproduced in TFX's own parser."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as entry
+
+    def parse(executor_input: dict):
+        message = pipeline_spec_pb2.ExecutorInput()
+        json_format.ParseDict(executor_input, message)
+        inputs = entry.parse_raw_artifact_dict(message.inputs.artifacts)
+        outputs = entry.parse_raw_artifact_dict(message.outputs.artifacts)
+        return inputs, outputs
+
+    raw = kfp_executor_input()
+    with pytest.raises(AttributeError):  # yaml.safe_load("") is None: None.get('title')
+        parse(raw)
+    without_empty_schema = kfp_executor_input()
+    without_empty_schema["inputs"]["artifacts"]["examples"]["artifacts"][0]["type"] = EXAMPLES_TYPE
+    with pytest.raises(ImportError):  # "system.Artifact" imported as a Python class
+        parse(without_empty_schema)
+
+    changes = container_entrypoint.repair_executor_input(
+        raw, {"artifacts": {"examples": {"artifactType": EXAMPLES_TYPE}}}
+    )
+    assert changes == [
+        "input examples: type tfx.Examples from the package",
+        "output executor-logs: system.Artifact left to the backend",
+    ]
+    inputs, outputs = parse(raw)
+    assert type(inputs["examples"][0]).__name__ == "Examples"
+    assert inputs["examples"][0].uri == "gs://b/e"
+    assert set(outputs) == {"statistics"}
+
+
+def test_entrypoint_is_a_no_op_when_types_are_present():
+    executor_input = kfp_executor_input()
+    executor_input["inputs"]["artifacts"]["examples"]["artifacts"][0]["type"] = EXAMPLES_TYPE
+    del executor_input["outputs"]["artifacts"]["executor-logs"]
+    raw = json.dumps(executor_input)
+    argv = ["--executor_class_path", "x.Executor", "--json_serialized_invocation_args", raw]
+    repaired, changes = container_entrypoint.repair_argv(argv)
+    assert changes == [] and repaired is argv and repaired[3] is raw
+
+
+def test_entrypoint_repairs_the_invocation_argument_in_place():
+    spec = {"artifacts": {"examples": {"artifactType": EXAMPLES_TYPE}}}
+    argv = [
+        "--executor_class_path",
+        "x.Executor",
+        "--json_serialized_invocation_args",
+        json.dumps(kfp_executor_input()),
+        "--json_serialized_inputs_spec_args",
+        json.dumps(spec),
+        "--runner=DirectRunner",
+    ]
+    repaired, changes = container_entrypoint.repair_argv(argv)
+    assert len(changes) == 2
+    assert repaired[:3] == argv[:3] and repaired[4:] == argv[4:]
+    fixed = json.loads(repaired[3])
+    assert fixed["inputs"]["artifacts"]["examples"]["artifacts"][0]["type"] == EXAMPLES_TYPE
+    assert "executor-logs" not in fixed["outputs"]["artifacts"]
+
+
+def test_entrypoint_names_an_input_it_cannot_type():
+    with pytest.raises(ValueError, match="input artifact 'examples' arrived without a type"):
+        container_entrypoint.repair_executor_input(kfp_executor_input(), {"artifacts": {}})
+
+
+# Backend rules --------------------------------------------------------------------------------
+
+
+def resolver_package(folder: Path) -> Path:
+    """A TFX pipeline with a Resolver (LatestBlessedModelStrategy), compiled as TFX does:
+    what `rocket compile` produced before the gate's baseline became a plain step."""
+    from tfx import v1 as tfx
+
+    resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    pipeline = tfx.dsl.Pipeline(
+        pipeline_name="with-resolver", pipeline_root=ROOT, components=[resolver]
+    )
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=IMAGE, use_pipeline_spec_2_1=True
+        )
+    )
+    job = runner.run(pipeline, write_out=False)
+    path = folder / "resolver.yaml"
+    path.write_text(yaml.safe_dump({**job["pipelineSpec"], "defaultPipelineRoot": ROOT}))
+    return path
+
+
+def test_a_resolver_executor_is_refused_under_kubeflow_with_the_backends_message(tmp_path):
+    package = resolver_package(tmp_path)
+    with pytest.raises(PackageRunError) as refused:
+        package_runner.PackageRunner(package, "kubeflow", tmp_path / "root")
+    assert str(refused.value).startswith("Failed to compile job: error processing component")
+    assert "non-container and non-importer executor not implemented" in str(refused.value)
+    assert not (tmp_path / "root").exists()  # refused before anything ran
+
+
+@pytest.mark.parametrize(
+    ("root", "message"),
+    [
+        ("/mnt/artifacts", "unrecognized pipeline root format: '/mnt/artifacts'"),
+        ("file:///mnt/artifacts", "unsupported Cloud bucket: 'file:///mnt/artifacts'"),
+        ("minio://mlpipeline/v2/artifacts", "stands in for gs:// roots only"),
+    ],
+)
+def test_kfp_pipeline_root_rules(root, message):
+    with pytest.raises(PackageRunError, match=message):
+        package_runner.check_kfp_pipeline_root(root)
+    package_runner.check_kfp_pipeline_root("gs://bucket/root")
+
+
+def test_tasks_run_after_everything_they_read():
+    tasks = {
+        "c": {"inputs": {"artifacts": {"x": {"taskOutputArtifact": {"producerTask": "b"}}}}},
+        "b": {"dependentTasks": ["a"]},
+        "a": {},
+        "d": {},
+    }
+    assert package_runner.topological_order(tasks) == ["a", "b", "c", "d"]
+    with pytest.raises(PackageRunError, match="cycle"):
+        package_runner.topological_order(
+            {"a": {"dependentTasks": ["b"]}, "b": {"dependentTasks": ["a"]}}
+        )
+
+
+def test_trigger_conditions_are_evaluated_on_the_task_inputs():
+    executor_input = {"inputs": {"parameterValues": {"mode": "full", "steps": 300}}}
+    holds = package_runner.evaluate_condition
+    assert holds("inputs.parameter_values['mode'] == 'full'", executor_input, "t")
+    assert not holds("inputs.parameter_values['mode'] != 'full'", executor_input, "t")
+    assert holds(
+        "inputs.parameter_values['steps'] > 100 && inputs.parameter_values['mode'] == 'full'",
+        executor_input,
+        "t",
+    )
+    assert holds(
+        "inputs.parameter_values['steps'] < 100 || inputs.parameter_values['mode'] == 'full'",
+        executor_input,
+        "t",
+    )
+    with pytest.raises(PackageRunError, match="task t: triggerPolicy.condition"):
+        holds("size(inputs.parameter_values) > 1", executor_input, "t")
+
+
+def test_metadata_reaches_downstream_as_mlmd_keeps_it():
+    assert package_runner.mlmd_round_trip(
+        {"blessed": True, "splits": ["train"], "info": {"a": 1}, "span": 0, "name": "x"}
+    ) == {
+        "blessed": 1,
+        "splits": {"list": ["train"]},
+        "info": {"struct": {"a": 1}},
+        "span": 0,
+        "name": "x",
+    }
+
+
+def test_package_of_the_other_backend_is_refused(tmp_path):
+    kubeflow = compile_package(tmp_path, "kubeflow")
+    vertex = compile_package(tmp_path, "vertex")
+    with pytest.raises(PackageRunError, match="--backend kubeflow"):
+        package_runner.PackageRunner(kubeflow, "vertex", tmp_path / "r")
+    with pytest.raises(PackageRunError, match="--backend vertex"):
+        package_runner.PackageRunner(vertex, "kubeflow", tmp_path / "r")
+
+
+# Both packages, end to end ---------------------------------------------------------------------
+
+
+def run_package(package: Path, backend: str, root: Path, *params: str):
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    argv = [ROCKET, "run-package", str(package), "--backend", backend, "--root", str(root)]
+    for param in params:
+        argv += ["--param", param]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1500)
+    record = None
+    runs = sorted((root / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime)
+    if runs:
+        record = json.loads(runs[-1].read_text())
+    return result, record
+
+
+def outputs_of(record: dict, task: str) -> dict:
+    return next(t for t in record["tasks"] if t["name"] == task)["outputs"]
+
+
+def stand_in(root: Path, uri: str) -> Path:
+    assert uri.startswith("gs://"), uri
+    return root / package_runner.GCS_STAND_IN / uri[len("gs://") :]
+
+
+def serving_files(serving: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(serving)): p.read_bytes() for p in serving.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module", params=["kubeflow", "vertex"])
+def two_runs(request, tmp_path_factory):
+    """One package per backend, compiled as a user would (gs:// root and data; the data
+    placed in the gs:// stand-in), run twice: as compiled, then with 2 training steps."""
+    backend = request.param
+    folder = tmp_path_factory.mktemp(backend)
+    import rocket_config
+
+    package = compile_package(
+        folder,
+        backend,
+        beam=BeamOptions(direct_running_mode="in_memory"),  # small data: no worker processes
+        # 60 steps, as the local end-to-end test trains (`rocket run --train-steps 60`).
+        config=rocket_config.with_changes(
+            rocket_config.default_config(), **{"train.train_steps": 60}
+        ),
+    )
+    root = folder / "root"
+    sample_data.write_sample(stand_in(root, f"{DATA}/sample.csv"), 4000)
+    first, first_record = run_package(package, backend, root)
+    serving = stand_in(root, f"{ROOT}/serving")
+    served_before = serving_files(serving) if serving.exists() else {}
+    second, second_record = run_package(package, backend, root, "train_steps=2")
+    return {
+        "backend": backend,
+        "root": root,
+        "serving": serving,
+        "first": (first, first_record),
+        "second": (second, second_record),
+        "served_before": served_before,
+    }
+
+
+@pytest.mark.slow
+def test_first_run_blesses_and_pushes_a_light_model_that_serves(two_runs):
+    import tensorflow as tf
+
+    from components.easyrec_example_gen import Column, RowParser
+
+    result, record = two_runs["first"]
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert all(t["state"] == "succeeded" for t in record["tasks"]), record["tasks"]
+    assert len(record["tasks"]) == 13
+    assert "blessed: True" in result.stdout
+    # The run's own artifacts: no baseline served yet.
+    baseline = outputs_of(record, "ServedModelBaseline")["baseline"][0]
+    assert baseline["metadata"]["served_version"] == ""
+    blessing = outputs_of(record, "Evaluator")["blessing"][0]
+    assert blessing["metadata"]["blessed"] == 1
+    pushed = outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]
+    destination = pushed["pushed_destination"]
+    assert destination.startswith(f"{ROOT}/serving/")
+    assert f"pushed: {destination}" in result.stdout
+    # The pushed light model loads and answers raw tf.Examples.
+    import rocket_config
+
+    parser = RowParser([Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS])
+    rows = sample_data.generate_rows(20, seed=9)
+    examples = [parser.parse(r.encode(), "x", i) for i, r in enumerate(rows, 1)]
+    model = tf.saved_model.load(str(stand_in(two_runs["root"], destination)))
+    probabilities = model.signatures["serving_default"](
+        examples=tf.constant([e.SerializeToString() for e in examples])
+    )["probabilities"].numpy()
+    assert probabilities.shape == (20,) and ((probabilities > 0) & (probabilities < 1)).all()
+    assert two_runs["served_before"]  # what the second run must leave alone
+
+
+@pytest.mark.slow
+def test_second_run_with_a_degraded_model_is_not_blessed_and_serving_is_untouched(two_runs):
+    first_result, first = two_runs["first"]
+    result, record = two_runs["second"]
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "blessed: False" in result.stdout and "pushed: nothing" in result.stdout
+    served_version = outputs_of(first, "Pusher")["pushed_model"][0]["metadata"]["pushed_version"]
+    baseline = outputs_of(record, "ServedModelBaseline")["baseline"][0]
+    assert baseline["metadata"]["served_version"] == served_version  # what the gate compared
+    assert outputs_of(record, "Evaluator")["blessing"][0]["metadata"]["blessed"] == 0
+    assert outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]["pushed"] == 0
+    assert serving_files(two_runs["serving"]) == two_runs["served_before"]
+
+
+@pytest.mark.slow
+def test_example_gen_fingerprints_its_input_with_or_without_the_driver(two_runs):
+    """Vertex runs the file-based driver (lifecycle hook); KFP never calls it, and the
+    executor computes the same fingerprint itself."""
+    _, record = two_runs["first"]
+    examples = outputs_of(record, "EasyRecExampleGen")["examples"][0]
+    assert "sample.csv" in examples["metadata"]["input_fingerprint"]
+    log = Path(next(t for t in record["tasks"] if t["name"] == "EasyRecExampleGen")["log"])
+    driver_ran = "Calculated fingerprint" in log.read_text(errors="replace")
+    assert driver_ran == (two_runs["backend"] == "vertex")
