@@ -59,7 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--max-auc-drop",
         type=float,
         default=0.01,
-        help="bless only if the light AUC is at most this far below the latest blessed "
+        help="bless only if the light AUC is at most this far below the served "
         "model's (0.01; a first run has no baseline)",
     )
     run.add_argument(
@@ -343,7 +343,7 @@ def _print_summary(summary: dict) -> None:
           f"{fmt(summary['booster_gauc'])}")  # fmt: skip
     baseline = summary["baseline_light_auc"]
     baseline_text = "none (first run)" if baseline is None else fmt(baseline)
-    print(f"  latest blessed light AUC (baseline): {baseline_text}")
+    print(f"  served light AUC (baseline): {baseline_text}")
     print(f"  rows: train {summary['train_rows']}, eval {summary['eval_rows']}")
     if summary.get("bad_rows"):
         print(f"  bad rows set aside: {summary['bad_rows']} (see bad_rows/)")

@@ -26,7 +26,7 @@ class PipelineSettings:
     pipeline_name: str = PIPELINE_NAME
     module_file: str = MODULE_FILE
     min_auc: float = 0.5
-    # Bless only if the light AUC is at most this far below the latest blessed model's.
+    # Bless only if the light AUC is at most this far below the served model's.
     max_auc_drop: float = 0.01
     eval_fraction: float = 0.2
     # Predefined ((name, pattern under data_root), ...) splits; empty: split by hash with

@@ -51,7 +51,7 @@ def eval_config(
     """TFMA configuration shared by the light Evaluator and the booster's.
 
     With `min_auc`, the model is blessed only when its AUC reaches it; with `max_auc_drop`,
-    also only when its AUC is at most that much below the latest blessed model's (the
+    also only when its AUC is at most that much below the served model's (the
     baseline; TFX skips this check on a first run, which has none). Without either it only
     measures (the booster's Evaluator).
     """

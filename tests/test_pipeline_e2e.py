@@ -81,7 +81,7 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert summary["light_gauc"] != summary["light_auc"]
     assert summary["booster_auc"] == pytest.approx(summary["trainer_booster_auc"], abs=2e-3)
     assert summary["baseline_light_auc"] is None
-    assert "latest blessed light AUC (baseline): none (first run)" in result.stdout
+    assert "served light AUC (baseline): none (first run)" in result.stdout
     assert set(summary["light_auc_by_slice"]) == {"pid=430548_1007", "pid=430539_1007"}
     report = Path(summary["report"])
     text = report.read_text()
@@ -189,7 +189,7 @@ def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_r
     assert summary["baseline_light_auc"] == pytest.approx(first["light_auc"], abs=1e-6)
     drop = summary["light_auc"] - first["light_auc"]
     assert any(
-        reason.startswith(f"auc changed by {drop:+.4f} against the latest blessed model")
+        reason.startswith(f"auc changed by {drop:+.4f} against the served model")
         for reason in summary["not_blessed_reasons"]
     ), summary["not_blessed_reasons"]
     assert "blessed: False" in result.stdout and "nothing pushed" in result.stdout

@@ -70,7 +70,7 @@ def render_markdown(data: dict) -> str:
     header = "| metric | light (serving) | booster | booster − light |"
     divider = "|---|---|---|---|"
     if baseline:
-        header += " latest blessed light |"
+        header += " served light (baseline) |"
         divider += "---|"
     lines += [header, divider]
     for label, key in ROWS:

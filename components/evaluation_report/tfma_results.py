@@ -110,7 +110,7 @@ def describe_failure(failed) -> str:
     if failed.metric_key.is_diff:
         allowed = threshold.change_threshold.absolute.value
         return (
-            f"{name} changed by {value:+.4f} against the latest blessed model "
+            f"{name} changed by {value:+.4f} against the served model "
             f"(allowed: {allowed:+g})"
         )
     bounds = threshold.value_threshold
