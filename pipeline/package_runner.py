@@ -184,6 +184,53 @@ def topological_order(tasks: dict) -> list[str]:
     return order
 
 
+_KIND_OF = {
+    str: "string",
+    bool: "bool",
+    int: "number",
+    float: "number",
+    list: "list",
+    dict: "struct",
+}
+_ACCEPTS = {
+    "NUMBER_DOUBLE": "number",
+    "NUMBER_INTEGER": "number",
+    "BOOLEAN": "bool",
+    "LIST": "list",
+    "STRUCT": "struct",
+}
+
+
+def check_parameter_types(values: dict, component: dict, task_name: str) -> None:
+    """KFP's driver (driver/resolve.go, resolveInputs) on a container task's parameters,
+    in place: a STRING input takes any value as JSON text, other types must match; a
+    missing input without default is an error. Then the launcher adds the defaults of the
+    inputs still missing (component/launcher_v2.go, addDefaultParams)."""
+    for name, spec in component.get("inputDefinitions", {}).get("parameters", {}).items():
+        if name not in values:
+            if "defaultValue" in spec:
+                values[name] = spec["defaultValue"]
+            elif not spec.get("isOptional"):
+                raise PackageRunError(
+                    f"task {task_name}: neither value nor default value provided for "
+                    f"non-optional parameter {name!r}"
+                )
+            continue
+        value, expected = values[name], spec.get("parameterType", "STRING")
+        if expected == "STRING":
+            if not isinstance(value, str):
+                values[name] = json.dumps(value)
+            continue
+        if value is None:
+            raise PackageRunError(f"task {task_name}: got null for input parameter {name!r}")
+        actual = _KIND_OF.get(type(value), type(value).__name__)
+        if _ACCEPTS.get(expected) != actual:
+            raise PackageRunError(
+                f"task {task_name}: input parameter {name!r} type mismatch: "
+                f"expect {expected}, got {actual}"
+            )
+
+
 def mlmd_round_trip(metadata: dict) -> dict:
     """What a downstream KFP task receives for metadata the launcher recorded: MLMD keeps
     bool as int 1/0 and lists/dicts as wrapped structs (metadata/converter.go)."""
@@ -264,7 +311,7 @@ class PackageRunner:
         # tfx kubeflow_v2_run_executor: {gcsOutputDirectory}/{project_number}/{job id}/{task}_{uuid}
         return f"{root}/{_VERTEX_PROJECT_NUMBER}/{self.run_id}/{task_name}_{salt}"
 
-    def _input_parameters(self, task: dict, component: dict) -> dict:
+    def _input_parameters(self, task_name: str, task: dict, component: dict) -> dict:
         values = {}
         for key, source in task.get("inputs", {}).get("parameters", {}).items():
             if "componentInputParameter" in source:
@@ -278,12 +325,8 @@ class PackageRunner:
                 ]
             else:
                 raise PackageRunError(f"parameter {key}: source {list(source)} not supported")
-        if self.backend == KUBEFLOW:  # the launcher's addDefaultParams
-            for key, definition in (
-                component.get("inputDefinitions", {}).get("parameters", {}).items()
-            ):
-                if key not in values and "defaultValue" in definition:
-                    values[key] = definition["defaultValue"]
+        if self.backend == KUBEFLOW:
+            check_parameter_types(values, component, task_name)
         return values
 
     def _input_artifacts(self, task: dict) -> dict:
@@ -406,7 +449,11 @@ class PackageRunner:
                 continue
             component = self.spec["components"][task["componentRef"]["name"]]
             executor = executors[component["executorLabel"]]
-            result = self._run_task(name, task, component, executor, folder)
+            try:
+                result = self._run_task(name, task, component, executor, folder)
+            except PackageRunError as error:  # what the backend's driver would fail on
+                self.log(f"[run-package] {name}: FAILED before it ran: {error}")
+                result = TaskRecord(name, "failed", log=str(error))
             self.records[name] = result
             record.tasks.append(result)
             if result.state != "succeeded":
@@ -438,7 +485,7 @@ class PackageRunner:
         log_path = work / "log.txt"
         executor_input = {
             "inputs": {
-                "parameterValues": self._input_parameters(task, component),
+                "parameterValues": self._input_parameters(name, task, component),
                 "artifacts": self._input_artifacts(task),
             }
         }

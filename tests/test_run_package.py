@@ -375,3 +375,24 @@ def test_example_gen_fingerprints_its_input_with_or_without_the_driver(two_runs)
     log = Path(next(t for t in record["tasks"] if t["name"] == "EasyRecExampleGen")["log"])
     driver_ran = "Calculated fingerprint" in log.read_text(errors="replace")
     assert driver_ran == (two_runs["backend"] == "vertex")
+
+
+def test_parameters_are_checked_as_kfps_driver_checks_them():
+    component = {
+        "inputDefinitions": {
+            "parameters": {
+                "config": {"parameterType": "STRING"},
+                "steps": {"parameterType": "NUMBER_INTEGER"},
+                "splits": {"parameterType": "STRING", "defaultValue": "[]"},
+                "optional": {"parameterType": "STRING", "isOptional": True},
+            }
+        }
+    }
+    values = {"config": {"a": 1}, "steps": 5.0}
+    package_runner.check_parameter_types(values, component, "T")
+    # Any value is JSON text to a STRING input; the launcher adds defaults, not optionals.
+    assert values == {"config": '{"a": 1}', "steps": 5.0, "splits": "[]"}
+    with pytest.raises(PackageRunError, match="'steps' type mismatch: expect NUMBER_INTEGER"):
+        package_runner.check_parameter_types({"config": "x", "steps": "5"}, component, "T")
+    with pytest.raises(PackageRunError, match="non-optional parameter 'steps'"):
+        package_runner.check_parameter_types({"config": "x"}, component, "T")
