@@ -525,13 +525,13 @@ def submit_command(args: argparse.Namespace) -> int:
 def run_package_command(args: argparse.Namespace) -> int:
     from pipeline import package_runner, submit
 
-    record = package_runner.run_package(
+    record = package_runner.PackageRunner(
         Path(args.package),
         args.backend,
         Path(args.root),
         submit.parse_params(args.param),
         pipeline_root=args.pipeline_root,
-    )
+    ).run()
     print(f"[run-package] run {record.run_id}: record in {record.folder / 'run.json'}")
     for task in record.tasks:
         print(f"  {task.name:<28} {task.state:<10} {task.seconds:7.1f}s")

@@ -615,17 +615,6 @@ def evaluate_condition(condition: str, executor_input: dict, task_name: str) -> 
     return any(all(holds(t) for t in part.split("&&")) for part in condition.split("||"))
 
 
-def run_package(
-    package: Path,
-    backend: str,
-    root: Path,
-    params: dict[str, str] | None = None,
-    pipeline_root: str | None = None,
-    log: Callable[[str], None] = print,
-) -> RunRecord:
-    return PackageRunner(package, backend, root, params, pipeline_root, log).run()
-
-
 def verdict(record: RunRecord) -> list[str]:
     """The gate's outcome from the recorded artifacts: blessed or not, and what was pushed."""
     by_name = {task.name: task for task in record.tasks}
