@@ -258,17 +258,22 @@ def test_package_of_the_other_backend_is_refused(tmp_path):
 # Both packages, end to end ---------------------------------------------------------------------
 
 
-def run_package(package: Path, backend: str, root: Path, *params: str):
+def start_run(package: Path, backend: str, root: Path, *params: str) -> subprocess.Popen:
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
     argv = [ROCKET, "run-package", str(package), "--backend", backend, "--root", str(root)]
     for param in params:
         argv += ["--param", param]
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1500)
-    record = None
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish_run(process: subprocess.Popen, root: Path):
+    """(CompletedProcess, the run's run.json) of a started `rocket run-package`."""
+    stdout, stderr = process.communicate(timeout=1800)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     runs = sorted((root / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime)
-    if runs:
-        record = json.loads(runs[-1].read_text())
-    return result, record
+    return result, json.loads(runs[-1].read_text()) if runs else None
 
 
 def outputs_of(record: dict, task: str) -> dict:
@@ -284,37 +289,50 @@ def serving_files(serving: Path) -> dict[str, bytes]:
     return {str(p.relative_to(serving)): p.read_bytes() for p in serving.rglob("*") if p.is_file()}
 
 
-@pytest.fixture(scope="module", params=["kubeflow", "vertex"])
-def two_runs(request, tmp_path_factory):
+BACKENDS = ("kubeflow", "vertex")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, dict]:
     """One package per backend, compiled as a user would (gs:// root and data; the data
-    placed in the gs:// stand-in), run twice: as compiled, then with 2 training steps."""
-    backend = request.param
-    folder = tmp_path_factory.mktemp(backend)
+    placed in the gs:// stand-in), run twice: as compiled, then with 2 training steps.
+    The two backends' runs go side by side (each step is mostly one core's work)."""
     import rocket_config
 
-    package = compile_package(
-        folder,
-        backend,
-        beam=BeamOptions(direct_running_mode="in_memory"),  # small data: no worker processes
-        # 60 steps, as the local end-to-end test trains (`rocket run --train-steps 60`).
-        config=rocket_config.with_changes(
-            rocket_config.default_config(), **{"train.train_steps": 60}
-        ),
-    )
-    root = folder / "root"
-    sample_data.write_sample(stand_in(root, f"{DATA}/sample.csv"), 4000)
-    first, first_record = run_package(package, backend, root)
-    serving = stand_in(root, f"{ROOT}/serving")
-    served_before = serving_files(serving) if serving.exists() else {}
-    second, second_record = run_package(package, backend, root, "train_steps=2")
-    return {
-        "backend": backend,
-        "root": root,
-        "serving": serving,
-        "first": (first, first_record),
-        "second": (second, second_record),
-        "served_before": served_before,
-    }
+    config = rocket_config.with_changes(
+        rocket_config.default_config(), **{"train.train_steps": 60}
+    )  # as the local end-to-end test trains (`rocket run --train-steps 60`)
+    setups = {}
+    for backend in BACKENDS:
+        folder = tmp_path_factory.mktemp(backend)
+        package = compile_package(
+            folder,
+            backend,
+            beam=BeamOptions(direct_running_mode="in_memory"),  # small data, no Beam workers
+            config=config,
+        )
+        root = folder / "root"
+        sample_data.write_sample(stand_in(root, f"{DATA}/sample.csv"), 4000)
+        setups[backend] = {
+            "package": package,
+            "root": root,
+            "serving": stand_in(root, f"{ROOT}/serving"),
+        }
+    started = {b: start_run(s["package"], b, s["root"]) for b, s in setups.items()}
+    for backend, setup in setups.items():
+        setup["first"] = finish_run(started[backend], setup["root"])
+        serving = setup["serving"]
+        setup["served_before"] = serving_files(serving) if serving.exists() else {}
+    started = {b: start_run(s["package"], b, s["root"], "train_steps=2") for b, s in setups.items()}
+    for backend, setup in setups.items():
+        setup["second"] = finish_run(started[backend], setup["root"])
+        setup["backend"] = backend
+    return setups
+
+
+@pytest.fixture(params=BACKENDS)
+def two_runs(request, runs) -> dict:
+    return runs[request.param]
 
 
 @pytest.mark.slow
@@ -363,6 +381,14 @@ def test_second_run_with_a_degraded_model_is_not_blessed_and_serving_is_untouche
     assert outputs_of(record, "Evaluator")["blessing"][0]["metadata"]["blessed"] == 0
     assert outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]["pushed"] == 0
     assert serving_files(two_runs["serving"]) == two_runs["served_before"]
+    # The run's parameter reached the Trainer as parameterValues only (pipeline spec 2.1).
+    trainer_input = json.loads(
+        (
+            two_runs["root"] / "runs" / record["run_id"] / "Trainer" / "executor_input.json"
+        ).read_text()
+    )["inputs"]
+    assert json.loads(trainer_input["parameterValues"]["train_args"]) == {"num_steps": 2}
+    assert "parameters" not in trainer_input
 
 
 @pytest.mark.slow
@@ -371,7 +397,8 @@ def test_example_gen_fingerprints_its_input_with_or_without_the_driver(two_runs)
     executor computes the same fingerprint itself."""
     _, record = two_runs["first"]
     examples = outputs_of(record, "EasyRecExampleGen")["examples"][0]
-    assert "sample.csv" in examples["metadata"]["input_fingerprint"]
+    fingerprint = examples["metadata"]["input_fingerprint"]
+    assert fingerprint.startswith("split:single_split,num_files:1,total_bytes:"), fingerprint
     log = Path(next(t for t in record["tasks"] if t["name"] == "EasyRecExampleGen")["log"])
     driver_ran = "Calculated fingerprint" in log.read_text(errors="replace")
     assert driver_ran == (two_runs["backend"] == "vertex")
