@@ -438,7 +438,8 @@ class PackageRunner:
             f"{len(tasks)} tasks, pipeline root {self.pipeline_root}"
         )
         blocked: set[str] = set()
-        for name in topological_order(tasks):
+        order = topological_order(tasks)
+        for name in order:
             task = tasks[name]
             upstream = set(task.get("dependentTasks", []))
             if upstream & blocked:
@@ -460,7 +461,7 @@ class PackageRunner:
                 blocked.add(name)
             if result.state == "failed":
                 break
-        for name in tasks:
+        for name in order:
             if name not in self.records:
                 record.tasks.append(TaskRecord(name, "not run"))
         (folder / "run.json").write_text(
