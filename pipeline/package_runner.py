@@ -497,7 +497,6 @@ class PackageRunner:
         if "importer" in executor:
             return self._import(name, executor["importer"], component, started)
         executor_input["outputs"] = self._outputs(name, component, task_root, work)
-        (work / "executor_input.json").write_text(json.dumps(executor_input, indent=1))
         output_file = Path(self.to_local(executor_input["outputs"]["outputFile"]))
         output_file.parent.mkdir(parents=True, exist_ok=True)
         container = executor["container"]
@@ -509,7 +508,18 @@ class PackageRunner:
                 self._command(hook.get("command", []), hook.get("args", []), executor_input),
                 log_path,
             )
+            if code == 0 and output_file.exists():
+                # "The CAIP Pipelines service will update the task's properties and
+                # artifacts prior to running the executor" (TFX's driver.py); the step
+                # itself reads the updated properties back from the same file.
+                driven = json.loads(self.to_remote(output_file.read_text()))
+                for key, listed in driven.get("artifacts", {}).items():
+                    target = executor_input["outputs"]["artifacts"].get(key)
+                    if target and listed.get("artifacts"):
+                        metadata = target["artifacts"][0].setdefault("metadata", {})
+                        metadata.update(listed["artifacts"][0].get("metadata", {}))
         if code == 0:
+            (work / "executor_input.json").write_text(json.dumps(executor_input, indent=1))
             argv = self._command(
                 container.get("command", []), container.get("args", []), executor_input
             )

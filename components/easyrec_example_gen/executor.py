@@ -183,9 +183,10 @@ class Executor(BaseExampleGenExecutor):
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
         examples = artifact_utils.get_single_instance(output_dict["examples"])
-        if not exec_properties.get(utils.FINGERPRINT_PROPERTY_NAME):
-            exec_properties = with_driver_properties(exec_properties)
-            driver.update_output_artifact(exec_properties, examples.mlmd_artifact)
+        exec_properties = with_driver_properties(exec_properties)
+        # Recorded here too: on Vertex the driver's values reach the executor as properties,
+        # and the artifact this step reports is the one that is kept.
+        driver.update_output_artifact(exec_properties, examples.mlmd_artifact)
         exec_properties = {
             **exec_properties,
             _BAD_ROWS_DIR_KEY: os.path.join(examples.uri, BAD_ROWS_DIR),

@@ -109,10 +109,7 @@ def describe_failure(failed) -> str:
     threshold = failed.metric_threshold
     if failed.metric_key.is_diff:
         allowed = threshold.change_threshold.absolute.value
-        return (
-            f"{name} changed by {value:+.4f} against the served model "
-            f"(allowed: {allowed:+g})"
-        )
+        return f"{name} changed by {value:+.4f} against the served model (allowed: {allowed:+g})"
     bounds = threshold.value_threshold
     if bounds.HasField("lower_bound") and value < bounds.lower_bound.value:
         return f"{name} {value:.4f} is below the lower bound {bounds.lower_bound.value:g}"
