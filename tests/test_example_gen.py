@@ -169,3 +169,25 @@ def test_one_bad_row_beyond_the_limit_fails_naming_it(tmp_path):
         r"\(2 bad rows, more than --max-bad-rows 1\)",
     ):
         run_executor(data, "*", tmp_path / "out", max_bad_rows=1)
+
+
+def test_without_a_driver_the_executor_fingerprints_its_input_as_the_driver_would(tmp_path):
+    """Open-source KFP never runs the file-based driver (a lifecycle hook): the executor
+    computes span, version and fingerprint itself, with TFX's own input processor."""
+    from tfx.components.example_gen import utils as example_gen_utils
+    from tfx.utils import proto_utils
+
+    from components.easyrec_example_gen.executor import with_driver_properties
+
+    (tmp_path / "a.csv").write_text("1,x\n")
+    config = example_gen_utils.make_default_input_config("*.csv")
+
+    properties = {"input_base": str(tmp_path), "input_config": proto_utils.proto_to_json(config)}
+    driven = with_driver_properties(properties)
+    assert driven["span"] == 0 and driven["version"] is None
+    assert driven["input_fingerprint"].startswith("split:single_split,num_files:1,total_bytes:4")
+    (tmp_path / "b.csv").write_text("0,y\n")  # new data under the same folder: new fingerprint
+    assert with_driver_properties(properties)["input_fingerprint"] != driven["input_fingerprint"]
+    # With a driver's values (Vertex leaves out a version it did not find), nothing changes.
+    from_vertex = {**properties, "span": 0, "input_fingerprint": "f"}
+    assert with_driver_properties(from_vertex) == {**from_vertex, "version": None}

@@ -158,7 +158,8 @@ def with_driver_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:
     sets them. Local runs and Vertex AI run the driver; open-source KFP never calls it (it
     ignores lifecycle hooks), so without this the Examples would carry no fingerprint."""
     if exec_properties.get(utils.FINGERPRINT_PROPERTY_NAME):
-        return exec_properties
+        # Vertex's driver leaves out a version it did not find.
+        return {utils.VERSION_PROPERTY_NAME: None, **exec_properties}
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
