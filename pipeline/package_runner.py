@@ -91,7 +91,8 @@ class RunRecord:
 
     @property
     def succeeded(self) -> bool:
-        return all(t.state in ("succeeded", "skipped") for t in self.tasks)
+        # Argo: a skipped step's dependents are Omitted, and the run still succeeds.
+        return not any(t.state == "failed" for t in self.tasks)
 
 
 class MetadataStore:
