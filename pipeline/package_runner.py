@@ -232,6 +232,22 @@ def check_parameter_types(values: dict, component: dict, task_name: str) -> None
             )
 
 
+def text_to_value(text: str, parameter_type: str, where: str):
+    """An output parameter file's text as its declared type (metadata.TextToPbValue)."""
+    try:
+        if parameter_type == "NUMBER_INTEGER":
+            return int(text)
+        if parameter_type == "NUMBER_DOUBLE":
+            return float(text)
+        if parameter_type == "BOOLEAN":
+            return {"true": True, "false": False}[text.strip().lower()]
+        if parameter_type in ("LIST", "STRUCT"):
+            return json.loads(text)
+    except (ValueError, KeyError):
+        raise PackageRunError(f"{where}: {text!r} is not a {parameter_type} value") from None
+    return text
+
+
 def mlmd_round_trip(metadata: dict) -> dict:
     """What a downstream KFP task receives for metadata the launcher recorded: MLMD keeps
     bool as int 1/0 and lists/dicts as wrapped structs (metadata/converter.go)."""
@@ -499,7 +515,15 @@ class PackageRunner:
             return self._import(name, executor["importer"], component, started)
         executor_input["outputs"] = self._outputs(name, component, task_root, work)
         output_file = Path(self.to_local(executor_input["outputs"]["outputFile"]))
-        output_file.parent.mkdir(parents=True, exist_ok=True)
+        # launcher_v2.go prepareOutputFolders: the folders of the output files exist.
+        folders = [output_file.parent]
+        folders += [
+            Path(p["outputFile"]).parent for p in executor_input["outputs"]["parameters"].values()
+        ]
+        for listed in executor_input["outputs"]["artifacts"].values():
+            folders += [Path(self.to_local(a["uri"])).parent for a in listed["artifacts"]]
+        for folder_path in folders:
+            folder_path.mkdir(parents=True, exist_ok=True)
         container = executor["container"]
         self.log(f"[run-package] {name}: running")
         hook = container.get("lifecycle", {}).get("preCacheCheck")
@@ -542,11 +566,11 @@ class PackageRunner:
             for line in tail:
                 self.log(f"    {line}")
             return TaskRecord(name, "failed", seconds, str(log_path))
-        outputs, parameters = self._collect_outputs(name, executor_input, output_file)
+        outputs, parameters = self._collect_outputs(name, component, executor_input, output_file)
         self.log(f"[run-package] {name}: succeeded in {seconds:.1f}s")
         return TaskRecord(name, "succeeded", seconds, str(log_path), outputs, parameters)
 
-    def _collect_outputs(self, name: str, executor_input: dict, output_file: Path):
+    def _collect_outputs(self, name: str, component: dict, executor_input: dict, output_file: Path):
         """launcher_v2.go: merge the step's ExecutorOutput into the provisioned outputs
         (a non-empty uri replaces, metadata merges key by key), then record them."""
         written = {}
@@ -567,6 +591,7 @@ class PackageRunner:
             provisioned["id"] = self.store.record(provisioned, f"{self.run_id}/{name}/{key}")
             outputs[key] = [provisioned]
         parameters = {}
+        declared = component.get("outputDefinitions", {}).get("parameters", {})
         for key, definition in executor_input["outputs"]["parameters"].items():
             if key in written.get("parameterValues", {}):
                 parameters[key] = written["parameterValues"][key]
@@ -576,7 +601,8 @@ class PackageRunner:
                 raise PackageRunError(
                     f"task {name}: failed to read output parameter name={key!r} path={str(path)!r}"
                 )
-            parameters[key] = path.read_text()
+            kind = declared[key].get("parameterType", "STRING")
+            parameters[key] = text_to_value(path.read_text(), kind, f"task {name}: {key}")
         return outputs, parameters
 
     def _import(self, name: str, importer: dict, component: dict, started: float) -> TaskRecord:

@@ -423,3 +423,146 @@ def test_parameters_are_checked_as_kfps_driver_checks_them():
         package_runner.check_parameter_types({"config": "x", "steps": "5"}, component, "T")
     with pytest.raises(PackageRunError, match="non-optional parameter 'steps'"):
         package_runner.check_parameter_types({"config": "x"}, component, "T")
+
+
+def tiny_package(folder: Path) -> Path:
+    """A hand-written KFP spec whose steps are one-line Python programs: they check what
+    the backend handed them and write outputs, so the runner's rules are seen from inside
+    a step without TFX."""
+    check_input = (
+        "import json, pathlib, sys; ex = json.loads(sys.argv[1]); "
+        "art = ex['inputs']['artifacts']['data']['artifacts'][0]; "
+        "assert art['type'] == {'instanceSchema': ''}, art; "
+        "assert art['metadata']['rows'] == 3 and art['metadata']['ok'] == 1, art; "
+        "assert ex['inputs']['parameterValues'] == {'n': 7.0, 'label': 'clk'}, ex; "
+        "assert 'parameters' not in ex['inputs'], ex"
+    )
+    produce = (
+        "import json, pathlib, sys; ex = json.loads(sys.argv[1]); "
+        "out = ex['outputs']['artifacts']['data']['artifacts'][0]; "
+        "assert set(ex['outputs']['artifacts']) == {'data', 'executor-logs'}; "
+        "pathlib.Path(sys.argv[2]).write_text('7'); "
+        "meta = {'artifacts': {'data': {'artifacts': [{'metadata': {'rows': 3, 'ok': True}}]}}}; "
+        "pathlib.Path(ex['outputs']['outputFile']).write_text(json.dumps(meta))"
+    )
+    data_type = {"artifactType": {"schemaTitle": "system.Dataset"}}
+
+    def container(code: str, *args: str) -> dict:
+        return {"container": {"image": "i", "command": ["python", "-c", code], "args": list(args)}}
+
+    spec = {
+        "pipelineInfo": {"name": "tiny"},
+        "defaultPipelineRoot": "gs://b/root",
+        "root": {
+            "inputDefinitions": {
+                "parameters": {"mode": {"parameterType": "STRING", "defaultValue": "fast"}}
+            },
+            "dag": {
+                "tasks": {
+                    "produce": {
+                        "taskInfo": {"name": "produce"},
+                        "componentRef": {"name": "produce"},
+                    },
+                    "consume": {
+                        "taskInfo": {"name": "consume"},
+                        "componentRef": {"name": "consume"},
+                        "dependentTasks": ["produce"],
+                        "inputs": {
+                            "artifacts": {
+                                "data": {
+                                    "taskOutputArtifact": {
+                                        "producerTask": "produce",
+                                        "outputArtifactKey": "data",
+                                    }
+                                }
+                            },
+                            "parameters": {
+                                "n": {
+                                    "taskOutputParameter": {
+                                        "producerTask": "produce",
+                                        "outputParameterKey": "n",
+                                    }
+                                }
+                            },
+                        },
+                    },
+                    "only_in_full_mode": {
+                        "taskInfo": {"name": "only_in_full_mode"},
+                        "componentRef": {"name": "fail"},
+                        "inputs": {"parameters": {"mode": {"componentInputParameter": "mode"}}},
+                        "triggerPolicy": {"condition": "inputs.parameter_values['mode'] == 'full'"},
+                    },
+                    "below_the_skipped": {
+                        "taskInfo": {"name": "below_the_skipped"},
+                        "componentRef": {"name": "fail"},
+                        "dependentTasks": ["only_in_full_mode"],
+                    },
+                }
+            },
+        },
+        "components": {
+            "produce": {
+                "executorLabel": "produce",
+                "outputDefinitions": {
+                    "artifacts": {"data": data_type},
+                    "parameters": {"n": {"parameterType": "NUMBER_INTEGER"}},
+                },
+            },
+            "consume": {
+                "executorLabel": "consume",
+                "inputDefinitions": {
+                    "artifacts": {"data": data_type},
+                    "parameters": {
+                        "n": {"parameterType": "NUMBER_INTEGER"},
+                        "label": {"parameterType": "STRING", "defaultValue": "clk"},
+                    },
+                },
+            },
+            "fail": {
+                "executorLabel": "fail",
+                "inputDefinitions": {"parameters": {"mode": {"parameterType": "STRING"}}},
+            },
+        },
+        "deploymentSpec": {
+            "executors": {
+                "produce": container(produce, "{{$}}", "{{$.outputs.parameters['n'].output_file}}"),
+                "consume": container(check_input, "{{$}}"),
+                "fail": container("raise SystemExit(1)"),
+            }
+        },
+    }
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_kubeflow_rules_seen_from_inside_the_steps(tmp_path):
+    """Upstream artifacts with an empty schema and MLMD's metadata, parameterValues only,
+    the launcher's defaults, output parameters through their files, executor-logs, and a
+    false condition that skips a step and omits the one below it."""
+    lines = []
+    runner = package_runner.PackageRunner(
+        tiny_package(tmp_path), "kubeflow", tmp_path / "root", log=lines.append
+    )
+    record = runner.run()
+    states = {t.name: t.state for t in record.tasks}
+    assert states == {
+        "produce": "succeeded",
+        "consume": "succeeded",
+        "only_in_full_mode": "skipped",
+        "below_the_skipped": "not run",
+    }, "\n".join(lines)
+    assert record.succeeded
+    produced = next(t for t in record.tasks if t.name == "produce")
+    data = produced.outputs["data"][0]
+    assert data["uri"].startswith(f"gs://b/root/tiny/{record.run_id}/produce/")
+    assert produced.output_parameters == {"n": 7}  # typed as declared (NUMBER_INTEGER)
+    # The step's output went to its executor-logs artifact, under the gs:// stand-in.
+    logs = list((tmp_path / "root" / "gcs" / "b" / "root" / "tiny").rglob("executor-logs"))
+    assert len(logs) == 4 - 2  # produce, consume (the skipped step provisions nothing)
+    # A second run continues the metadata ids, as MLMD does.
+    second = package_runner.PackageRunner(
+        tiny_package(tmp_path), "kubeflow", tmp_path / "root", log=lines.append
+    ).run()
+    second_data = next(t for t in second.tasks if t.name == "produce").outputs["data"][0]
+    assert second_data["id"] > data["id"]
