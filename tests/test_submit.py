@@ -117,6 +117,16 @@ def test_kubeflow_second_submit_adds_a_version_and_reuses_the_experiment(package
     assert all(r["runtime_config"].get("parameters") in (None, {}) for r in state.runs)
 
 
+def test_kubeflow_run_root_can_be_overridden(packages, capsys):
+    other = "gs://acme-ml/rocket-staging"
+    with FakeKfpServer() as server:
+        argv = ["submit", str(packages["kubeflow"]), "--host", server.url]
+        code, _, err = run_cli([*argv, "--pipeline-root", other], capsys)
+    assert code == cli.EXIT_OK, err
+    (run,) = server.state.runs
+    assert run["runtime_config"]["pipeline_root"] == other
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
