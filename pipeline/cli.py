@@ -27,6 +27,21 @@ from pipeline.submit import SubmitError
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
 
 
+def _count(minimum: int):
+    """An argparse type: an integer of at least `minimum` (a count of rows, steps, ...)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: must be {minimum} or more")
+        return value
+
+    return parse
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rocket", description="Rocket Launching CTR model as a TFX pipeline."
@@ -36,7 +51,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", help="EasyRec CSV file or folder (default: generated sample)")
     run.add_argument(
         "--rows",
-        type=int,
+        type=_count(1),
         default=None,
         help="rows of the generated sample when --data is not given (50000)",
     )
@@ -51,7 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-bad-rows",
-        type=int,
+        type=_count(0),
         default=0,
         help="set up to N malformed rows aside in OUTPUT/bad_rows/ instead of failing (0)",
     )
@@ -68,8 +83,8 @@ def _build_parser() -> argparse.ArgumentParser:
         default=0.2,
         help="share of rows hashed into the eval split (0.2)",
     )
-    run.add_argument("--train-steps", type=int, help="training steps (default from config)")
-    run.add_argument("--batch-size", type=int, help="training batch size (default 512)")
+    run.add_argument("--train-steps", type=_count(1), help="training steps (default from config)")
+    run.add_argument("--batch-size", type=_count(1), help="training batch size (default 512)")
     run.add_argument(
         "--runner",
         choices=("beam", "local"),
@@ -161,9 +176,9 @@ def _add_compile_parser(sub) -> None:
     compile_.add_argument("--min-auc", type=float, default=0.5, help="blessing threshold (0.5)")
     compile_.add_argument("--eval-fraction", type=float, default=0.2, help="eval split (0.2)")
     compile_.add_argument(
-        "--train-steps", type=int, help="default of the train_args runtime parameter"
+        "--train-steps", type=_count(1), help="default of the train_args runtime parameter"
     )
-    compile_.add_argument("--batch-size", type=int, help="training batch size (default 512)")
+    compile_.add_argument("--batch-size", type=_count(1), help="training batch size (default 512)")
     compile_.add_argument("--pipeline-name", help="KFP pipeline name (rocket-launching)")
     compile_.add_argument(
         "--no-cache", action="store_true", help="turn KFP's step cache off in the package"

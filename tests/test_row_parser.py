@@ -42,6 +42,12 @@ def test_blank_line_is_skipped(parser):
         ("2" + GOOD[1:], r"column 1 \(clk\): label 2 is not 0 or 1"),
         ("," + GOOD[2:], r"column 1 \(clk\): the label is missing"),
         (GOOD[:-2] + "2.5", r"column 20 \(price\): '2.5' is not an integer"),
+        # Before: tf.train.Int64List raised "Value out of range" with no file, line or column.
+        (
+            GOOD[:-2] + "99999999999999999999",
+            r"column 20 \(price\): '99999999999999999999' is out of the int64 range",
+        ),
+        (GOOD[:-2] + "9223372036854775808", r"column 20 \(price\): .* out of the int64 range"),
     ],
 )
 def test_bad_rows_name_file_line_and_column(parser, line, message):
@@ -52,3 +58,9 @@ def test_bad_rows_name_file_line_and_column(parser, line, message):
 def test_invalid_utf8_is_reported(parser):
     with pytest.raises(BadRowError, match=r"part\.csv:3: invalid UTF-8 at byte 2"):
         parser.parse(b"0,\xff,x", "part.csv", 3)
+
+
+def test_int64_limits_themselves_are_values(parser):
+    for value in ("9223372036854775807", "-9223372036854775808"):
+        example = parser.parse((GOOD[:-2] + value).encode(), "f.csv", 1)
+        assert example.features.feature["price"].int64_list.value == [int(value)]

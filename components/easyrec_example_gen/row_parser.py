@@ -16,6 +16,7 @@ import tensorflow as tf
 
 NULL_VALUES = frozenset({"", "NULL"})
 _INT = re.compile(r"-?[0-9]+")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # tf.train.Int64List's range
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,10 @@ class RowParser:
             if not _INT.fullmatch(cell):
                 raise BadRowError(path, line_number, f"{where}: {cell[:40]!r} is not an integer")
             value = int(cell)
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise BadRowError(
+                    path, line_number, f"{where}: {cell[:40]!r} is out of the int64 range"
+                )
             if column.name == self.label_field and value not in (0, 1):
                 raise BadRowError(path, line_number, f"{where}: label {value} is not 0 or 1")
             return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))

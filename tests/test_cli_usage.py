@@ -1,0 +1,24 @@
+"""Command-line values that cannot mean anything are usage errors (exit 2) before any work."""
+
+import pytest
+
+from pipeline import cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # Before: --rows 0 silently generated the default 50,000 rows (`args.rows or ...`).
+        (["run", "--rows", "0"], "argument --rows: 0: must be 1 or more"),
+        (["run", "--rows", "-3"], "argument --rows: -3: must be 1 or more"),
+        (["run", "--train-steps", "0"], "argument --train-steps: 0: must be 1 or more"),
+        (["run", "--batch-size", "x"], "argument --batch-size: 'x' is not an integer"),
+        (["run", "--max-bad-rows", "-1"], "argument --max-bad-rows: -1: must be 0 or more"),
+        (["compile", "--batch-size", "0"], "argument --batch-size: 0: must be 1 or more"),
+    ],
+)
+def test_meaningless_counts_are_usage_errors(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert cli._main(argv) == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing generated, no output folder
