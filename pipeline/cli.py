@@ -222,7 +222,8 @@ def _add_convert_parser(sub) -> None:
         "convert-taobao",
         help="turn the public Taobao display-ad raw files into EasyRec-format rows (Beam)",
         description="Writes OUTPUT/train/part-*.csv and OUTPUT/eval/part-*.csv (no header, "
-        "the 20 EasyRec Taobao columns). `rocket run --data OUTPUT/train` reads them. "
+        "the 20 EasyRec Taobao columns). `rocket run --data OUTPUT` trains on train/ and "
+        "evaluates on the later eval/. "
         "Arguments after `--` go to Beam, e.g. -- --runner=DataflowRunner --project=P ...",
     )
     convert.add_argument("--raw-sample", required=True, help="raw_sample.csv (path or glob)")
@@ -576,7 +577,11 @@ def convert_taobao_command(args: argparse.Namespace) -> int:
     except taobao_convert.TaobaoInputError as error:  # an option, a missing input, the output
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    result = taobao_convert.run(options, files)  # a bad row is an error (exit 1)
+    try:
+        result = taobao_convert.run(options, files)  # a bad row is an error (exit 1)
+    except taobao_convert.TaobaoInputError as error:  # e.g. a raw sample with no rows
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     counts = result.counts
     print(
         f"[convert-taobao] {counts.get('train_rows', 0)} train rows -> "
@@ -587,7 +592,8 @@ def convert_taobao_command(args: argparse.Namespace) -> int:
         f"  impressions without a profile: {counts.get('impressions_without_profile', 0)}, "
         f"without an ad: {counts.get('impressions_without_ad', 0)}"
     )
-    print(f"  train with: rocket run --data {args.output}/train")
+    # The folder, not OUTPUT/train: `--data OUTPUT` keeps the time-ordered eval/ split.
+    print(f"  train with: rocket run --data {args.output}")
     return EXIT_OK
 
 

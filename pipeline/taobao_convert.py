@@ -171,7 +171,8 @@ class ReadCsv(beam.DoFn):
         with FileSystems.open(path) as handle:  # .gz / .bz2 by extension
             indices = None
             width = 0
-            for line_number, raw in enumerate(handle, start=1):
+            # readline, not iteration: Beam's CompressedFile (.gz, .bz2) is not iterable.
+            for line_number, raw in enumerate(iter(handle.readline, b""), start=1):
                 try:
                     text = raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as error:
@@ -438,6 +439,15 @@ def _read(pipeline, label: str, files: list[str], required, parser) -> beam.PCol
 
 
 def check_output(output: str) -> None:
+    if "://" in output:  # an object store: an object of exactly that name is a file
+        is_file = any(
+            m.path.rstrip("/") == output.rstrip("/")
+            for m in FileSystems.match([output])[0].metadata_list
+        )
+    else:
+        is_file = os.path.isfile(output)
+    if is_file:
+        raise TaobaoInputError(f"--output {output}: is a file; give a folder")
     for split in (TRAIN, EVAL):
         folder = FileSystems.join(output, split)
         existing = FileSystems.match([FileSystems.join(folder, "*")])[0].metadata_list
@@ -538,4 +548,9 @@ def run(options: ConvertOptions, files: dict[str, list[str]] | None = None) -> C
     ]:
         value = counter.committed if counter.committed is not None else counter.attempted
         counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + int(value)
+    if not counts.get("rawsample_rows"):
+        raise TaobaoInputError(
+            f"--raw-sample {options.raw_sample}: no impression rows (only a header?); "
+            "nothing was converted"
+        )
     return ConvertResult(options.output, counts)

@@ -297,3 +297,44 @@ def test_an_output_folder_with_parts_is_refused(converted, capsys):
     output, files = converted
     assert cli._main(convert_argv(files, output)) == cli.EXIT_USAGE
     assert "already holds files" in capsys.readouterr().err
+
+
+def test_gzipped_inputs_are_read(tmp_path, capsys):
+    """Before: `TypeError: 'CompressedFile' object is not iterable` on a .gz input."""
+    import gzip
+
+    files = raw_files(tmp_path / "raw")
+    for option in ("behavior_log", "raw_sample"):
+        plain = Path(files[option])
+        zipped = plain.with_suffix(".csv.gz")
+        zipped.write_bytes(gzip.compress(plain.read_bytes()))
+        plain.unlink()
+        files[option] = str(zipped)
+    assert cli._main(convert_argv(files, tmp_path / "out")) == cli.EXIT_OK, capsys.readouterr()
+    assert (
+        len(read_split(tmp_path / "out", "train")) + len(read_split(tmp_path / "out", "eval")) == 8
+    )
+
+
+def test_an_output_that_is_a_file_is_refused_before_running(tmp_path, capsys):
+    files = raw_files(tmp_path / "raw")
+    output = tmp_path / "out.csv"
+    output.write_text("keep me\n")
+    assert cli._main(convert_argv(files, output)) == cli.EXIT_USAGE
+    assert f"--output {output}: is a file; give a folder" in capsys.readouterr().err
+    assert output.read_text() == "keep me\n"
+
+
+def test_a_raw_sample_with_only_a_header_is_an_error(tmp_path, capsys):
+    """Before: exit 0, 0 rows and no warning."""
+    files = raw_files(tmp_path / "raw")
+    Path(files["raw_sample"]).write_text("user,time_stamp,adgroup_id,pid,nonclk,clk\n")
+    assert cli._main(convert_argv(files, tmp_path / "out")) == cli.EXIT_ERROR
+    assert "no impression rows (only a header?)" in capsys.readouterr().err
+
+
+def test_the_closing_hint_keeps_the_time_split(converted, capsys, tmp_path):
+    files = raw_files(tmp_path / "raw")
+    assert cli._main(convert_argv(files, tmp_path / "out")) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert f"train with: rocket run --data {tmp_path / 'out'}\n" in out  # not OUT/train
