@@ -105,7 +105,7 @@ def download(source: str, local: str | Path, client=None) -> list[Path]:
         if _not_found(error):
             raise GcsError(f"gs://{bucket_name}: no such bucket (or no access)") from None
         raise
-    written = []
+    planned: dict[Path, str] = {}  # local file -> object name; checked before any write
     for blob in blobs:
         if blob.name.endswith("/"):  # folder placeholder objects
             continue
@@ -115,10 +115,28 @@ def download(source: str, local: str | Path, client=None) -> list[Path]:
         parts = PurePosixPath(relative).parts
         if ".." in parts or PurePosixPath(relative).is_absolute():
             raise GcsError(f"gs://{bucket_name}/{blob.name}: unsafe object name")
-        target = local.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        blob.download_to_filename(str(target))
-        written.append(target)
-    if not written:
+        planned[local.joinpath(*parts)] = blob.name
+    if not planned:
         raise GcsError(f"download source {source}: no object there")
-    return written
+    _check_no_file_folder_clash(planned, bucket_name, local)
+    by_name = {blob.name: blob for blob in blobs}
+    for target, name in planned.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        by_name[name].download_to_filename(str(target))
+    return list(planned)
+
+
+def _check_no_file_folder_clash(planned: dict[Path, str], bucket: str, local: Path) -> None:
+    """Object stores allow both `a/b` and `a/b/c`; a file system cannot hold a file and a
+    folder of one name. Refused before anything is written, naming both."""
+    for target, name in planned.items():
+        if target.is_dir():
+            raise GcsError(f"{target} is a folder where gs://{bucket}/{name} would be a file")
+        for parent in (p for p in target.parents if local in p.parents):  # below `local`
+            if parent in planned:
+                raise GcsError(
+                    f"gs://{bucket}/{planned[parent]} and gs://{bucket}/{name} cannot both be "
+                    "downloaded: one would be a file and a folder of the same local name"
+                )
+            if parent.is_file():
+                raise GcsError(f"{parent} is a file where gs://{bucket}/{name} needs a folder")

@@ -125,6 +125,18 @@ def test_download_a_pushed_model_keeps_the_tree(emulator, tmp_path, capsys):
     assert single[0] == tmp_path / "one" / "saved_model.pb"
 
 
+def test_an_object_and_a_folder_of_one_name_are_refused_before_writing(emulator, tmp_path, capsys):
+    """Before: a raw FileExistsError after some files were already written."""
+    bucket = emulator.bucket(BUCKET)
+    for name in ("n/a.txt", "n/b", "n/b/c.txt"):
+        bucket.blob(name).upload_from_string(name)
+    code = cli._main(["download", f"gs://{BUCKET}/n", str(tmp_path / "out")])
+    assert code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"gs://{BUCKET}/n/b and gs://{BUCKET}/n/b/c.txt cannot both be downloaded" in err
+    assert not (tmp_path / "out").exists()  # nothing written, not even n/a.txt
+
+
 def test_download_of_nothing_is_an_error(emulator, tmp_path, capsys):
     assert cli._main(["download", f"gs://{BUCKET}/missing", str(tmp_path)]) == cli.EXIT_USAGE
     assert f"gs://{BUCKET}/missing: no object there" in capsys.readouterr().err
