@@ -124,6 +124,40 @@ def resolve_params(spec: dict, params: dict[str, str]) -> dict[str, Any]:
     return resolved
 
 
+HEALTHZ = "/apis/v2beta1/healthz"  # KFP API server's health endpoint (JSON)
+
+
+def check_kfp_host(host: str, token: str | None = None, timeout: float = 10.0) -> None:
+    """One request to the KFP API's health endpoint, so a wrong --host is one line in
+    seconds (kfp.Client would retry for half a minute and print its tracebacks)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(host.rstrip("/") + HEALTHZ)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, body = response.status, response.read(65536)
+            content_type = response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        status, body, content_type = error.code, b"", error.headers.get("Content-Type", "")
+    except urllib.error.URLError as error:
+        raise SubmitError(f"--host {host}: cannot connect ({error.reason})") from None
+    except (TimeoutError, OSError) as error:
+        raise SubmitError(f"--host {host}: no answer ({error})") from None
+    try:
+        healthy = status == 200 and isinstance(json.loads(body), dict)
+    except ValueError:
+        healthy = False
+    if not healthy:
+        raise SubmitError(
+            f"--host {host}: not a Kubeflow Pipelines API (GET {HEALTHZ} answered {status} "
+            f"{content_type or 'without a content type'}); give the KFP API URL, e.g. "
+            "http://localhost:8080, and --token if it sits behind a login"
+        )
+
+
 def submit_kubeflow(
     package: str | Path,
     host: str,
@@ -160,6 +194,7 @@ def submit_kubeflow(
         )
     name = spec["pipelineInfo"]["name"]
     stamp = _timestamp()
+    check_kfp_host(host, token)
 
     import kfp
 

@@ -3,7 +3,10 @@ PipelineJob it would send (no network, anonymous credentials)."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,7 +68,8 @@ def test_kubeflow_upload_then_run_with_parameters(packages, capsys):
         )
     assert code == cli.EXIT_OK, err
     state = server.state
-    assert state.requests[:2] == [
+    assert state.requests[:3] == [
+        ("GET", f"{API}/healthz"),  # submit checks that the host is a KFP API
         ("GET", f"{API}/healthz"),  # the client asks whether KFP is multi-user
         ("GET", f"{API}/pipelines"),  # is there a pipeline of this name already?
     ]
@@ -219,3 +223,47 @@ def test_vertex_refuses_bad_input_before_sending(packages, capsys):
         capsys,
     )
     assert code == cli.EXIT_USAGE and "--run-name Bad_Name" in err
+
+
+class _NotKfp(http.server.BaseHTTPRequestHandler):
+    """Any web server that is not KFP: an HTML 404 for every path."""
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        body = b"<html>not found</html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_host_that_is_not_kfp_is_one_line(packages, capsys):
+    """Before: 25.8 s, 191 lines and 5 tracebacks, then TimeoutError."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotKfp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host = f"http://127.0.0.1:{server.server_address[1]}"
+        code, out, err = run_cli(["submit", str(packages["kubeflow"]), "--host", host], capsys)
+    finally:
+        server.shutdown()
+    assert code == cli.EXIT_USAGE
+    assert err.count("\n") == 1, err
+    assert (
+        f"--host {host}: not a Kubeflow Pipelines API (GET /apis/v2beta1/healthz answered 404"
+        in err
+    )
+
+
+def test_a_host_that_refuses_connections_is_one_line(packages, capsys):
+    """Before: a raw MaxRetryError ... Connection refused."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    host = f"http://127.0.0.1:{port}"
+    code, _, err = run_cli(["submit", str(packages["kubeflow"]), "--host", host], capsys)
+    assert code == cli.EXIT_USAGE
+    assert err.count("\n") == 1 and f"--host {host}: cannot connect" in err, err
