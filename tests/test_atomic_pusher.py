@@ -75,3 +75,22 @@ def test_executor_pushes_only_a_blessed_model(saved_model, tmp_path):
     assert pushed.get_int_custom_property("pushed") == 1
     destination = pushed.get_string_custom_property("pushed_destination")
     assert listing(tmp_path / "serving") == [os.path.basename(destination)]
+
+
+def test_staging_of_another_host_is_kept_until_it_is_old(saved_model, tmp_path):
+    """Two pods pushing to one gs:// folder: a pod cannot see the other's process, so it
+    judges the other's staging by age (before: by local PID, deleting a live push)."""
+    import time
+
+    from components.atomic_pusher import executor
+
+    now = int(time.time())
+    base = tmp_path / "serving"
+    live_elsewhere = base / f"{STAGING_PREFIX}{now}-other-pod-1"
+    dead_elsewhere = base / f"{STAGING_PREFIX}{now - executor.STALE_AFTER_SECONDS - 60}-other-pod-1"
+    dead_here = base / executor.staging_name(now).replace(f"-{os.getpid()}", "-999999999")
+    live_here = base / executor.staging_name(now).replace(f"-{os.getpid()}", f"-{os.getppid()}")
+    for folder in (live_elsewhere, dead_elsewhere, dead_here, live_here):
+        (folder / "variables").mkdir(parents=True)
+    _, version = push_atomically(str(saved_model), str(base))
+    assert sorted(listing(base)) == sorted([version, live_elsewhere.name, live_here.name])

@@ -6,14 +6,21 @@ leaves it half-written for good. Here the copy goes to a hidden staging folder
 `<base>/.staging-<version>-<pid>` (TF Serving only loads numeric folder names) and is then
 renamed to `<base>/<version>`: on a local or POSIX filesystem the version appears whole
 or not at all. Object stores (gs://) have no atomic rename; there the rename is a copy
-of a complete, already verified folder. Stale staging folders of killed runs are removed
-at the next push. Two pushes in the same second get distinct versions (TFX would skip
-the second and still report it pushed).
+of a complete, already verified folder. Two pushes in the same second get distinct
+versions (TFX would skip the second and still report it pushed).
+
+Stale staging folders of killed pushes are removed at the next push. The staging name
+says who made it and when (`.staging-<version>-<host>-<pid>`, the version being the
+creation time): a folder from this host whose process is gone is stale at once; one from
+another host (two pods pushing to one gs:// folder) only after STALE_AFTER_SECONDS, as
+this host cannot see that process.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import time
 
 import tensorflow as tf
@@ -23,17 +30,33 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 STAGING_PREFIX = ".staging-"
+STALE_AFTER_SECONDS = 6 * 3600  # a push from another host is given this long to finish
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
+def staging_name(version: int) -> str:
+    return f"{STAGING_PREFIX}{version}-{_HOST}-{os.getpid()}"
+
+
+def is_stale(name: str, now: float) -> bool:
+    """Whether the staging folder `name` belongs to a push that can no longer finish."""
+    match = re.fullmatch(re.escape(STAGING_PREFIX) + r"(\d+)-(.+)-(\d+)", name)
+    if not match:  # not ours to judge by name (e.g. an older layout): by age only if known
+        created = name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        return created.isdigit() and now - int(created) > STALE_AFTER_SECONDS
+    created, host, pid = int(match.group(1)), match.group(2), int(match.group(3))
+    if host == _HOST:
+        return pid == os.getpid() or not _alive(pid)
+    return now - created > STALE_AFTER_SECONDS
 
 
 def _remove_stale_staging(base: str) -> None:
     if not tf.io.gfile.isdir(base):
         return
+    now = time.time()
     for name in tf.io.gfile.listdir(base):
         name = name.rstrip("/")
-        if name.startswith(STAGING_PREFIX):
-            pid = name.rsplit("-", 1)[-1]
-            if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
-                continue  # another live push is staging there
+        if name.startswith(STAGING_PREFIX) and is_stale(name, now):
             tf.io.gfile.rmtree(os.path.join(base, name))
 
 
@@ -55,7 +78,7 @@ def push_atomically(model_path: str, base: str) -> tuple[str, str]:
     version = int(time.time())
     while tf.io.gfile.exists(os.path.join(base, str(version))):
         version += 1
-    staging = os.path.join(base, f"{STAGING_PREFIX}{version}-{os.getpid()}")
+    staging = os.path.join(base, staging_name(version))
     try:
         io_utils.copy_dir(model_path, staging)
         if not tf.io.gfile.exists(os.path.join(staging, "saved_model.pb")):
