@@ -57,6 +57,23 @@ def test_deployment_and_service_select_the_same_pods_and_ports():
     assert flag(args, "port") == "8500" and flag(args, "rest_api_port") == "8501"
 
 
+def test_serving_pods_run_least_privileged_with_limits():
+    """Before: root, no securityContext, no CPU limit."""
+    pod = load_manifests()["Deployment"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    container = serving_container()
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]  # the only writable place
+    resources = container["resources"]
+    assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+
+
 def test_tf_serving_image_matches_the_training_tensorflow():
     image = serving_container()["image"]
     assert image.startswith("tensorflow/serving:")
