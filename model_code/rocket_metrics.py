@@ -71,6 +71,19 @@ def _gauc_computations(
 ) -> metric_types.MetricComputations:
     if not query_key:
         raise ValueError("GAUC needs the user column as query_key on its MetricsSpec")
+    return _per_model_and_output(
+        name,
+        model_names,
+        output_names,
+        example_weighted,
+        lambda key: _GAUCCombiner(key, eval_config),
+    )
+
+
+def _per_model_and_output(
+    name, model_names, output_names, example_weighted, combiner_for
+) -> metric_types.MetricComputations:
+    """One computation (one metric key, one combiner) per model and output."""
     computations = []
     for model_name in model_names or [""]:
         for output_name in output_names or [""]:
@@ -82,7 +95,7 @@ def _gauc_computations(
             )
             computations.append(
                 metric_types.MetricComputation(
-                    keys=[key], preprocessors=None, combiner=_GAUCCombiner(key, eval_config)
+                    keys=[key], preprocessors=None, combiner=combiner_for(key)
                 )
             )
     return computations
@@ -128,3 +141,78 @@ class _GAUCCombiner(beam.CombineFn):
     def extract_output(self, accumulator: list[float]) -> dict:
         value = accumulator[0] / accumulator[1] if accumulator[1] else float("nan")
         return {self._key: value}
+
+
+# Evidence for the gate: an AUC measured on a handful of clicks means nothing (a 13-row
+# eval split once blessed a model at AUC 0.78), so the gate also needs enough eval
+# examples of each class. Two metrics, so each carries its own TFMA threshold.
+EVAL_POSITIVES_NAME = "eval_positives"
+EVAL_NEGATIVES_NAME = "eval_negatives"
+
+
+class EvalPositives(metric_types.Metric):
+    """TFMA metric `eval_positives`: the number of eval examples labelled 1."""
+
+    def __init__(self, name: str = EVAL_POSITIVES_NAME):
+        super().__init__(_class_count_computations, name=name, positive=True)
+
+
+class EvalNegatives(metric_types.Metric):
+    """TFMA metric `eval_negatives`: the number of eval examples labelled 0."""
+
+    def __init__(self, name: str = EVAL_NEGATIVES_NAME):
+        super().__init__(_class_count_computations, name=name, positive=False)
+
+
+metric_types.register_metric(EvalPositives)
+metric_types.register_metric(EvalNegatives)
+
+
+def _class_count_computations(
+    name: str,
+    positive: bool,
+    eval_config=None,
+    model_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    example_weighted: bool = False,
+) -> metric_types.MetricComputations:
+    return _per_model_and_output(
+        name,
+        model_names,
+        output_names,
+        example_weighted,
+        lambda key: _ClassCountCombiner(key, eval_config, positive),
+    )
+
+
+class _ClassCountCombiner(beam.CombineFn):
+    """Counts the examples whose label is (positive) or is not (negative) above 0."""
+
+    def __init__(self, key: metric_types.MetricKey, eval_config, positive: bool):
+        self._key = key
+        self._eval_config = eval_config
+        self._positive = positive
+
+    def create_accumulator(self) -> float:
+        return 0.0
+
+    def add_input(self, accumulator: float, element) -> float:
+        for labels, _, _ in metric_util.to_label_prediction_example_weight(
+            element,
+            eval_config=self._eval_config,
+            model_name=self._key.model_name,
+            output_name=self._key.output_name,
+            flatten=False,
+            allow_none=True,
+        ):
+            if labels is None:
+                continue
+            clicked = np.asarray(labels, dtype=float).reshape(-1) > 0
+            accumulator += float(clicked.sum() if self._positive else (~clicked).sum())
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[float]) -> float:
+        return float(sum(accumulators))
+
+    def extract_output(self, accumulator: float) -> dict:
+        return {self._key: accumulator}

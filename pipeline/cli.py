@@ -22,6 +22,7 @@ from pipeline.benchmark import BenchError
 from pipeline.gcs import GcsError
 from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, CompileError
 from pipeline.package_runner import PackageRunError
+from pipeline.settings import MIN_CLASS_EXAMPLES
 from pipeline.submit import SubmitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
@@ -63,6 +64,13 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="bless the light model only at this eval AUC or above (0.5)",
+    )
+    run.add_argument(
+        "--min-class-examples",
+        type=_count(0),
+        default=MIN_CLASS_EXAMPLES,
+        help="bless only with at least N eval clicks and N eval non-clicks "
+        f"({MIN_CLASS_EXAMPLES}; 0: no minimum)",
     )
     run.add_argument(
         "--max-bad-rows",
@@ -174,6 +182,12 @@ def _add_compile_parser(sub) -> None:
         "--serving-dir", help="where the Pusher pushes (default: <pipeline-root>/serving)"
     )
     compile_.add_argument("--min-auc", type=float, default=0.5, help="blessing threshold (0.5)")
+    compile_.add_argument(
+        "--min-class-examples",
+        type=_count(0),
+        default=MIN_CLASS_EXAMPLES,
+        help=f"eval clicks and non-clicks needed to bless ({MIN_CLASS_EXAMPLES})",
+    )
     compile_.add_argument("--eval-fraction", type=float, default=0.2, help="eval split (0.2)")
     compile_.add_argument(
         "--train-steps", type=_count(1), help="default of the train_args runtime parameter"
@@ -396,6 +410,7 @@ def run_command(args: argparse.Namespace) -> int:
             serving_dir=str(output / "serving"),
             config=config,
             min_auc=args.min_auc,
+            min_class_examples=args.min_class_examples,
             max_auc_drop=args.max_auc_drop,
             max_bad_rows=args.max_bad_rows,
             eval_fraction=args.eval_fraction,
@@ -474,6 +489,7 @@ def compile_command(args: argparse.Namespace) -> int:
         serving_dir=args.serving_dir,
         data_pattern=args.data_pattern,
         min_auc=args.min_auc,
+        min_class_examples=args.min_class_examples,
         eval_fraction=args.eval_fraction,
         pipeline_name=args.pipeline_name or kc.PIPELINE_NAME,
         enable_cache=not args.no_cache,

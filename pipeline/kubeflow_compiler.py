@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from pipeline.settings import PIPELINE_NAME, PipelineSettings
+from pipeline.settings import MIN_CLASS_EXAMPLES, PIPELINE_NAME, PipelineSettings
 
 KUBEFLOW, VERTEX = "kubeflow", "vertex"
 TARGETS = (KUBEFLOW, VERTEX)
@@ -222,6 +222,7 @@ class CompileOptions:
     serving_dir: str | None = None  # default: <pipeline_root>/serving
     data_pattern: str | None = None  # default: *.csv for a folder
     min_auc: float = 0.5
+    min_class_examples: int = MIN_CLASS_EXAMPLES
     eval_fraction: float = 0.2
     pipeline_name: str = PIPELINE_NAME
     enable_cache: bool = True
@@ -330,6 +331,7 @@ def build_settings(options: CompileOptions) -> PipelineSettings:
         config=options.config or rocket_config.default_config(),
         pipeline_name=options.pipeline_name,
         min_auc=options.min_auc,
+        min_class_examples=options.min_class_examples,
         eval_fraction=options.eval_fraction,
         metadata_path=None,  # KFP and Vertex bring their own MLMD
         enable_cache=options.enable_cache,

@@ -9,6 +9,7 @@ from pathlib import Path
 import rocket_config
 
 PIPELINE_NAME = "rocket-launching"
+MIN_CLASS_EXAMPLES = 20
 MODULE_FILE = str(Path(__file__).resolve().parents[1] / "model_code" / "rocket_module.py")
 # The same entry points as MODULE_FILE, by import path (model_code/ is installed as
 # top-level modules): what compiled pipelines use, see PipelineSettings.module_in_image.
@@ -28,6 +29,9 @@ class PipelineSettings:
     min_auc: float = 0.5
     # Bless only if the light AUC is at most this far below the served model's.
     max_auc_drop: float = 0.01
+    # Bless only with at least this many eval clicks and as many non-clicks (an AUC on a
+    # few examples is noise).
+    min_class_examples: int = MIN_CLASS_EXAMPLES
     eval_fraction: float = 0.2
     # Predefined ((name, pattern under data_root), ...) splits; empty: split by hash with
     # eval_fraction.

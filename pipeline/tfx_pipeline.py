@@ -47,13 +47,16 @@ def eval_config(
     min_auc: float | None,
     max_auc_drop: float | None = None,
     user_column: str | None = USER_COLUMN,
+    min_class_examples: int | None = None,
 ) -> tfma.EvalConfig:
     """TFMA configuration shared by the light Evaluator and the booster's.
 
     With `min_auc`, the model is blessed only when its AUC reaches it; with `max_auc_drop`,
     also only when its AUC is at most that much below the served model's (the
-    baseline; TFX skips this check on a first run, which has none). Without either it only
-    measures (the booster's Evaluator).
+    baseline; TFX skips this check on a first run, which has none). With
+    `min_class_examples`, also only when the eval split holds at least that many clicks and
+    that many non-clicks: the evidence an AUC needs. Without any it only measures (the
+    booster's Evaluator).
     """
     auc_threshold = None
     if min_auc is not None or max_auc_drop is not None:
@@ -89,6 +92,22 @@ def eval_config(
         tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
         tfma.MetricConfig(class_name="CalibrationPlot"),
     ]
+    if min_class_examples:
+        evidence = tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_class_examples})
+        )
+        for class_name in ("EvalPositives", "EvalNegatives"):
+            metrics.append(
+                tfma.MetricConfig(
+                    class_name=class_name,
+                    module="rocket_metrics",
+                    per_slice_thresholds=[
+                        tfma.PerSliceMetricThreshold(
+                            slicing_specs=[tfma.SlicingSpec()], threshold=evidence
+                        )
+                    ],
+                )
+            )
     metrics_specs = [tfma.MetricsSpec(metrics=metrics)]
     if user_column:
         metrics_specs.append(
@@ -192,7 +211,12 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=served_baseline.outputs["baseline"],
-        eval_config=eval_config(config.label_field, settings.min_auc, settings.max_auc_drop),
+        eval_config=eval_config(
+            config.label_field,
+            settings.min_auc,
+            settings.max_auc_drop,
+            min_class_examples=settings.min_class_examples,
+        ),
     ).with_id("Evaluator")
     booster_model = BoosterModel(model_run=trainer.outputs["model_run"])
     booster_evaluator = tfx.components.Evaluator(

@@ -124,3 +124,16 @@ def test_a_disappeared_column_stops_the_pipeline_before_transform(tmp_path):
     assert "column brand" in result.stderr
     assert "[Transform] running" not in result.stdout
     assert not (tmp_path / "o" / "serving").exists()
+
+
+def test_an_auc_on_a_handful_of_eval_rows_is_not_blessed(tmp_path):
+    """Before: a 13-row eval split blessed and pushed a model (AUC 0.78, GAUC 1.0)."""
+    out = tmp_path / "o"
+    result = rocket("--rows", "65", "--train-steps", "5", "--require-push", "--output", str(out),
+                    cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["eval_rows"] < 30
+    assert summary["blessed"] is False and not (out / "serving").exists()
+    reasons = " | ".join(summary["not_blessed_reasons"])
+    assert "eval_positives" in reasons and "is below the minimum 20" in reasons, reasons

@@ -102,6 +102,9 @@ def calibration(
     return rows
 
 
+COUNT_METRICS = ("eval_positives", "eval_negatives")  # rocket_metrics' evidence counts
+
+
 def describe_failure(failed) -> str:
     """One TFMA validation failure as a sentence with the numbers."""
     name = failed.metric_key.name
@@ -111,6 +114,11 @@ def describe_failure(failed) -> str:
         allowed = threshold.change_threshold.absolute.value
         return f"{name} changed by {value:+.4f} against the served model (allowed: {allowed:+g})"
     bounds = threshold.value_threshold
+    if name in COUNT_METRICS and bounds.HasField("lower_bound"):
+        return (
+            f"{name} {value:.0f} is below the minimum {bounds.lower_bound.value:g} "
+            "(too few eval examples of this class for the AUC to mean anything)"
+        )
     if bounds.HasField("lower_bound") and value < bounds.lower_bound.value:
         return f"{name} {value:.4f} is below the lower bound {bounds.lower_bound.value:g}"
     if bounds.HasField("upper_bound") and value > bounds.upper_bound.value:
