@@ -101,17 +101,14 @@ def _per_model_and_output(
     return computations
 
 
-class _GAUCCombiner(beam.CombineFn):
-    """Accumulates (weighted AUC sum, impressions) over users; one input is one user."""
+class _KeyedCombiner(beam.CombineFn):
+    """A combiner of one metric key that reads each input's labels and predictions."""
 
     def __init__(self, key: metric_types.MetricKey, eval_config):
         self._key = key
         self._eval_config = eval_config
 
-    def create_accumulator(self) -> list[float]:
-        return [0.0, 0.0]
-
-    def add_input(self, accumulator: list[float], element) -> list[float]:
+    def _labels_and_predictions(self, element):
         labels, predictions, _ = next(
             metric_util.to_label_prediction_example_weight(
                 element,
@@ -122,6 +119,17 @@ class _GAUCCombiner(beam.CombineFn):
                 allow_none=True,
             )
         )
+        return labels, predictions
+
+
+class _GAUCCombiner(_KeyedCombiner):
+    """Accumulates (weighted AUC sum, impressions) over users; one input is one user."""
+
+    def create_accumulator(self) -> list[float]:
+        return [0.0, 0.0]
+
+    def add_input(self, accumulator: list[float], element) -> list[float]:
+        labels, predictions = self._labels_and_predictions(element)
         if labels is None:
             return accumulator
         auc = user_auc(labels, predictions)
@@ -185,31 +193,22 @@ def _class_count_computations(
     )
 
 
-class _ClassCountCombiner(beam.CombineFn):
+class _ClassCountCombiner(_KeyedCombiner):
     """Counts the examples whose label is (positive) or is not (negative) above 0."""
 
     def __init__(self, key: metric_types.MetricKey, eval_config, positive: bool):
-        self._key = key
-        self._eval_config = eval_config
+        super().__init__(key, eval_config)
         self._positive = positive
 
     def create_accumulator(self) -> float:
         return 0.0
 
     def add_input(self, accumulator: float, element) -> float:
-        for labels, _, _ in metric_util.to_label_prediction_example_weight(
-            element,
-            eval_config=self._eval_config,
-            model_name=self._key.model_name,
-            output_name=self._key.output_name,
-            flatten=False,
-            allow_none=True,
-        ):
-            if labels is None:
-                continue
-            clicked = np.asarray(labels, dtype=float).reshape(-1) > 0
-            accumulator += float(clicked.sum() if self._positive else (~clicked).sum())
-        return accumulator
+        labels, _ = self._labels_and_predictions(element)
+        if labels is None:
+            return accumulator
+        clicked = np.asarray(labels, dtype=float).reshape(-1) > 0
+        return accumulator + float(clicked.sum() if self._positive else (~clicked).sum())
 
     def merge_accumulators(self, accumulators: Iterable[float]) -> float:
         return float(sum(accumulators))

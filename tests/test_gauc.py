@@ -52,3 +52,28 @@ def test_tfma_combiner_gives_the_same_number():
 def test_gauc_requires_the_user_column():
     with pytest.raises(ValueError, match="query_key"):
         rocket_metrics.GAUC().computations()
+
+
+@pytest.mark.parametrize(
+    ("metric", "name", "expected"),
+    [("EvalPositives", "eval_positives", 4), ("EvalNegatives", "eval_negatives", 6)],
+)
+def test_class_counts_for_the_gate_count_each_label(metric, name, expected):
+    """The gate's evidence: clicks and non-clicks of the eval split, as TFMA feeds them."""
+    (computation,) = getattr(rocket_metrics, metric)().computations()
+    combiner = computation.combiner
+    accumulators = []
+    for half in (USERS[:2], USERS[2:]):
+        accumulator = combiner.create_accumulator()
+        for labels, predictions in half:
+            for label, prediction in zip(labels, predictions):  # one example per input
+                element = metric_types.StandardMetricInputs(
+                    labels=np.array([label], dtype=float),
+                    predictions=np.array([prediction]),
+                    example_weights=np.array([1.0]),
+                )
+                accumulator = combiner.add_input(accumulator, element)
+        accumulators.append(accumulator)
+    result = combiner.extract_output(combiner.merge_accumulators(accumulators))
+    assert list(result.values()) == [expected]
+    assert next(iter(result)).name == name
