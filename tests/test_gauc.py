@@ -56,14 +56,15 @@ def test_gauc_requires_the_user_column():
 
 @pytest.mark.parametrize(
     ("metric", "name", "expected"),
-    [("EvalPositives", "eval_positives", 4), ("EvalNegatives", "eval_negatives", 6)],
+    [("EvalPositives", "eval_positives", 6), ("EvalNegatives", "eval_negatives", 5)],
 )
 def test_class_counts_for_the_gate_count_each_label(metric, name, expected):
     """The gate's evidence: clicks and non-clicks of the eval split, as TFMA feeds them."""
     (computation,) = getattr(rocket_metrics, metric)().computations()
     combiner = computation.combiner
     accumulators = []
-    for half in (USERS[:2], USERS[2:]):
+    examples = USERS + [([1], [0.2])]  # 6 clicks, 5 non-clicks
+    for half in (examples[:2], examples[2:]):
         accumulator = combiner.create_accumulator()
         for labels, predictions in half:
             for label, prediction in zip(labels, predictions):  # one example per input
