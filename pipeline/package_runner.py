@@ -311,7 +311,7 @@ class PackageRunner:
             self.run_id = str(uuid.uuid4())
         else:
             stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
-            self.run_id = f"{self.pipeline_name}-{stamp}"
+            self.run_id = f"{self.pipeline_name}-{stamp}-{uuid.uuid4().hex[:6]}"  # job id
 
     # The gs:// stand-in ------------------------------------------------------------------
     def to_local(self, text: str) -> str:
