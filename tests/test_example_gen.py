@@ -188,6 +188,9 @@ def test_without_a_driver_the_executor_fingerprints_its_input_as_the_driver_woul
     assert driven["input_fingerprint"].startswith("split:single_split,num_files:1,total_bytes:4")
     (tmp_path / "b.csv").write_text("0,y\n")  # new data under the same folder: new fingerprint
     assert with_driver_properties(properties)["input_fingerprint"] != driven["input_fingerprint"]
-    # With a driver's values (Vertex leaves out a version it did not find), nothing changes.
-    from_vertex = {**properties, "span": 0, "input_fingerprint": "f"}
-    assert with_driver_properties(from_vertex) == {**from_vertex, "version": None}
+    # With a driver's values, as they reach the step on Vertex (span a JSON number, no
+    # version when none was found): the same values, as MLMD's ints.
+    from_vertex = {**properties, "span": 0.0, "input_fingerprint": "f"}
+    driven = with_driver_properties(from_vertex)
+    assert driven == {**from_vertex, "span": 0, "version": None}
+    assert isinstance(driven["span"], int)

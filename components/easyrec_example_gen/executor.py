@@ -158,8 +158,13 @@ def with_driver_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:
     sets them. Local runs and Vertex AI run the driver; open-source KFP never calls it (it
     ignores lifecycle hooks), so without this the Examples would carry no fingerprint."""
     if exec_properties.get(utils.FINGERPRINT_PROPERTY_NAME):
-        # Vertex's driver leaves out a version it did not find.
-        return {utils.VERSION_PROPERTY_NAME: None, **exec_properties}
+        # Vertex's driver leaves out a version it did not find, and its span and version
+        # reach the step as JSON numbers (floats): MLMD wants ints.
+        driven = {utils.VERSION_PROPERTY_NAME: None, **exec_properties}
+        for key in (utils.SPAN_PROPERTY_NAME, utils.VERSION_PROPERTY_NAME):
+            if isinstance(driven.get(key), float):
+                driven[key] = int(driven[key])
+        return driven
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
