@@ -52,8 +52,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.submit import load_package, parse_typed, resolve_params
-
 KUBEFLOW, VERTEX = "kubeflow", "vertex"
 BACKENDS = (KUBEFLOW, VERTEX)
 GCS_STAND_IN = "gcs"  # ROOT/gcs/<bucket>/<path> holds what gs://<bucket>/<path> would
@@ -118,6 +116,8 @@ class MetadataStore:
 def load_for_backend(path: Path, backend: str) -> tuple[dict, dict]:
     """(PipelineSpec, runtimeConfig) of a package: KFP YAML for kubeflow, a PipelineJob
     JSON for vertex."""
+    from pipeline.submit import load_package
+
     document = load_package(path)
     if backend == KUBEFLOW:
         if "pipelineSpec" in document:
@@ -164,21 +164,18 @@ def check_kfp_pipeline_root(root: str) -> None:
         raise PackageRunError(f"{root}: run-package stands in for gs:// roots only")
 
 
-def upstream_tasks(task: dict) -> set[str]:
-    """The tasks this one waits for: its dependentTasks and the producers it reads."""
-    upstream = set(task.get("dependentTasks", []))
-    for artifact in task.get("inputs", {}).get("artifacts", {}).values():
-        if "taskOutputArtifact" in artifact:
-            upstream.add(artifact["taskOutputArtifact"]["producerTask"])
-    for parameter in task.get("inputs", {}).get("parameters", {}).values():
-        if "taskOutputParameter" in parameter:
-            upstream.add(parameter["taskOutputParameter"]["producerTask"])
-    return upstream
-
-
 def topological_order(tasks: dict) -> list[str]:
     """Task names, each after the tasks it depends on (ties by name)."""
-    needs = {name: upstream_tasks(task) for name, task in tasks.items()}
+    needs = {}
+    for name, task in tasks.items():
+        upstream = set(task.get("dependentTasks", []))
+        for artifact in task.get("inputs", {}).get("artifacts", {}).values():
+            if "taskOutputArtifact" in artifact:
+                upstream.add(artifact["taskOutputArtifact"]["producerTask"])
+        for parameter in task.get("inputs", {}).get("parameters", {}).values():
+            if "taskOutputParameter" in parameter:
+                upstream.add(parameter["taskOutputParameter"]["producerTask"])
+        needs[name] = upstream
     order: list[str] = []
     while len(order) < len(needs):
         ready = sorted(n for n, up in needs.items() if n not in order and up <= set(order))
@@ -235,6 +232,22 @@ def check_parameter_types(values: dict, component: dict, task_name: str) -> None
             )
 
 
+def text_to_value(text: str, parameter_type: str, where: str):
+    """An output parameter file's text as its declared type (metadata.TextToPbValue)."""
+    try:
+        if parameter_type == "NUMBER_INTEGER":
+            return int(text)
+        if parameter_type == "NUMBER_DOUBLE":
+            return float(text)
+        if parameter_type == "BOOLEAN":
+            return {"true": True, "false": False}[text.strip().lower()]
+        if parameter_type in ("LIST", "STRUCT"):
+            return json.loads(text)
+    except (ValueError, KeyError):
+        raise PackageRunError(f"{where}: {text!r} is not a {parameter_type} value") from None
+    return text
+
+
 def mlmd_round_trip(metadata: dict) -> dict:
     """What a downstream KFP task receives for metadata the launcher recorded: MLMD keeps
     bool as int 1/0 and lists/dicts as wrapped structs (metadata/converter.go)."""
@@ -279,6 +292,8 @@ class PackageRunner:
                 raise PackageRunError(
                     f"{package}: runtimeConfig.gcsOutputDirectory must be a gs:// path"
                 )
+        from pipeline.submit import resolve_params
+
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         declared = self.spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
@@ -443,7 +458,8 @@ class PackageRunner:
         order = topological_order(tasks)
         for name in order:
             task = tasks[name]
-            if upstream_tasks(task) & blocked:
+            upstream = set(task.get("dependentTasks", []))
+            if upstream & blocked:
                 self.records[name] = TaskRecord(name, "not run")
                 blocked.add(name)
                 record.tasks.append(self.records[name])
@@ -586,13 +602,7 @@ class PackageRunner:
                     f"task {name}: failed to read output parameter name={key!r} path={str(path)!r}"
                 )
             kind = declared[key].get("parameterType", "STRING")
-            text = path.read_text()
-            try:
-                parameters[key] = parse_typed(text if kind == "STRING" else text.strip(), kind)
-            except ValueError:
-                raise PackageRunError(
-                    f"task {name}: output parameter {key}: {text!r} is not a {kind} value"
-                ) from None
+            parameters[key] = text_to_value(path.read_text(), kind, f"task {name}: {key}")
         return outputs, parameters
 
     def _import(self, name: str, importer: dict, component: dict, started: float) -> TaskRecord:

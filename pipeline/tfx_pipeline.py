@@ -42,11 +42,6 @@ def _model_spec(name: str, label_field: str, is_baseline: bool = False) -> tfma.
     )
 
 
-def _overall_only(threshold: tfma.MetricThreshold) -> list[tfma.PerSliceMetricThreshold]:
-    """A threshold on the whole eval split; per-slice values are reported, not gated."""
-    return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
-
-
 def eval_config(
     label_field: str,
     min_auc: float | None,
@@ -82,7 +77,13 @@ def eval_config(
             class_name="AUC",
             config='{"num_thresholds": 10000}',
             # The gate is the overall AUC; per-pid slices are reported, not gated.
-            per_slice_thresholds=_overall_only(auc_threshold) if auc_threshold else [],
+            per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(
+                    slicing_specs=[tfma.SlicingSpec()], threshold=auc_threshold
+                )
+            ]
+            if auc_threshold
+            else [],
         ),
         tfma.MetricConfig(class_name="BinaryCrossentropy"),
         tfma.MetricConfig(class_name="Calibration"),
@@ -100,7 +101,11 @@ def eval_config(
                 tfma.MetricConfig(
                     class_name=class_name,
                     module="rocket_metrics",
-                    per_slice_thresholds=_overall_only(evidence),
+                    per_slice_thresholds=[
+                        tfma.PerSliceMetricThreshold(
+                            slicing_specs=[tfma.SlicingSpec()], threshold=evidence
+                        )
+                    ],
                 )
             )
     metrics_specs = [tfma.MetricsSpec(metrics=metrics)]
