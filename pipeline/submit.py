@@ -73,29 +73,23 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
     return params
 
 
-def parse_typed(value: str, parameter_type: str) -> Any:
-    """A parameter's text as its KFP type (ValueError when it is not one); also what KFP's
-    launcher does with an output parameter file (metadata.TextToPbValue)."""
-    if parameter_type == "NUMBER_INTEGER":
-        return int(value)
-    if parameter_type == "NUMBER_DOUBLE":
-        return float(value)
-    if parameter_type == "BOOLEAN":
-        if value.lower() not in ("true", "false"):
-            raise ValueError(value)
-        return value.lower() == "true"
-    if parameter_type in ("LIST", "STRUCT"):
-        return json.loads(value)
-    return value
-
-
 def _convert(name: str, value: str, parameter_type: str) -> Any:
     try:
-        return parse_typed(value, parameter_type)
+        if parameter_type == "NUMBER_INTEGER":
+            return int(value)
+        if parameter_type == "NUMBER_DOUBLE":
+            return float(value)
+        if parameter_type == "BOOLEAN":
+            if value.lower() not in ("true", "false"):
+                raise ValueError(value)
+            return value.lower() == "true"
+        if parameter_type in ("LIST", "STRUCT"):
+            return json.loads(value)
     except ValueError:
         raise SubmitError(
             f"--param {name}={value}: not a valid {parameter_type.lower()} value"
         ) from None
+    return value
 
 
 def resolve_params(spec: dict, params: dict[str, str]) -> dict[str, Any]:
