@@ -24,6 +24,9 @@ DISTILLATION_FUNCTIONS = ("COSINE", "INNER_PRODUCT", "EUCLID")
 # Which nets a model trains: both (Rocket Launching), or one alone, trained on labels only
 # (the baselines Rocket Launching is measured against).
 NETS = ("both", "light", "booster")
+# The input contract, the same in training and in serving (see RocketConfig).
+DEFAULT_MAX_FIELD_BYTES = 131_072  # what Python's csv reader allowed before it was stated
+DEFAULT_MAX_TAG_ITEMS = 100  # twice the 50 behaviours convert-taobao keeps per row
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,12 @@ class RocketConfig:
     model: ModelConfig
     train: TrainConfig = TrainConfig()
     separator: str = ","  # the CSV column separator
+    # One input contract for training and serving. A string field longer than
+    # max_field_bytes (UTF-8) is a bad row in ExampleGen and an InvalidArgument error in
+    # the served signature. A tag list keeps its first max_tag_items non-empty items, in
+    # the preprocessing graph, which Transform and the served model share.
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES
+    max_tag_items: int = DEFAULT_MAX_TAG_ITEMS
 
     def feature(self, name: str) -> FeatureConfig:
         for feature in self.features:
@@ -195,6 +204,11 @@ class RocketConfig:
             )
         if self.train.batch_size <= 0 or self.train.train_steps <= 0:
             raise ValueError("train_config: batch_size and train_steps must be positive")
+        if self.max_field_bytes < 1 or self.max_tag_items < 1:
+            raise ValueError(
+                "data_config: max_field_bytes and max_tag_items must be 1 or more, got "
+                f"{self.max_field_bytes} and {self.max_tag_items}"
+            )
         return self
 
     def to_json(self) -> str:
@@ -202,20 +216,31 @@ class RocketConfig:
 
     @classmethod
     def from_json(cls, text: str) -> RocketConfig:
-        return _from_dict(cls, json.loads(text))
+        """The config `to_json` wrote, validated: a hand-edited JSON fails here, naming
+        the field, not deep inside Transform or the Trainer."""
+        return _from_dict(cls, json.loads(text)).validate()
 
 
 def _from_dict(cls: Any, data: Any) -> Any:
     """Rebuild nested frozen dataclasses (lists become tuples) from `dataclasses.asdict`."""
     if data is None:
         return None
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: expected a JSON object, got {data!r:.60}")
+    fields = dataclasses.fields(cls)
+    unknown = sorted(set(data) - {f.name for f in fields})
+    if unknown:  # a misspelt key would otherwise silently keep its default
+        raise ValueError(f"{cls.__name__}: unknown keys {unknown}")
     kwargs = {}
-    for f in dataclasses.fields(cls):
+    for f in fields:
         if f.name not in data:
             continue
         value = data[f.name]
         kwargs[f.name] = _convert(f.type, value)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except TypeError as error:  # a required key is missing
+        raise ValueError(f"{cls.__name__}: {error}") from None
 
 
 _NESTED = {

@@ -4,7 +4,9 @@ A `ServingModule` holds the TFT layer and one NetPath only (its BatchNorms folde
 the Dense layers), so the light export has no booster variable in it. `serving_default`
 takes serialized tf.Examples without a label and returns the click probability; a
 missing feature is an empty id list (zero embedding) and an unseen id falls into an OOV
-bucket, so neither is rejected.
+bucket, so neither is rejected. A string value longer than the configuration's
+max_field_bytes is (InvalidArgument, naming the feature), as ExampleGen rejects such a
+row in training: one input contract. Tag lists are capped inside the TFT graph itself.
 
 Each export also carries `assets.extra/tf_serving_warmup_requests`, which TF Serving
 replays at load time so the first real request does not pay for graph warm-up.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import rocket_config
 import rocket_model
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -48,7 +51,11 @@ def serving_feature_spec(
 
 class ServingModule(tf.Module):
     def __init__(
-        self, path: rocket_model.NetPath, tft_output: tft.TFTransformOutput, label_field: str
+        self,
+        path: rocket_model.NetPath,
+        tft_output: tft.TFTransformOutput,
+        label_field: str,
+        max_field_bytes: int = rocket_config.DEFAULT_MAX_FIELD_BYTES,
     ):
         super().__init__(name=f"{path.name}_serving")
         # BatchNorms folded into the Dense kernels: fewer ops per served batch.
@@ -58,6 +65,7 @@ class ServingModule(tf.Module):
         self.raw_spec = serving_feature_spec(
             tft_output.raw_feature_spec(), label_field, used=path.embeddings.feature_order
         )
+        self.max_field_bytes = max_field_bytes
 
     # autograph=False: the path has no data-dependent Python control flow, and converting
     # it only slows the export's tracing down.
@@ -66,11 +74,31 @@ class ServingModule(tf.Module):
         autograph=False,
     )
     def serve(self, examples: tf.Tensor) -> dict:
-        raw = tf.io.parse_example(examples, self.raw_spec)
+        raw = self._within_limits(tf.io.parse_example(examples, self.raw_spec))
         transformed = self.tft_layer(raw)
         logits = self.path.logits(transformed)
         probabilities = rocket_model.probabilities_from_logits(logits, self.path.num_class)
         return {PROBABILITIES: probabilities, LOGITS: logits}
+
+    def _within_limits(self, raw: dict) -> dict:
+        """`raw`, once no string value is over max_field_bytes: the check runs before the
+        TFT layer would split a huge tag list into millions of tokens."""
+        checks = []
+        for name in sorted(raw):
+            if self.raw_spec[name].dtype != tf.string:
+                continue
+            values = raw[name].values if isinstance(raw[name], tf.SparseTensor) else raw[name]
+            longest = tf.reduce_max(tf.strings.length(values))  # bytes; INT_MIN if none
+            checks.append(
+                tf.debugging.assert_less_equal(
+                    longest,
+                    self.max_field_bytes,
+                    message=f"feature {name}: a value is longer than max_field_bytes "
+                    f"{self.max_field_bytes}",
+                )
+            )
+        with tf.control_dependencies(checks):
+            return {name: tf.identity(value) for name, value in raw.items()}
 
 
 def warmup_examples(raw_spec: dict) -> list[bytes]:
@@ -110,10 +138,14 @@ def write_warmup_requests(export_dir: str, raw_spec: dict, batch_sizes=(1, 32)) 
 
 
 def export_net(
-    path: rocket_model.NetPath, tft_output: tft.TFTransformOutput, label_field: str, export_dir: str
+    path: rocket_model.NetPath,
+    tft_output: tft.TFTransformOutput,
+    label_field: str,
+    export_dir: str,
+    max_field_bytes: int = rocket_config.DEFAULT_MAX_FIELD_BYTES,
 ) -> None:
     """SavedModel of one net at `export_dir`, with its TF Serving warm-up requests."""
-    module = ServingModule(path, tft_output, label_field)
+    module = ServingModule(path, tft_output, label_field, max_field_bytes)
     # The tf.function itself (it has an input signature), not a concrete function: a
     # concrete function that reads distributed variables (multi-worker training) cannot
     # be saved. On one machine both give the same signature.

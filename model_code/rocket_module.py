@@ -293,14 +293,16 @@ def _export(
     model_run_dir: str,
 ) -> None:
     label = config.label_field
+    limit = config.max_field_bytes
     rocket_export.export_net(
-        model.net_path(rocket_model.LIGHT), tft_output, label, serving_model_dir
+        model.net_path(rocket_model.LIGHT), tft_output, label, serving_model_dir, limit
     )
     rocket_export.export_net(
         model.net_path(rocket_model.BOOSTER),
         tft_output,
         label,
         os.path.join(model_run_dir, BOOSTER_DIR),
+        limit,
     )
     tf.io.gfile.makedirs(model_run_dir)
     with tf.io.gfile.GFile(os.path.join(model_run_dir, METRICS_FILE), "w") as handle:

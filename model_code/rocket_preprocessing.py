@@ -80,9 +80,22 @@ def _ids_of(tokens: tf.Tensor, keep: tf.Tensor | None, feature) -> tf.Tensor:
     return tft.apply_vocabulary(tokens, vocabulary, num_oov_buckets=feature.num_oov_buckets)
 
 
-def feature_ids(raw: tf.SparseTensor, feature: rocket_config.FeatureConfig) -> tf.SparseTensor:
+def _within_first(keep: tf.Tensor, rowids: tf.Tensor, max_items: int) -> tf.Tensor:
+    """`keep`, narrowed to the first `max_items` kept tokens of each row (`rowids` sorted):
+    a token's rank among its row's kept tokens is the running count of kept tokens minus
+    that count at the row's first token."""
+    kept_before = tf.math.cumsum(tf.cast(keep, tf.int64), exclusive=True)
+    row_start = tf.searchsorted(rowids, rowids, side="left")
+    rank = kept_before - tf.gather(kept_before, row_start)
+    return keep & (rank < max_items)
+
+
+def feature_ids(
+    raw: tf.SparseTensor, feature: rocket_config.FeatureConfig, max_tag_items: int | None = None
+) -> tf.SparseTensor:
     """Embedding ids of one feature, one row per example: TFT vocabulary with OOV buckets,
-    a hash bucket, or the bucket id. A tag list has one id per non-empty item."""
+    a hash bucket, or the bucket id. A tag list has one id per non-empty item, for its
+    first `max_tag_items` non-empty items (all of them when None)."""
     if feature.kind == rocket_config.BUCKET:
         return _bucket_ids(raw, feature)
     raw = _as_sparse(raw)
@@ -98,8 +111,11 @@ def feature_ids(raw: tf.SparseTensor, feature: rocket_config.FeatureConfig) -> t
     rowids = tf.gather(raw.indices[:, 0], items.value_rowids())
     # Empty items ("a||b", "") get no id. They are dropped from the int64 ids rather than
     # from the strings: in the serving graph the vocabulary's input is pruned, so masking
-    # strings (~0.15 ms per tag feature and 512 rows) would only be paid there.
+    # strings (~0.15 ms per tag feature and 512 rows) would only be paid there. The cap
+    # is applied the same way, so the vocabulary counts exactly the items that get ids.
     keep = tf.strings.length(tokens) > 0
+    if max_tag_items is not None:
+        keep = _within_first(keep, rowids, max_tag_items)
     ids = _ids_of(tokens, keep, feature)
     return _rows_of(tf.boolean_mask(ids, keep), tf.boolean_mask(rowids, keep), raw.dense_shape[0])
 
@@ -109,7 +125,9 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     config = rocket_config.RocketConfig.from_json(custom_config[CONFIG_KEY])
     outputs = {}
     for feature in config.model_features():
-        outputs[transformed_name(feature.name)] = feature_ids(inputs[feature.name], feature)
+        outputs[transformed_name(feature.name)] = feature_ids(
+            inputs[feature.name], feature, max_tag_items=config.max_tag_items
+        )
     label = _as_sparse(inputs[config.label_field])
     label = tft.sparse_tensor_to_dense_with_shape(label, [None, 1], 0)
     outputs[LABEL_KEY] = tf.cast(tf.squeeze(label, axis=1), tf.int64)

@@ -51,6 +51,9 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("input_type", "InputType", False),
         ("prefetch_size", "uint32", False),
         ("shuffle", "bool", False),
+        # Ours, not EasyRec's: the input contract training and serving share.
+        ("max_field_bytes", "uint32", False),
+        ("max_tag_items", "uint32", False),
     ],
     "InputField": [
         ("input_name", "string", False),
@@ -292,6 +295,7 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
     """Seed defaults, overridden by what the message sets; raises ConfigError naming fields."""
     base = rocket_config.default_config()
     input_fields, label, separator = base.input_fields, base.label_field, base.separator
+    limits: dict[str, int] = {}
     train = base.train
     if message.HasField("data_config"):
         data = message.data_config
@@ -304,6 +308,11 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
         separator = data.separator or separator
         if data.batch_size:
             train = _replace(train, batch_size=data.batch_size)
+        limits = {
+            name: getattr(data, name)
+            for name in ("max_field_bytes", "max_tag_items")
+            if data.HasField(name)
+        }
 
     features = base.features
     feature_messages = list(message.feature_configs) + list(message.feature_config.features)
@@ -327,6 +336,7 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
             model=model,
             train=train,
             separator=separator,
+            **limits,
         ).validate()
     except ValueError as error:
         raise ConfigError(f"{source}: {error}") from None

@@ -166,6 +166,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         eval_fraction=settings.eval_fraction,
         max_bad_rows=settings.max_bad_rows,
         splits=settings.data_splits,
+        max_field_bytes=config.max_field_bytes,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is the configuration's contract, not inferred from the data it checks:

@@ -1,5 +1,6 @@
 """EasyRec text-format configs: parsed by protobuf, every option mapped, bad ones named."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,10 @@ def test_distillation_function_by_number_follows_easyrec_enum():
             "feature_configs { input_names: 'price' feature_type: RawFeature }",
             r"RawFeature .* is not supported",
         ),
+        (
+            "data_config { max_tag_items: 0 }",
+            r"max_field_bytes and max_tag_items must be 1 or more, got 131072 and 0",
+        ),
     ],
 )
 def test_bad_configs_are_clear_errors(text, message):
@@ -84,3 +89,28 @@ def test_bad_configs_are_clear_errors(text, message):
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"--config .*nope\.config: no such file"):
         easyrec_config.load(tmp_path / "nope.config")
+
+
+def test_the_input_contract_is_set_in_data_config():
+    text = "data_config { max_field_bytes: 4096 max_tag_items: 20 }"
+    config = easyrec_config.to_rocket_config(easyrec_config.parse(text))
+    assert (config.max_field_bytes, config.max_tag_items) == (4096, 20)
+    default = rocket_config.default_config()
+    assert (default.max_field_bytes, default.max_tag_items) == (131_072, 100)
+
+
+def test_config_json_round_trips_and_a_hand_edited_one_is_checked():
+    config = easyrec_config.load(DATA / "custom_pipeline.config")
+    assert rocket_config.RocketConfig.from_json(config.to_json()) == config
+    data = json.loads(config.to_json())
+    data["model"]["hint_wieght"] = 2.0
+    with pytest.raises(ValueError, match=r"ModelConfig: unknown keys \['hint_wieght'\]"):
+        rocket_config.RocketConfig.from_json(json.dumps(data))
+    data = json.loads(config.to_json())
+    data["train"]["batch_size"] = 0
+    with pytest.raises(ValueError, match="batch_size and train_steps must be positive"):
+        rocket_config.RocketConfig.from_json(json.dumps(data))
+    data = json.loads(config.to_json())
+    del data["label_field"]
+    with pytest.raises(ValueError, match="RocketConfig: .*label_field"):
+        rocket_config.RocketConfig.from_json(json.dumps(data))

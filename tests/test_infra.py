@@ -120,6 +120,10 @@ def test_dockerfile_builds_on_tfx_1_16_with_the_project_and_legacy_keras():
     # The Beam boot program for Dataflow workers, same Beam version as TFX 1.16's image.
     assert "apache/beam_python3.10_sdk:2.59.0" in text
     assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in text
+    # The image runs unprivileged: the last USER is a uid that the image creates.
+    users = re.findall(r"^USER (\S+)$", text, re.M)
+    assert users and users[-1] not in ("0", "root")
+    assert re.search(rf"useradd --uid {users[-1]} ", text)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -169,6 +169,38 @@ def test_wrongly_typed_feature_is_a_clear_error(generated_run):
         serve(pushed, [bad])
 
 
+def test_serving_keeps_the_training_input_contract(generated_run):
+    """One contract (rocket_config): the first max_tag_items items of a tag list count,
+    and a value over max_field_bytes is refused, as ExampleGen refuses it in training."""
+    out, _, summary = generated_run
+    pushed = summary["pushed_model_dir"]
+    cap = rocket_config.DEFAULT_MAX_TAG_ITEMS
+
+    def with_tags(tags: str) -> tf.train.Example:
+        example = tf.train.Example()
+        example.features.feature["user_id"].bytes_list.value.append(b"100002")
+        example.features.feature["tag_brand_list"].bytes_list.value.append(tags.encode())
+        return example
+
+    first = [str(i) for i in range(cap)]
+    repeated = "|".join(["7"] * 20_000)  # 39,999 bytes: within the field limit
+    probabilities = serve(
+        pushed,
+        [
+            with_tags("|".join(first)),
+            with_tags("|".join(first + [str(i) for i in range(cap, 5 * cap)])),
+            with_tags("|".join(["7"] * cap)),
+            with_tags(repeated),
+        ],
+    )
+    assert probabilities[1] == pytest.approx(probabilities[0], abs=1e-6)
+    assert probabilities[3] == pytest.approx(probabilities[2], abs=1e-6)
+    limit = rocket_config.DEFAULT_MAX_FIELD_BYTES
+    assert np.isfinite(serve(pushed, [with_tags("7" * limit)])).all()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="tag_brand_list.*max_field_bytes"):
+        serve(pushed, [with_tags("7" * (limit + 1))])
+
+
 def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_run):
     """Runs last on the shared output: a model trained 2 steps must lose to the blessed one."""
     out, _, first = generated_run

@@ -42,8 +42,7 @@ RAW = [
 ]
 
 
-@pytest.fixture(scope="module")
-def transformed(tmp_path_factory):
+def analyze_and_transform(config, raw, tmp_path_factory):
     spec = {
         "clk": tf.io.VarLenFeature(tf.int64),
         "user_id": tf.io.VarLenFeature(tf.string),
@@ -53,13 +52,18 @@ def transformed(tmp_path_factory):
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     fn = functools.partial(
         rocket_preprocessing.preprocessing_fn,
-        custom_config={rocket_preprocessing.CONFIG_KEY: CONFIG.to_json()},
+        custom_config={rocket_preprocessing.CONFIG_KEY: config.to_json()},
     )
     out_dir = str(tmp_path_factory.mktemp("tft"))
     with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tmp")), force_tf_compat_v1=False):
-        (data, _), transform_fn = (RAW, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+        (data, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
         _ = transform_fn | tft_beam.WriteTransformFn(out_dir)
     return data, tft.TFTransformOutput(out_dir)
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    return analyze_and_transform(CONFIG, RAW, tmp_path_factory)
 
 
 def ids(row: dict, name: str) -> list[int]:
@@ -96,3 +100,21 @@ def test_price_bucket_ids_with_one_out_of_range_id(transformed):
 def test_label_is_dense(transformed):
     data, _ = transformed
     assert [int(row[rocket_preprocessing.LABEL_KEY]) for row in data] == [1, 0, 0, 1, 0, 0, 0]
+
+
+def test_tag_lists_keep_their_first_max_tag_items_non_empty_items(tmp_path_factory):
+    config = rocket_config.with_changes(CONFIG, max_tag_items=2)
+    raw = [
+        {"clk": [1], "user_id": ["u1"], "tags": ["||a|b|c|c"], "price": [1]},
+        {"clk": [0], "user_id": ["u1"], "tags": ["b|a"], "price": [1]},
+        {"clk": [0], "user_id": ["u1"], "tags": ["z"], "price": [1]},
+    ]
+    data, output = analyze_and_transform(config, raw, tmp_path_factory)
+    tag_ids = [ids(row, "tags") for row in data]
+    a, b = tag_ids[0]  # empty items do not count towards the cap; c is cut off
+    assert tag_ids[1] == [b, a] and len(tag_ids[2]) == 1
+    # The vocabulary counted only the items that get ids: c, seen only past the cap, has
+    # no entry of its own (a, b, z do).
+    assert output.vocabulary_size_by_name("tags_vocab") == 3
+    vocabulary = output.vocabulary_by_name("tags_vocab")
+    assert b"c" not in vocabulary and {b"a", b"b", b"z"} == set(vocabulary)

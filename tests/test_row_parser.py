@@ -64,3 +64,30 @@ def test_int64_limits_themselves_are_values(parser):
     for value in ("9223372036854775807", "-9223372036854775808"):
         example = parser.parse((GOOD[:-2] + value).encode(), "f.csv", 1)
         assert example.features.feature["price"].int64_list.value == [int(value)]
+
+
+def _with_tags(tags: str) -> bytes:
+    cells = GOOD.split(",")
+    cells[-3] = tags  # tag_category_list
+    return ",".join(cells).encode()
+
+
+def test_a_field_over_max_field_bytes_is_a_bad_row_naming_its_column():
+    parser = RowParser(COLUMNS, label_field="clk", max_field_bytes=20)
+    tags = "|".join(["4281"] * 4)  # 19 bytes: kept whole
+    example = parser.parse(_with_tags(tags), "f.csv", 1)
+    assert example.features.feature["tag_category_list"].bytes_list.value == [tags.encode()]
+    with pytest.raises(BadRowError, match=r"f.csv:3: column 18 \(tag_category_list\): 24 bytes"):
+        parser.parse(_with_tags("|".join(["4281"] * 5)), "f.csv", 3)
+    # Bytes, not characters: 7 characters of 3 bytes each are over 20.
+    with pytest.raises(BadRowError, match="21 bytes, more than max_field_bytes 20"):
+        parser.parse(_with_tags("€" * 7), "f.csv", 4)
+
+
+def test_the_default_limit_is_the_configurations_and_beyond_the_csv_readers_own():
+    assert RowParser(COLUMNS).max_field_bytes == rocket_config.DEFAULT_MAX_FIELD_BYTES
+    big = "|".join(["4281"] * 40_000)  # 199,999 bytes: over csv's own 131,072 limit
+    example = RowParser(COLUMNS, max_field_bytes=200_000).parse(_with_tags(big), "f.csv", 1)
+    assert len(example.features.feature["tag_category_list"].bytes_list.value[0]) == len(big)
+    with pytest.raises(BadRowError, match="199999 bytes, more than max_field_bytes 131072"):
+        RowParser(COLUMNS).parse(_with_tags(big), "f.csv", 1)

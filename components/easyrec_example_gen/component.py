@@ -15,7 +15,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components.easyrec_example_gen import executor
-from components.easyrec_example_gen.row_parser import Column
+from components.easyrec_example_gen.row_parser import DEFAULT_MAX_FIELD_BYTES, Column
 
 
 class EasyRecExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
@@ -25,6 +25,7 @@ class EasyRecExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         executor.SEPARATOR_KEY: ExecutionParameter(type=str),
         executor.LABEL_FIELD_KEY: ExecutionParameter(type=str, optional=True),
         executor.MAX_BAD_ROWS_KEY: ExecutionParameter(type=int, optional=True),
+        executor.MAX_FIELD_BYTES_KEY: ExecutionParameter(type=int, optional=True),
     }
 
 
@@ -53,7 +54,8 @@ def predefined_input_config(splits: Sequence[tuple[str, str]]) -> example_gen_pb
 class EasyRecExampleGen(FileBasedExampleGen):
     """Headerless EasyRec CSV files under `input_base` (matching `pattern`) -> tf.Examples.
 
-    Columns and types come from the configuration; `NULL` and empty cells are missing;
+    Columns and types come from the configuration; `NULL` and empty cells are missing; a
+    cell longer than `max_field_bytes` (the configuration's input contract) is a bad row;
     splits are train/eval by hash, or given `splits` ((name, pattern), ...) read as they
     are (e.g. the time split of `rocket convert-taobao`). TFX's FileBasedDriver
     fingerprints the input files, so a rerun on unchanged data is served from the cache.
@@ -78,6 +80,7 @@ class EasyRecExampleGen(FileBasedExampleGen):
         eval_fraction: float = 0.2,
         max_bad_rows: int = 0,
         splits: Sequence[tuple[str, str]] = (),
+        max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
     ):
         if splits:
             # An empty Output config keeps the input splits (TFX ExampleGen's contract).
@@ -96,6 +99,7 @@ class EasyRecExampleGen(FileBasedExampleGen):
             separator=separator,
             label_field=label_field,
             max_bad_rows=max_bad_rows,
+            max_field_bytes=max_field_bytes,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         # FileBasedExampleGen.__init__ builds TFX's own spec, without our parameters.

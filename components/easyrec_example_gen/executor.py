@@ -25,12 +25,18 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.easyrec_example_gen.row_parser import BadRowError, Column, RowParser
+from components.easyrec_example_gen.row_parser import (
+    DEFAULT_MAX_FIELD_BYTES,
+    BadRowError,
+    Column,
+    RowParser,
+)
 
 COLUMNS_KEY = "columns"
 SEPARATOR_KEY = "separator"
 LABEL_FIELD_KEY = "label_field"
 MAX_BAD_ROWS_KEY = "max_bad_rows"
+MAX_FIELD_BYTES_KEY = "max_field_bytes"
 BAD_ROWS_DIR = "bad_rows"  # inside the Examples artifact
 _BAD_ROWS_DIR_KEY = "_bad_rows_dir"  # set by Executor.Do for the PTransform
 _BAD = "bad_rows"
@@ -42,6 +48,7 @@ def parser_from_exec_properties(exec_properties: dict[str, Any]) -> RowParser:
         columns,
         separator=exec_properties.get(SEPARATOR_KEY) or ",",
         label_field=exec_properties.get(LABEL_FIELD_KEY) or None,
+        max_field_bytes=int(exec_properties.get(MAX_FIELD_BYTES_KEY) or DEFAULT_MAX_FIELD_BYTES),
     )
 
 

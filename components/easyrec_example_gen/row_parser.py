@@ -17,6 +17,13 @@ import tensorflow as tf
 NULL_VALUES = frozenset({"", "NULL"})
 _INT = re.compile(r"-?[0-9]+")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # tf.train.Int64List's range
+# The configuration's default (rocket_config.DEFAULT_MAX_FIELD_BYTES); components do not
+# import the module file's code.
+DEFAULT_MAX_FIELD_BYTES = 131_072
+# Python's csv reader refuses fields over its own limit (131,072 characters) with a
+# message that names no column; the parser's max_field_bytes is the one limit, so the
+# reader's is lifted (it is process-wide; a line is already in memory when it is split).
+csv.field_size_limit(2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,18 @@ class BadRowError(ValueError):
 class RowParser:
     """Parses lines of one file; `label_field` values must be 0 or 1."""
 
-    def __init__(self, columns: list[Column], separator: str = ",", label_field: str | None = None):
+    def __init__(
+        self,
+        columns: list[Column],
+        separator: str = ",",
+        label_field: str | None = None,
+        max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+    ):
         if not columns:
             raise ValueError("no input columns configured")
+        if max_field_bytes < 1:
+            raise ValueError(f"max_field_bytes must be 1 or more, got {max_field_bytes}")
+        self.max_field_bytes = max_field_bytes
         if len(separator) != 1:
             raise ValueError(f"the column separator must be one character, got {separator!r}")
         self.columns = columns
@@ -80,6 +96,15 @@ class RowParser:
         self, column: Column, cell: str, path: str, line_number: int, index: int
     ) -> tf.train.Feature | None:
         where = f"column {index} ({column.name})"
+        # A character is 1-4 UTF-8 bytes: encode only cells that could be over the limit.
+        if len(cell) * 4 > self.max_field_bytes:
+            size = len(cell.encode("utf-8"))
+            if size > self.max_field_bytes:
+                raise BadRowError(
+                    path,
+                    line_number,
+                    f"{where}: {size} bytes, more than max_field_bytes {self.max_field_bytes}",
+                )
         if cell in NULL_VALUES:
             if column.name == self.label_field:
                 raise BadRowError(path, line_number, f"{where}: the label is missing")
