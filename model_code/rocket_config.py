@@ -24,6 +24,12 @@ DISTILLATION_FUNCTIONS = ("COSINE", "INNER_PRODUCT", "EUCLID")
 # Which nets a model trains: both (Rocket Launching), or one alone, trained on labels only
 # (the baselines Rocket Launching is measured against).
 NETS = ("both", "light", "booster")
+# Keras activation names a DNN may use (EasyRec's DNN takes TF function names; these are
+# the ones with the same meaning in both).
+ACTIVATIONS = (
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "swish", "silu", "sigmoid", "tanh",
+    "softplus", "linear",
+)  # fmt: skip
 # The input contract, the same in training and in serving (see RocketConfig).
 DEFAULT_MAX_FIELD_BYTES = 131_072  # what Python's csv reader allowed before it was stated
 DEFAULT_MAX_TAG_ITEMS = 100  # twice the 50 behaviours convert-taobao keeps per row
@@ -150,6 +156,12 @@ class RocketConfig:
                 raise ValueError(f"input_fields.{f.name}: type {f.type!r} not in {FIELD_TYPES}")
         if self.label_field not in columns:
             raise ValueError(f"label_field {self.label_field!r} is not an input field")
+        if len(self.separator) != 1:
+            raise ValueError(f"data_config.separator must be one character, got {self.separator!r}")
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"feature_configs: more than one config for {duplicates}")
         for feature in self.features:
             where = f"feature_configs.{feature.name}"
             if feature.name not in columns:
@@ -166,11 +178,18 @@ class RocketConfig:
                 raise ValueError(f"{where}: num_oov_buckets must be at least 1 (unseen ids)")
             if feature.combiner != "sum":
                 raise ValueError(f"{where}: combiner {feature.combiner!r} (only 'sum')")
+            if feature.kind == TAG and not feature.separator:
+                raise ValueError(f"{where}: a tag feature needs a separator")
         model = self.model
         if not model.feature_groups:
             raise ValueError("model_config.feature_groups is empty")
         known = {f.name for f in self.features}
         for group in model.feature_groups:
+            if self.label_field in group.feature_names:
+                raise ValueError(
+                    f"feature_groups.{group.name}: the label {self.label_field!r} cannot be "
+                    "a model input (it is the answer, and serving does not have it)"
+                )
             for name in group.feature_names:
                 if name not in known:
                     raise ValueError(
@@ -193,6 +212,11 @@ class RocketConfig:
                 )
             if not 0 <= dnn.dropout_ratio < 1:
                 raise ValueError(f"rocket_launching.{label}.dropout_ratio must be in [0, 1)")
+            if dnn.activation not in ACTIVATIONS:
+                raise ValueError(
+                    f"rocket_launching.{label}.activation must be one of {ACTIVATIONS}, "
+                    f"got {dnn.activation!r}"
+                )
         if model.nets not in NETS:
             raise ValueError(f"model_config.nets must be one of {NETS}, got {model.nets!r}")
         if model.num_class not in (1, 2):
@@ -202,8 +226,24 @@ class RocketConfig:
                 "rocket_launching.feature_distillation_function must be one of "
                 f"{DISTILLATION_FUNCTIONS}, got {model.feature_distillation_function!r}"
             )
-        if self.train.batch_size <= 0 or self.train.train_steps <= 0:
+        for name in ("l2_regularization", "embedding_regularization", "hint_weight",
+                     "feature_distillation_weight"):  # fmt: skip
+            if not getattr(model, name) >= 0:  # a negative weight rewards what it penalises
+                raise ValueError(f"rocket_launching.{name} must be 0 or more, got "
+                                 f"{getattr(model, name)}")  # fmt: skip
+        train = self.train
+        if train.batch_size <= 0 or train.train_steps <= 0:
             raise ValueError("train_config: batch_size and train_steps must be positive")
+        if not (train.learning_rate > 0 and train.min_learning_rate >= 0):
+            raise ValueError(
+                "train_config: the learning rate must be positive and its floor 0 or more, got "
+                f"{train.learning_rate} and {train.min_learning_rate}"
+            )
+        if not (0 < train.decay_factor <= 1 and train.decay_steps > 0):
+            raise ValueError(
+                "train_config: decay_factor must be in (0, 1] and decay_steps positive, got "
+                f"{train.decay_factor} and {train.decay_steps}"
+            )
         if self.max_field_bytes < 1 or self.max_tag_items < 1:
             raise ValueError(
                 "data_config: max_field_bytes and max_tag_items must be 1 or more, got "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import math
 import os
 import sys
 import time
@@ -43,6 +44,27 @@ def _count(minimum: int):
     return parse
 
 
+def _number_in(low: float, high: float, open_interval: bool = False):
+    """An argparse type: a finite number in [low, high], or in (low, high) when open."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        inside = low < value < high if open_interval else low <= value <= high
+        if not (math.isfinite(value) and inside):
+            bounds = f"between {low:g} and {high:g}" + (", exclusive" if open_interval else "")
+            raise argparse.ArgumentTypeError(f"{text}: must be {bounds}")
+        return value
+
+    return parse
+
+
+_FRACTION = _number_in(0.0, 1.0, open_interval=True)  # a share of the rows
+_AUC = _number_in(0.0, 1.0)  # an AUC, or a difference of two
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rocket", description="Rocket Launching CTR model as a TFX pipeline."
@@ -61,7 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", default="output", help="output folder (default: ./output)")
     run.add_argument(
         "--min-auc",
-        type=float,
+        type=_AUC,
         default=0.5,
         help="bless the light model only at this eval AUC or above (0.5)",
     )
@@ -80,14 +102,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-auc-drop",
-        type=float,
+        type=_AUC,
         default=0.01,
         help="bless only if the light AUC is at most this far below the served "
         "model's (0.01; a first run has no baseline)",
     )
     run.add_argument(
         "--eval-fraction",
-        type=float,
+        type=_FRACTION,
         default=0.2,
         help="share of rows hashed into the eval split (0.2)",
     )
@@ -181,14 +203,14 @@ def _add_compile_parser(sub) -> None:
     compile_.add_argument(
         "--serving-dir", help="where the Pusher pushes (default: <pipeline-root>/serving)"
     )
-    compile_.add_argument("--min-auc", type=float, default=0.5, help="blessing threshold (0.5)")
+    compile_.add_argument("--min-auc", type=_AUC, default=0.5, help="blessing threshold (0.5)")
     compile_.add_argument(
         "--min-class-examples",
         type=_count(0),
         default=MIN_CLASS_EXAMPLES,
         help=f"eval clicks and non-clicks needed to bless ({MIN_CLASS_EXAMPLES})",
     )
-    compile_.add_argument("--eval-fraction", type=float, default=0.2, help="eval split (0.2)")
+    compile_.add_argument("--eval-fraction", type=_FRACTION, default=0.2, help="eval split (0.2)")
     compile_.add_argument(
         "--train-steps", type=_count(1), help="default of the train_args runtime parameter"
     )

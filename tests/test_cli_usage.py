@@ -15,6 +15,14 @@ from pipeline import cli
         (["run", "--batch-size", "x"], "argument --batch-size: 'x' is not an integer"),
         (["run", "--max-bad-rows", "-1"], "argument --max-bad-rows: -1: must be 0 or more"),
         (["compile", "--batch-size", "0"], "argument --batch-size: 0: must be 1 or more"),
+        # Before: --eval-fraction 0 generated 50,000 rows, then failed with a ValueError;
+        # --min-auc 2 ran the whole pipeline, which could never bless.
+        (["run", "--eval-fraction", "0"], "--eval-fraction: 0: must be between 0 and 1, exclusive"),
+        (["run", "--eval-fraction", "nan"], "--eval-fraction: nan: must be between 0 and 1"),
+        (["compile", "--eval-fraction", "1"], "--eval-fraction: 1: must be between 0 and 1"),
+        (["run", "--min-auc", "2"], "argument --min-auc: 2: must be between 0 and 1"),
+        (["compile", "--min-auc", "x"], "argument --min-auc: 'x' is not a number"),
+        (["run", "--max-auc-drop", "-0.1"], "--max-auc-drop: -0.1: must be between 0 and 1"),
     ],
 )
 def test_meaningless_counts_are_usage_errors(tmp_path, capsys, monkeypatch, argv, message):

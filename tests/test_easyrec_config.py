@@ -75,6 +75,44 @@ def test_distillation_function_by_number_follows_easyrec_enum():
             "feature_configs { input_names: 'price' feature_type: RawFeature }",
             r"RawFeature .* is not supported",
         ),
+        # Found by going through the config path as an adversary would: each was
+        # accepted before and failed late (Trainer, row parser) or trained nonsense.
+        ('data_config { separator: "ab" }', r"separator must be one character, got 'ab'"),
+        (
+            "model_config { rocket_launching { hint_weight: -1 } }",
+            r"hint_weight must be 0 or more, got -1",
+        ),
+        (
+            "model_config { rocket_launching { l2_regularization: -1 } }",
+            r"l2_regularization must be 0 or more",
+        ),
+        (
+            "train_config { optimizer_config { adam_optimizer { learning_rate { "
+            "constant_learning_rate { learning_rate: -0.1 } } } } }",
+            r"learning rate must be positive",
+        ),
+        (
+            "train_config { optimizer_config { adam_optimizer { learning_rate { "
+            "exponential_decay_learning_rate { initial_learning_rate: 0.1 decay_factor: 2 } "
+            "} } } }",
+            r"decay_factor must be in \(0, 1\]",
+        ),
+        (
+            "model_config { rocket_launching { light_dnn { hidden_units: 8 "
+            "activation: 'bogus' } } }",
+            r"light_dnn\.activation must be one of .*got 'bogus'",
+        ),
+        (
+            "feature_configs { input_names: 'clk' feature_type: IdFeature } "
+            "model_config { feature_groups { group_name: 'g' feature_names: 'clk' } }",
+            r"feature_groups\.g: the label 'clk' cannot be a model input",
+        ),
+        (
+            "feature_configs { input_names: 'pid' feature_type: IdFeature } "
+            "feature_configs { input_names: 'pid' feature_type: IdFeature } "
+            "model_config { feature_groups { group_name: 'g' feature_names: 'pid' } }",
+            r"feature_configs: more than one config for \['pid'\]",
+        ),
         (
             "data_config { max_tag_items: 0 }",
             r"max_field_bytes and max_tag_items must be 1 or more, got 131072 and 0",
