@@ -102,9 +102,16 @@ class ModelConfig:
     nets: str = "both"
 
 
+# EasyRec's optimizer_config kinds (rocket_optimizers builds them).
+OPTIMIZERS = ("adam", "lazy_adam", "adagrad", "momentum", "rms_prop", "ftrl")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimizer and batching (EasyRec's train_config: Adam, exponential decay)."""
+    """Optimizer and batching (EasyRec's train_config; the seed: Adam, exponential decay).
+
+    The optimizer's parameters have EasyRec's names and defaults; each is read only by
+    the optimizers that have it."""
 
     batch_size: int = 512
     train_steps: int = 300
@@ -115,6 +122,17 @@ class TrainConfig:
     min_learning_rate: float = 1e-5
     staircase: bool = False
     log_every_steps: int = 50
+    optimizer: str = "adam"
+    beta1: float = 0.9  # adam, lazy_adam
+    beta2: float = 0.999  # adam, lazy_adam
+    momentum: float = 0.9  # momentum, rms_prop (EasyRec's momentum_optimizer_value)
+    rms_decay: float = 0.9  # rms_prop (EasyRec's decay)
+    rms_epsilon: float = 1.0  # rms_prop (EasyRec's epsilon)
+    initial_accumulator_value: float = 0.1  # adagrad, ftrl
+    learning_rate_power: float = -0.5  # ftrl
+    l1_reg: float = 0.0  # ftrl
+    l2_reg: float = 0.0  # ftrl
+    l2_shrinkage_reg: float = 0.0  # ftrl
     seed: int = 0  # weights initialisation and shuffling: a rerun gives the same model
 
 
@@ -239,7 +257,18 @@ class RocketConfig:
                 "train_config: the learning rate must be positive and its floor 0 or more, got "
                 f"{train.learning_rate} and {train.min_learning_rate}"
             )
-        if not (0 < train.decay_factor <= 1 and train.decay_steps > 0):
+        if train.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"train_config: optimizer {train.optimizer!r} is not one of {OPTIMIZERS}"
+            )
+        if not (0 <= train.beta1 < 1 and 0 <= train.beta2 < 1 and 0 <= train.momentum < 1):
+            raise ValueError("train_config: beta1, beta2 and momentum must be in [0, 1)")
+        if not (train.initial_accumulator_value >= 0 and train.learning_rate_power <= 0):
+            raise ValueError(
+                "train_config: initial_accumulator_value must be 0 or more and "
+                "learning_rate_power 0 or less"
+            )
+        if not 0 < train.decay_factor <= 1 or not train.decay_steps > 0:
             raise ValueError(
                 "train_config: decay_factor must be in (0, 1] and decay_steps positive, got "
                 f"{train.decay_factor} and {train.decay_steps}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import rocket_config
+import rocket_optimizers
 import rocket_preprocessing
 import tensorflow as tf
 import tf_keras as keras
@@ -29,14 +30,19 @@ def _l2(scale: float) -> keras.regularizers.Regularizer | None:
 
 
 class FeatureEmbeddings(keras.layers.Layer):
-    """One table per feature; each row's ids are sum-pooled; groups are concatenated."""
+    """One table per feature; each row's ids are sum-pooled; groups are concatenated.
+
+    The tables carry no regularizer: EasyRec's embedding_regularization applies to the
+    pooled embeddings of the batch (its input layer regularizes the embedding columns'
+    outputs), which RocketLaunchingModel adds to the loss. A table-wide L2 would also
+    make every step's gradient dense over the whole table.
+    """
 
     def __init__(
         self,
         features: tuple[FeatureConfig, ...],
         table_sizes: dict[str, int],
         groups: tuple[rocket_config.FeatureGroup, ...],
-        regularization: float,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,7 +53,6 @@ class FeatureEmbeddings(keras.layers.Layer):
                 name=f"{feature.name}_embedding",
                 shape=(table_sizes[feature.name], feature.embedding_dim),
                 initializer=keras.initializers.RandomUniform(-0.05, 0.05),
-                regularizer=_l2(regularization),
             )
 
     def call(self, features: dict) -> tf.Tensor:
@@ -226,7 +231,6 @@ class RocketLaunchingModel(keras.Model):
             features,
             table_sizes,
             config.feature_groups,
-            config.embedding_regularization,
             name="embeddings",
         )
         l2 = config.l2_regularization
@@ -272,7 +276,12 @@ class RocketLaunchingModel(keras.Model):
         """Logits and hidden layers of the nets this model has (`*_logits`, `*_hidden`)."""
         x = self.embeddings(features)
         share = self.share_tower(x, training=training)[-1] if self.share_tower else x
-        outputs = {}
+        # EasyRec's l2_regularizer(scale) on the batch's pooled embeddings: scale/2 * sum.
+        outputs = {
+            "embedding_regularization": self.rocket.embedding_regularization
+            / 2
+            * tf.reduce_sum(tf.square(x))
+        }
         if self.booster_tower is not None:
             booster_hidden = self.booster_tower(share, training=training)
             outputs["booster_logits"] = self.booster_head(tower_output(booster_hidden, share))
@@ -357,7 +366,9 @@ class RocketLaunchingModel(keras.Model):
                 if both
                 else zero
             ),
-            "regularization_loss": tf.add_n(self.losses) if self.losses else zero,
+            "regularization_loss": tf.add_n(
+                [*self.losses, outputs.get("embedding_regularization", zero)]
+            ),
         }
         losses["total_loss"] = tf.add_n(list(losses.values()))
         return losses
@@ -410,44 +421,13 @@ class RocketLaunchingModel(keras.Model):
         return self._record(self.rocket_losses(outputs, labels), outputs, labels)
 
 
-class DecayWithFloor(keras.optimizers.schedules.LearningRateSchedule):
-    """EasyRec's exponential_decay_learning_rate: initial * factor^(step/decay_steps), with
-    a floor at min_learning_rate."""
-
-    def __init__(
-        self,
-        initial: float,
-        decay_steps: int,
-        factor: float,
-        minimum: float,
-        staircase: bool = False,
-    ):
-        self.decay = keras.optimizers.schedules.ExponentialDecay(
-            initial, decay_steps, factor, staircase=staircase
-        )
-        self.minimum = minimum
-
-    def __call__(self, step: tf.Tensor) -> tf.Tensor:
-        return tf.maximum(self.decay(step), self.minimum)
-
-    def get_config(self) -> dict:
-        return {**self.decay.get_config(), "minimum": self.minimum}
-
-
 def build_model(
     config: rocket_config.RocketConfig, table_sizes: dict[str, int]
 ) -> RocketLaunchingModel:
-    """The model, compiled with Adam and EasyRec's decaying learning rate."""
+    """The model, compiled with the configured optimizer and learning rate (EasyRec's
+    train_config; the seed's: Adam with exponential decay)."""
     model = RocketLaunchingModel(config.model, config.model_features(), table_sizes)
-    train = config.train
-    schedule = DecayWithFloor(
-        train.learning_rate,
-        train.decay_steps,
-        train.decay_factor,
-        train.min_learning_rate,
-        train.staircase,
-    )
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
+    model.compile(optimizer=rocket_optimizers.make_optimizer(config.train))
     return model
 
 

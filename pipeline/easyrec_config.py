@@ -14,6 +14,7 @@ accepted with a printed notice because they only concern EasyRec's own runtime.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import rocket_config
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
@@ -82,11 +83,38 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
     "OptimizerConfig": [
         ("adam_optimizer", "AdamOptimizer", False),
         ("use_moving_average", "bool", False),
+        ("lazy_adam_optimizer", "AdamOptimizer", False),
+        ("adagrad_optimizer", "AdagradOptimizer", False),
+        ("momentum_optimizer", "MomentumOptimizer", False),
+        ("rms_prop_optimizer", "RMSPropOptimizer", False),
+        ("ftrl_optimizer", "FtrlOptimizer", False),
     ],
     "AdamOptimizer": [
         ("learning_rate", "LearningRate", False),
         ("beta1", "float", False),
         ("beta2", "float", False),
+    ],
+    "AdagradOptimizer": [
+        ("learning_rate", "LearningRate", False),
+        ("initial_accumulator_value", "float", False),
+    ],
+    "MomentumOptimizer": [
+        ("learning_rate", "LearningRate", False),
+        ("momentum_optimizer_value", "float", False),
+    ],
+    "RMSPropOptimizer": [
+        ("learning_rate", "LearningRate", False),
+        ("momentum_optimizer_value", "float", False),
+        ("decay", "float", False),
+        ("epsilon", "float", False),
+    ],
+    "FtrlOptimizer": [
+        ("learning_rate", "LearningRate", False),
+        ("learning_rate_power", "float", False),
+        ("initial_accumulator_value", "float", False),
+        ("l1_reg", "float", False),
+        ("l2_reg", "float", False),
+        ("l2_shrinkage_reg", "float", False),
     ],
     "LearningRate": [
         ("constant_learning_rate", "ConstantLearningRate", False),
@@ -348,18 +376,59 @@ def _replace(obj, **changes):
     return dataclasses.replace(obj, **changes)
 
 
+# EasyRec's optimizer messages: ours, and {EasyRec field: our TrainConfig field}. A field
+# left out keeps EasyRec's default, which is TrainConfig's.
+_OPTIMIZERS = {
+    "adam_optimizer": ("adam", {"beta1": "beta1", "beta2": "beta2"}),
+    "lazy_adam_optimizer": ("lazy_adam", {"beta1": "beta1", "beta2": "beta2"}),
+    "adagrad_optimizer": ("adagrad", {"initial_accumulator_value": "initial_accumulator_value"}),
+    "momentum_optimizer": ("momentum", {"momentum_optimizer_value": "momentum"}),
+    "rms_prop_optimizer": (
+        "rms_prop",
+        {"momentum_optimizer_value": "momentum", "decay": "rms_decay", "epsilon": "rms_epsilon"},
+    ),
+    "ftrl_optimizer": (
+        "ftrl",
+        {
+            name: name
+            for name in (
+                "learning_rate_power",
+                "initial_accumulator_value",
+                "l1_reg",
+                "l2_reg",
+                "l2_shrinkage_reg",
+            )
+        },
+    ),
+}
+
+
+def _optimizer(optimizer, source: str) -> tuple[dict, Any]:
+    """The TrainConfig changes of one optimizer_config, and its learning_rate message."""
+    kinds = [name for name in _OPTIMIZERS if optimizer.HasField(name)]
+    if len(kinds) != 1:
+        raise ConfigError(
+            f"{source}: train_config.optimizer_config: set one of {', '.join(_OPTIMIZERS)}"
+        )
+    ours, fields = _OPTIMIZERS[kinds[0]]
+    message = getattr(optimizer, kinds[0])
+    changes = {"optimizer": ours}
+    changes.update({field: getattr(message, name) for name, field in fields.items()
+                    if message.HasField(name)})  # fmt: skip
+    return changes, message.learning_rate
+
+
 def _train_config(message, train, source: str):
     if len(message.optimizer_config) > 1:
-        raise ConfigError(f"{source}: train_config.optimizer_config: one optimizer (Adam)")
+        raise ConfigError(f"{source}: train_config.optimizer_config: one optimizer")
     changes = {}
     if message.num_steps:
         changes["train_steps"] = message.num_steps
     if message.log_step_count_steps:
         changes["log_every_steps"] = message.log_step_count_steps
     for optimizer in message.optimizer_config:
-        if not optimizer.HasField("adam_optimizer"):
-            raise ConfigError(f"{source}: train_config.optimizer_config: only adam_optimizer")
-        rate = optimizer.adam_optimizer.learning_rate
+        optimizer_changes, rate = _optimizer(optimizer, source)
+        changes.update(optimizer_changes)
         if rate.HasField("constant_learning_rate"):
             value = rate.constant_learning_rate.learning_rate
             changes.update(learning_rate=value, decay_factor=1.0, min_learning_rate=value)

@@ -68,6 +68,9 @@ class ScaleSettings:
     warmup_steps: int = 20
     batch_size: int = 512
     shards: int = 8  # raw TFRecord files: what the Beam workers split between them
+    # The small-table reference training caps every table at this many rows: about the
+    # real 10k-row sample's largest vocabulary.
+    small_table_rows: int = 10_000
     seed: int = 0
 
     @classmethod
@@ -82,8 +85,12 @@ class ScaleSettings:
             )
         if not self.workers or min(self.workers) < 1:
             raise ValueError(f"workers must be positive, got {self.workers}")
-        if min(self.train_steps, self.warmup_steps, self.batch_size, self.shards) < 1:
-            raise ValueError("train_steps, warmup_steps, batch_size and shards must be positive")
+        if min(self.train_steps, self.warmup_steps, self.batch_size, self.shards,
+               self.small_table_rows) < 1:  # fmt: skip
+            raise ValueError(
+                "train_steps, warmup_steps, batch_size, shards and small_table_rows must be "
+                "positive"
+            )
         return self
 
 
@@ -461,9 +468,31 @@ class _Accessor:
         return record.TensorFlowDataset(options)
 
 
-def run_training(transform_dir: Path, settings: ScaleSettings) -> dict:
+def _fold_ids(features: dict, label, rows: dict[str, int]):
+    """The ids of the capped features folded into their capped tables (id mod rows)."""
+    import tensorflow as tf
+    from rocket_preprocessing import transformed_name
+
+    features = dict(features)
+    for name, size in rows.items():
+        ids = features[transformed_name(name)]
+        features[transformed_name(name)] = tf.SparseTensor(
+            ids.indices, ids.values % size, ids.dense_shape
+        )
+    return features, label
+
+
+def run_training(
+    transform_dir: Path,
+    settings: ScaleSettings,
+    optimizer: str = "adam",
+    table_rows: int | None = None,
+) -> dict:
     """The rocket model with the Transform output's table sizes, trained through the
-    Trainer's input path; examples/s over the steps after the warm-up."""
+    Trainer's input path with `optimizer`; examples/s over the steps after the warm-up.
+    With `table_rows`, every table is capped to that many rows and the ids are folded
+    into it: the same data, batches and model, only the tables are small (the reference
+    the large tables' examples/s is compared with)."""
     import rocket_model
     import rocket_module
     import tensorflow_transform as tft
@@ -471,10 +500,14 @@ def run_training(transform_dir: Path, settings: ScaleSettings) -> dict:
     from rocket_preprocessing import table_size
 
     total = settings.warmup_steps + settings.train_steps
-    config = rocket_config.default_config(batch_size=settings.batch_size, train_steps=total)
+    config = rocket_config.default_config(
+        batch_size=settings.batch_size, train_steps=total, optimizer=optimizer
+    )
     tft_output = tft.TFTransformOutput(str(transform_dir / TRANSFORM_FN_DIR))
     features = config.model_features()
     sizes = {f.name: table_size(f, tft_output) for f in features}
+    capped = {n: table_rows for n, size in sizes.items() if table_rows and size > table_rows}
+    sizes.update(capped)
     memory = rocket_model.embedding_memory(features, sizes)
     print(rocket_model.format_embedding_memory(memory), flush=True)
     keras.utils.set_random_seed(settings.seed)
@@ -488,6 +521,8 @@ def run_training(transform_dir: Path, settings: ScaleSettings) -> dict:
         shuffle=True,
         shuffle_seed=settings.seed,
     )
+    if capped:
+        dataset = dataset.map(lambda f, label: _fold_ids(f, label, capped))
     marks: dict[int, float] = {}
 
     class Clock(keras.callbacks.Callback):
@@ -504,6 +539,7 @@ def run_training(transform_dir: Path, settings: ScaleSettings) -> dict:
     mib = 2**20
     sizes_mb = {t.feature: t.total_bytes / mib for t in memory}
     return {
+        "optimizer": optimizer,
         "table_sizes": sizes,
         "embedding_memory_estimate_mb": {
             "weights": round(sum(t.weight_bytes for t in memory) / mib, 1),
@@ -527,6 +563,10 @@ def _child_main(argv: list[str]) -> int:
     parser.add_argument("--output", required=True, help="transform output folder")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--settings", help="ScaleSettings as JSON (train)")
+    parser.add_argument("--optimizer", default="adam", help="train_config optimizer (train)")
+    parser.add_argument(
+        "--small-tables", action="store_true", help="cap tables at small_table_rows (train)"
+    )
     parser.add_argument("--result", required=True, help="JSON file for the result")
     args = parser.parse_args(argv)
     if args.step == "transform":
@@ -534,7 +574,8 @@ def _child_main(argv: list[str]) -> int:
     else:
         raw = json.loads(args.settings)
         settings = ScaleSettings(**{**raw, "workers": tuple(raw["workers"])})
-        result = run_training(Path(args.output), settings)
+        cap = settings.small_table_rows if args.small_tables else None
+        result = run_training(Path(args.output), settings, args.optimizer, cap)
     Path(args.result).write_text(json.dumps(result))
     return 0
 
@@ -647,6 +688,27 @@ def _measured(args: list[str], workdir: Path, name: str) -> dict:
     return result
 
 
+# The three trainings on the same Transform output: Adam (the seed's), EasyRec's
+# lazy_adam_optimizer, and Adam with every table capped at small_table_rows rows.
+TRAININGS = {
+    "training": [],
+    "training_lazy_adam": ["--optimizer", "lazy_adam"],
+    "training_small_tables": ["--small-tables"],
+}
+
+
+def training_ratios(trainings: dict) -> dict:
+    """examples/s of the large tables over the small tables' of the same run, per
+    optimizer: what the table size costs each."""
+    small = trainings["training_small_tables"]["examples_per_second"]
+    return {
+        "adam_over_small_tables": round(trainings["training"]["examples_per_second"] / small, 3),
+        "lazy_over_small_tables": round(
+            trainings["training_lazy_adam"]["examples_per_second"] / small, 3
+        ),
+    }
+
+
 def run_scale(
     settings: ScaleSettings,
     log: Callable[[str], None] = print,
@@ -703,23 +765,27 @@ def run_scale(
         scaling = round(rates["2"] / rates["1"], 3) if "1" in rates and "2" in rates else None
 
         first = str(settings.workers[0])
-        log(f"{LOG} training {settings.warmup_steps}+{settings.train_steps} steps ...")
-        train = _measured(
-            [
-                "train",
-                "--output",
-                str(workdir / f"transform_{first}"),
-                "--settings",
-                json.dumps(asdict(settings)),
-            ],
-            workdir,
-            "train",
-        )
-        train.pop("log")
-        log(
-            f"{LOG} training {train['examples_per_second']:,.0f} examples/s, peak "
-            f"{train['peak_memory_mb']:,.0f} MB"
-        )
+        trainings = {}
+        for name, extra in TRAININGS.items():
+            log(f"{LOG} training ({name}) {settings.warmup_steps}+{settings.train_steps} steps")
+            run = _measured(
+                [
+                    "train",
+                    "--output",
+                    str(workdir / f"transform_{first}"),
+                    "--settings",
+                    json.dumps(asdict(settings)),
+                    *extra,
+                ],
+                workdir,
+                name,
+            )
+            run.pop("log")
+            trainings[name] = run
+            log(
+                f"{LOG} {name}: {run['examples_per_second']:,.0f} examples/s, peak "
+                f"{run['peak_memory_mb']:,.0f} MB"
+            )
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -741,7 +807,10 @@ def run_scale(
         "all_vocabulary_sizes": vocab,
         "transform": transform,
         "transform_scaling_2_over_1": scaling,
-        "training": train,
+        "training": trainings["training"],
+        "training_lazy_adam": trainings["training_lazy_adam"],
+        "training_small_tables": trainings["training_small_tables"],
+        **training_ratios(trainings),
         "wall_seconds": round(time.time() - started, 1),
         "note": (
             f"{os.cpu_count()} cores: the DirectRunner's workers share them with its "
@@ -757,7 +826,9 @@ def run_scale(
             f"{settings.rows // settings.ads}x, so the frequency floor of {threshold} keeps "
             "all of them. Training: Transform output of the first run, "
             f"{settings.warmup_steps} warm-up steps, then {settings.train_steps} timed "
-            f"steps of {settings.batch_size}."
+            f"steps of {settings.batch_size}, three times: Adam, lazy Adam, and Adam with "
+            f"every table capped at {settings.small_table_rows:,} rows (ids folded in: the same "
+            "batches and model, small tables)."
         ),
     }
 
@@ -797,6 +868,24 @@ def markdown_lines(block: dict) -> list[str]:
         f"processes' cores {train['other_processes_cores']}); embedding tables estimated "
         f"{train['embedding_memory_estimate_mb']['total']:,} MB with Adam's slots "
         f"(user table {train['table_sizes']['user_id']:,} rows).",
+        "",
+        "| optimizer, tables | examples/s | peak memory MB |",
+        "|---|---|---|",
+        *(
+            f"| {label} | {block[key]['examples_per_second']:,.0f} | "
+            f"{block[key]['peak_memory_mb']:,.0f} |"
+            for key, label in (
+                ("training", "Adam, full tables"),
+                ("training_lazy_adam", "lazy Adam, full tables"),
+                (
+                    "training_small_tables",
+                    f"Adam, tables capped at {block['settings']['small_table_rows']:,} rows",
+                ),
+            )
+        ),
+        "",
+        f"lazy_over_small_tables: {block['lazy_over_small_tables']} (target ≥ 0.6); "
+        f"adam_over_small_tables: {block['adam_over_small_tables']}.",
         "",
         f"{block['note']} Total {block['wall_seconds']} s.",
         "",

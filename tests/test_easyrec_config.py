@@ -152,3 +152,33 @@ def test_config_json_round_trips_and_a_hand_edited_one_is_checked():
     del data["label_field"]
     with pytest.raises(ValueError, match="RocketConfig: .*label_field"):
         rocket_config.RocketConfig.from_json(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ("lazy_adam_optimizer { beta1: 0.8 }", {"optimizer": "lazy_adam", "beta1": 0.8}),
+        ("adam_optimizer { beta2: 0.99 }", {"optimizer": "adam", "beta1": 0.9, "beta2": 0.99}),
+        ("adagrad_optimizer { }", {"optimizer": "adagrad", "initial_accumulator_value": 0.1}),
+        ("momentum_optimizer { momentum_optimizer_value: 0.5 }", {"momentum": 0.5}),
+        (
+            "rms_prop_optimizer { decay: 0.95 epsilon: 0.1 }",
+            {"rms_decay": 0.95, "rms_epsilon": 0.1},
+        ),
+        (
+            "ftrl_optimizer { l1_reg: 0.1 learning_rate_power: -0.7 }",
+            {"optimizer": "ftrl", "l1_reg": 0.1, "learning_rate_power": -0.7},
+        ),  # fmt: skip
+    ],
+)
+def test_easyrec_optimizers_map_with_their_parameters(block, expected):
+    text = f"train_config {{ optimizer_config {{ {block} }} }}"
+    train = easyrec_config.to_rocket_config(easyrec_config.parse(text)).train
+    for name, value in expected.items():
+        assert getattr(train, name) == pytest.approx(value), name
+
+
+def test_an_optimizer_config_without_an_optimizer_is_refused():
+    text = "train_config { optimizer_config { use_moving_average: true } }"
+    with pytest.raises(ConfigError, match="set one of adam_optimizer, lazy_adam_optimizer"):
+        easyrec_config.to_rocket_config(easyrec_config.parse(text, "x.config"), "x.config")

@@ -22,7 +22,14 @@ from pipeline import scale_benchmark as scale
 # 3,000 rows over 2,000 users: users 1..1000 appear twice, 1001..2000 once, so with the
 # default frequency floor of 2 the user vocabulary holds 1,000 ids; every ad appears 3x.
 TINY = scale.ScaleSettings(
-    rows=3000, users=2000, ads=1000, train_steps=4, warmup_steps=2, batch_size=64, shards=2
+    rows=3000,
+    users=2000,
+    ads=1000,
+    train_steps=4,
+    warmup_steps=2,
+    batch_size=64,
+    shards=2,
+    small_table_rows=100,
 )
 TINY_BENCH = dataclasses.replace(benchmark.BenchSettings.quick(), mode="tiny", scale=TINY)
 
@@ -99,6 +106,24 @@ def test_trainer_trains_on_tables_of_the_transform_output(scale_run):
     assert np.isfinite(train["final_loss"])
     user_mb = 1010 * 16 * 4 * 3 / 2**20  # weights + Adam's m and v
     assert train["embedding_memory_estimate_mb"]["user_id"] == pytest.approx(user_mb, abs=0.06)
+    # The same data with lazy Adam, and with every table capped at 100 rows (ids folded).
+    lazy, small = block["training_lazy_adam"], block["training_small_tables"]
+    assert (train["optimizer"], lazy["optimizer"], small["optimizer"]) == (
+        "adam", "lazy_adam", "adam"
+    )  # fmt: skip
+    assert lazy["table_sizes"] == train["table_sizes"]
+    assert small["table_sizes"]["user_id"] == small["table_sizes"]["adgroup_id"] == 100
+    assert small["table_sizes"]["price"] == train["table_sizes"]["price"] == 51  # under 100
+    for run in (lazy, small):
+        assert run["examples_per_second"] > 0 and np.isfinite(run["final_loss"])
+    speed = {k: block[k]["examples_per_second"] for k in ("training", "training_lazy_adam")}
+    small_speed = small["examples_per_second"]
+    assert block["lazy_over_small_tables"] == pytest.approx(
+        speed["training_lazy_adam"] / small_speed, rel=1e-2
+    )
+    assert block["adam_over_small_tables"] == pytest.approx(
+        speed["training"] / small_speed, rel=1e-2
+    )
 
 
 @pytest.mark.slow
@@ -108,6 +133,7 @@ def test_only_scale_writes_the_scale_key_and_section(scale_run):
     assert list(written) == ["scale"] and written["scale"]["measured"]["mode"] == "tiny"
     table = (output / benchmark.TABLE_FILE).read_text()
     assert "## Scale" in table and "transform_scaling_2_over_1" in table
+    assert f"lazy_over_small_tables: {block['lazy_over_small_tables']}" in table
     assert f"{os.cpu_count()} cores" in block["note"]
 
 
