@@ -81,6 +81,9 @@ class BenchSettings:
     # None: no pipeline run (the part says so); {}: a default `rocket run`; else its options.
     pipeline_args: tuple[str, ...] | None = ()
     pipeline_note: str = "a default `rocket run` (50,000 generated rows, 300 steps)"
+    # None: no pipeline-at-size run; else the options of a `rocket run` at size, measured
+    # after the default one (key `pipeline_at_size`).
+    pipeline_at_size_args: tuple[str, ...] | None = None
     # None: no scale part (the key is left out); else the large-id-space part's sizes.
     scale: scale_benchmark.ScaleSettings | None = None
 
@@ -117,6 +120,7 @@ class BenchSettings:
             training_rounds=15,
             training_steps_per_round=20,
             scale=scale_benchmark.ScaleSettings.full(),
+            pipeline_at_size_args=AT_SIZE_ARGS,
         )
 
 
@@ -656,13 +660,48 @@ def measure_training(
 
 # --- pipeline ---------------------------------------------------------------------------
 
+# The run at size of #15: 300,000 generated rows and a fixed 1,200 training steps, so the
+# Trainer's work is fixed and evaluation is measured against it.
+AT_SIZE_ARGS = ("--rows", "300000", "--train-steps", "1200")
+# The steps that evaluate: the light candidate (with the served baseline), the booster,
+# and the step that fetches the served baseline.
+EVALUATION_COMPONENTS = ("ServedModelBaseline", "Evaluator", "BoosterEvaluator")
+
 
 def measure_pipeline(settings: BenchSettings, output: Path, log: Callable[[str], None]) -> dict:
     """Wall time per component of a `rocket run` in a subprocess (its own process: Beam
     and TFX state must not leak into the measurements above)."""
     if settings.pipeline_args is None:
         return {"skipped": "no pipeline run in this configuration", "note": settings.pipeline_note}
-    run_dir = output / "pipeline_run"
+    return run_pipeline(settings.pipeline_args, settings.pipeline_note, output, "pipeline_run", log)
+
+
+def measure_pipeline_at_size(
+    settings: BenchSettings, output: Path, log: Callable[[str], None]
+) -> dict | None:
+    """`rocket run` at size (AT_SIZE_ARGS), with evaluation_over_trainer_time."""
+    if settings.pipeline_at_size_args is None:
+        return None
+    args = settings.pipeline_at_size_args
+    note = f"`rocket run {' '.join(args)}`: the Trainer's work is fixed by the step count"
+    block = run_pipeline(args, note, output, "pipeline_at_size_run", log)
+    block["evaluation_over_trainer_time"] = evaluation_over_trainer_time(block["component_seconds"])
+    return block
+
+
+def evaluation_over_trainer_time(component_seconds: dict) -> float | None:
+    """Seconds of every evaluating step over the Trainer's."""
+    trainer = component_seconds.get("Trainer")
+    if not trainer:
+        return None
+    evaluation = sum(component_seconds.get(name, 0.0) for name in EVALUATION_COMPONENTS)
+    return round(evaluation / trainer, 3)
+
+
+def run_pipeline(
+    args: tuple[str, ...], note: str, output: Path, name: str, log: Callable[[str], None]
+) -> dict:
+    run_dir = output / name
     command = [
         sys.executable,
         "-m",
@@ -671,20 +710,21 @@ def measure_pipeline(settings: BenchSettings, output: Path, log: Callable[[str],
         "--output",
         str(run_dir),
         "--no-cache",
-        *settings.pipeline_args,
+        *args,
     ]
     log(f"[bench] pipeline: {' '.join(command[2:])}")
     started = time.time()
     result = subprocess.run(command, capture_output=True, text=True)
     wall = time.time() - started
-    (output / "pipeline_run.log").write_text(result.stdout + result.stderr)
+    log_path = output / f"{name}.log"
+    log_path.write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise RuntimeError(
             f"`rocket run` failed with exit code {result.returncode}; see "
-            f"{output / 'pipeline_run.log'}: {result.stderr.strip()[-500:]}"
+            f"{log_path}: {result.stderr.strip()[-500:]}"
         )
     summary = json.loads((run_dir / "run_summary.json").read_text())
-    return pipeline_block(summary, settings.pipeline_note, " ".join(["rocket", *command[3:]]), wall)
+    return pipeline_block(summary, note, " ".join(["rocket", *command[3:]]), wall)
 
 
 def pipeline_block(summary: dict, note: str, command: str, wall: float) -> dict:
@@ -703,6 +743,31 @@ def pipeline_block(summary: dict, note: str, command: str, wall: float) -> dict:
 
 
 # --- the whole bench --------------------------------------------------------------------
+
+
+def pipeline_table(pipe: dict, at_size: dict | None) -> list[str]:
+    """Seconds per component of the default run, and of the run at size beside it."""
+    runs = [pipe] + ([at_size] if at_size else [])
+    lines = [f"- `{run['command']}`: {run['note']}." for run in runs]
+    lines += [
+        "",
+        "| component | "
+        + " | ".join(f"{run['train_rows'] + run['eval_rows']:,} rows" for run in runs)
+        + " |",  # fmt: skip
+        "|---" * (len(runs) + 1) + "|",
+    ]
+    for name in pipe["component_seconds"]:
+        cells = [str(run["component_seconds"].get(name, "–")) for run in runs]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| **wall** | " + " | ".join(f"**{run['wall_seconds']}**" for run in runs) + " |")
+    if at_size:
+        lines += [
+            "",
+            "evaluation_over_trainer_time (ServedModelBaseline + Evaluator + BoosterEvaluator "
+            f"over Trainer, at size): {_fmt(at_size['evaluation_over_trainer_time'])} "
+            "(target ≤ 1.0).",
+        ]
+    return lines
 
 
 def machine() -> str:
@@ -885,6 +950,7 @@ def run_bench(
 
         pipeline_part = measure_pipeline(settings, output, log)
         pipeline_part["measured"] = meta
+        at_size = measure_pipeline_at_size(settings, output, log)
 
         scale = None
         if settings.scale is not None:
@@ -899,11 +965,40 @@ def run_bench(
         "training": training,
         "pipeline": pipeline_part,
     }
+    if at_size is not None:
+        result["pipeline_at_size"] = at_size
     if scale is not None:
         result["scale"] = scale
     for part in result:
         result[part]["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
     write_outputs(result, output)
+    log(f"[bench] wrote {output / JSON_FILE}, {output / TABLE_FILE} ({time.time() - started:.0f}s)")
+    return result
+
+
+def run_size_only(
+    output: Path,
+    settings: BenchSettings,
+    command: str = "rocket bench --only size",
+    log: Callable[[str], None] = print,
+) -> dict:
+    """The default `rocket run` and the run at size, side by side: benchmark.json with the
+    keys `pipeline` and `pipeline_at_size`, and benchmark.md."""
+    if settings.pipeline_at_size_args is None or settings.pipeline_args is None:
+        raise BenchError(f"the {settings.mode} mode has no pipeline-at-size part")
+    started = time.time()
+    output.mkdir(parents=True, exist_ok=True)
+    meta = _meta(settings, command)
+    result = {
+        "pipeline": measure_pipeline(settings, output, log),
+        "pipeline_at_size": measure_pipeline_at_size(settings, output, log),
+    }
+    for part in result.values():
+        part["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
+    (output / JSON_FILE).write_text(json.dumps(_clean(result), indent=2) + "\n")
+    header = [f"# {command}", "", f"{meta['date']}; {meta['machine']}.", ""]
+    lines = pipeline_table(result["pipeline"], result["pipeline_at_size"])
+    (output / TABLE_FILE).write_text("\n".join(header + lines) + "\n")
     log(f"[bench] wrote {output / JSON_FILE}, {output / TABLE_FILE} ({time.time() - started:.0f}s)")
     return result
 
@@ -1281,15 +1376,7 @@ def markdown(result: dict) -> str:
     ]
     pipe = result["pipeline"]
     if "component_seconds" in pipe:
-        lines += [
-            f"`{pipe['command']}`: {pipe['note']}.",
-            "",
-            "| component | seconds |",
-            "|---|---|",
-        ]
-        for name, seconds in pipe["component_seconds"].items():
-            lines.append(f"| {name} | {seconds} |")
-        lines.append(f"| **wall** | **{pipe['wall_seconds']}** |")
+        lines += pipeline_table(pipe, result.get("pipeline_at_size"))
     else:
         lines.append(f"skipped: {pipe.get('skipped')}")
     if "scale" in result:

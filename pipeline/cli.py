@@ -152,9 +152,10 @@ def _add_bench_parser(sub) -> None:
     )
     bench.add_argument(
         "--only",
-        choices=("scale",),
+        choices=("scale", "size"),
         help="run one part alone: scale = Transform (1 and 2 Beam workers) and Trainer with "
-        "1,000,000 user ids and 500,000 ad ids (about 15 minutes)",
+        "1,000,000 user ids and 500,000 ad ids (about 15 minutes); size = the default "
+        "`rocket run` and one at 300,000 rows and 1,200 steps (about 15 minutes)",
     )
     bench.add_argument("--output", required=True, help="output folder")
 
@@ -464,6 +465,15 @@ def bench_command(args: argparse.Namespace) -> int:
     from pipeline import benchmark
 
     settings = benchmark.BenchSettings.quick() if args.quick else benchmark.BenchSettings.full()
+    if args.only == "size":
+        if args.quick or args.data:
+            raise BenchError("--only size runs generated data at full size: no --quick, --data")
+        benchmark.run_size_only(
+            Path(args.output).resolve(),
+            settings,
+            command=f"rocket bench --only size --output {args.output}",
+        )
+        return EXIT_OK
     if args.only == "scale":
         if args.quick or args.data:
             raise BenchError(

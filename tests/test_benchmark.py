@@ -116,6 +116,33 @@ def test_pipeline_part_reads_component_seconds():
     assert block["component_seconds"] == {"Transform": 12.5} and block["wall_seconds"] == 40.0
 
 
+def test_pipeline_at_size_sets_evaluation_against_the_trainer_beside_the_default_run():
+    seconds = {"Transform": 111.0, "Trainer": 80.0, "ServedModelBaseline": 2.0,
+               "Evaluator": 200.0, "BoosterEvaluator": 100.0}  # fmt: skip
+    assert benchmark.evaluation_over_trainer_time(seconds) == pytest.approx(302 / 80, abs=1e-3)
+    assert benchmark.evaluation_over_trainer_time({"Evaluator": 3.0}) is None
+    default = benchmark.pipeline_block(
+        {"component_seconds": {"Trainer": 20.0, "Evaluator": 25.0}, "wall_seconds": 150.0,
+         "train_rows": 40_000, "eval_rows": 10_000}, "default", "rocket run", 151.0,
+    )  # fmt: skip
+    at_size = benchmark.pipeline_block(
+        {"component_seconds": {"Trainer": 80.0, "Evaluator": 200.0}, "wall_seconds": 600.0,
+         "train_rows": 240_000, "eval_rows": 60_000}, "at size", "rocket run --rows", 601.0,
+    )  # fmt: skip
+    at_size["evaluation_over_trainer_time"] = 2.5
+    table = "\n".join(benchmark.pipeline_table(default, at_size))
+    assert "| component | 50,000 rows | 300,000 rows |" in table
+    assert "| Evaluator | 25.0 | 200.0 |" in table
+    assert "| **wall** | **150.0** | **600.0** |" in table
+    assert "evaluation_over_trainer_time" in table and "2.5" in table
+
+
+def test_only_size_takes_no_quick(tmp_path, capsys):
+    code = cli._main(["bench", "--only", "size", "--quick", "--output", str(tmp_path)])
+    assert code == cli.EXIT_USAGE
+    assert "--only size" in capsys.readouterr().err
+
+
 def test_bad_data_option_is_named(tmp_path, capsys):
     code = cli._main(["bench", "--quick", "--data", str(tmp_path / "nope.csv"), "--output",
                       str(tmp_path / "out")])  # fmt: skip
