@@ -23,7 +23,7 @@ from pipeline.benchmark import BenchError
 from pipeline.gcs import GcsError
 from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, CompileError
 from pipeline.package_runner import PackageRunError
-from pipeline.settings import MIN_CLASS_EXAMPLES
+from pipeline.settings import MIN_CLASS_EXAMPLES, REAL_SAMPLE
 from pipeline.submit import SubmitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
@@ -486,14 +486,13 @@ def bench_command(args: argparse.Namespace) -> int:
             command=f"rocket bench --only scale --output {args.output}",
         )
         return EXIT_OK
-    real_sample = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "taobao_sample"
     command = "rocket bench" + (" --quick" if args.quick else "")
     command += (f" --data {args.data}" if args.data else "") + f" --output {args.output}"
     benchmark.run_bench(
         Path(args.output).resolve(),
         settings,
         data=args.data,
-        real_sample=real_sample / "taobao_sample.csv",
+        real_sample=REAL_SAMPLE,
         command=command,
     )
     return EXIT_OK

@@ -33,11 +33,13 @@ SPLIT_FOLDERS = ("train", "eval")
 
 
 def _folder_files(path: Path, label: str) -> tuple[list[Path], str]:
-    """A folder's data files and their glob: its *.csv files, or every file when it has
-    none (then it must hold nothing else that '*' would read)."""
-    csvs = sorted(p for p in path.glob("*.csv") if _usable(p))
-    if csvs:
-        return csvs, "*.csv"
+    """A folder's data files and their glob: its *.csv and *.csv.gz files, or every file
+    when it has none (then it must hold nothing else that '*' would read)."""
+    plain = [p for p in path.glob("*.csv") if _usable(p)]
+    gzipped = [p for p in path.glob("*.csv.gz") if _usable(p)]
+    if plain or gzipped:
+        pattern = "*.csv*" if plain and gzipped else ("*.csv" if plain else "*.csv.gz")
+        return sorted(plain + gzipped), pattern
     files = sorted(p for p in path.iterdir() if _usable(p))
     if len(files) != len([p for p in path.iterdir() if p.is_file()]):
         raise InputError(
@@ -73,8 +75,8 @@ def resolve(
     seed: int = 0,
     allow_splits: bool = False,
 ) -> DataSource:
-    """A file is read alone. A folder: its *.csv files, or, when it has none, every file
-    but hidden ones and docs (*.md); with `allow_splits`, a folder holding only train/
+    """A file is read alone. A folder: its *.csv / *.csv.gz files, or, when it has none,
+    every file but hidden ones and docs (*.md); with `allow_splits`, a folder holding only train/
     and eval/ subfolders gives those predefined splits. No path: the generator writes
     `rows` rows once."""
     if data is None:

@@ -15,6 +15,8 @@ MODULE_FILE = str(Path(__file__).resolve().parents[1] / "model_code" / "rocket_m
 # top-level modules): what compiled pipelines use, see PipelineSettings.module_in_image.
 PREPROCESSING_FN = "rocket_module.preprocessing_fn"
 RUN_FN = "rocket_module.run_fn"
+# 10,000 real Taobao rows, shipped with the package (data/taobao_sample/README.md).
+REAL_SAMPLE = Path(__file__).resolve().parent / "data" / "taobao_sample" / "taobao_sample.csv.gz"
 
 
 @dataclass(frozen=True)

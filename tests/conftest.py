@@ -1,6 +1,9 @@
-"""Shared test setup: Keras 2 for TFT/TFMA, quiet TensorFlow, paths to the shared data."""
+"""Shared test setup: Keras 2 for TFT/TFMA, quiet TensorFlow, the real sample the
+package ships."""
 
+import gzip
 import os
+import shutil
 from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -9,14 +12,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 import pipeline  # noqa: E402,F401  (warning filters)
+from pipeline.settings import REAL_SAMPLE  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TAOBAO_SAMPLE_DIR = REPO.parent / "shared" / "data" / "taobao_sample"
-TAOBAO_SAMPLE = TAOBAO_SAMPLE_DIR / "taobao_sample.csv"
 
 
-@pytest.fixture
-def taobao_sample() -> Path:
-    if not TAOBAO_SAMPLE.exists():
-        pytest.skip(f"the real Taobao sample is not present at {TAOBAO_SAMPLE}")
-    return TAOBAO_SAMPLE
+@pytest.fixture(scope="session")
+def taobao_sample(tmp_path_factory) -> Path:
+    """The shipped real sample, uncompressed, alone in a folder of its own."""
+    path = tmp_path_factory.mktemp("taobao_sample") / "taobao_sample.csv"
+    with gzip.open(REAL_SAMPLE, "rb") as source, path.open("wb") as target:
+        shutil.copyfileobj(source, target)
+    return path
