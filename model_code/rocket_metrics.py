@@ -1,9 +1,11 @@
 """GAUC as a TFMA metric: AUC per user, averaged with each user's impressions as weight.
 
 This is the paper's CTR metric. Users whose impressions are all clicks or all non-clicks
-have no AUC and are skipped (they weigh nothing). TFMA does the grouping: put the metric
-in a MetricsSpec with `query_key` set to the user column, and each combiner input is then
-one user's labels and predictions.
+have no AUC and are skipped (they weigh nothing); impressions without a user id too.
+The combiner groups by user itself: give the user column as the metric's `user_key`
+(`MetricConfig(class_name="GAUC", config='{"user_key": "user_id"}')`). TFMA's own
+grouping (`query_key` on the MetricsSpec) shuffles every example's whole extracts
+through a GroupByKey; on 60,000 eval rows that was 138 of an Evaluator's 193 seconds.
 """
 
 from __future__ import annotations
@@ -52,10 +54,10 @@ def gauc(groups: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
 
 
 class GAUC(metric_types.Metric):
-    """TFMA metric `gauc`; needs `query_key` (the user id column) on its MetricsSpec."""
+    """TFMA metric `gauc`; `user_key` names the user id column."""
 
-    def __init__(self, name: str = GAUC_NAME):
-        super().__init__(_gauc_computations, name=name)
+    def __init__(self, name: str = GAUC_NAME, user_key: str = ""):
+        super().__init__(_gauc_computations, name=name, user_key=user_key)
 
 
 metric_types.register_metric(GAUC)
@@ -63,25 +65,30 @@ metric_types.register_metric(GAUC)
 
 def _gauc_computations(
     name: str = GAUC_NAME,
+    user_key: str = "",
     eval_config=None,
     model_names: list[str] | None = None,
     output_names: list[str] | None = None,
     example_weighted: bool = False,
     query_key: str = "",
 ) -> metric_types.MetricComputations:
-    if not query_key:
-        raise ValueError("GAUC needs the user column as query_key on its MetricsSpec")
+    if query_key or not user_key:
+        raise ValueError(
+            "GAUC groups by user itself: set its config's user_key to the user column "
+            "(and no query_key on its MetricsSpec)"
+        )
     return _per_model_and_output(
         name,
         model_names,
         output_names,
         example_weighted,
-        lambda key: _GAUCCombiner(key, eval_config),
+        lambda key: _GAUCCombiner(key, eval_config, user_key),
+        preprocessors=[metric_types.FeaturePreprocessor(feature_keys=[user_key])],
     )
 
 
 def _per_model_and_output(
-    name, model_names, output_names, example_weighted, combiner_for
+    name, model_names, output_names, example_weighted, combiner_for, preprocessors=None
 ) -> metric_types.MetricComputations:
     """One computation (one metric key, one combiner) per model and output."""
     computations = []
@@ -95,7 +102,7 @@ def _per_model_and_output(
             )
             computations.append(
                 metric_types.MetricComputation(
-                    keys=[key], preprocessors=None, combiner=combiner_for(key)
+                    keys=[key], preprocessors=preprocessors, combiner=combiner_for(key)
                 )
             )
     return computations
@@ -123,32 +130,38 @@ class _KeyedCombiner(beam.CombineFn):
 
 
 class _GAUCCombiner(_KeyedCombiner):
-    """Accumulates (weighted AUC sum, impressions) over users; one input is one user."""
+    """Accumulates each user's labels and predictions ({user id: ([labels],
+    [predictions])}); the per-user AUCs are taken at the end."""
 
-    def create_accumulator(self) -> list[float]:
-        return [0.0, 0.0]
+    def __init__(self, key: metric_types.MetricKey, eval_config, user_key: str):
+        super().__init__(key, eval_config)
+        self._user_key = user_key
 
-    def add_input(self, accumulator: list[float], element) -> list[float]:
+    def create_accumulator(self) -> dict:
+        return {}
+
+    def add_input(self, accumulator: dict, element) -> dict:
+        user = np.asarray((element.features or {}).get(self._user_key, ())).reshape(-1)
         labels, predictions = self._labels_and_predictions(element)
-        if labels is None:
+        if labels is None or user.size == 0:  # no user id: in no user's AUC
             return accumulator
-        auc = user_auc(labels, predictions)
-        if auc is not None:
-            impressions = float(np.asarray(labels).size)
-            accumulator[0] += auc * impressions
-            accumulator[1] += impressions
+        user_labels, user_predictions = accumulator.setdefault(user[0], ([], []))
+        user_labels.extend(np.asarray(labels, dtype=float).reshape(-1).tolist())
+        user_predictions.extend(np.asarray(predictions, dtype=float).reshape(-1).tolist())
         return accumulator
 
-    def merge_accumulators(self, accumulators: Iterable[list[float]]) -> list[float]:
-        result = [0.0, 0.0]
+    def merge_accumulators(self, accumulators: Iterable[dict]) -> dict:
+        accumulators = iter(accumulators)
+        result = next(accumulators, {})
         for accumulator in accumulators:
-            result[0] += accumulator[0]
-            result[1] += accumulator[1]
+            for user, (labels, predictions) in accumulator.items():
+                user_labels, user_predictions = result.setdefault(user, ([], []))
+                user_labels.extend(labels)
+                user_predictions.extend(predictions)
         return result
 
-    def extract_output(self, accumulator: list[float]) -> dict:
-        value = accumulator[0] / accumulator[1] if accumulator[1] else float("nan")
-        return {self._key: value}
+    def extract_output(self, accumulator: dict) -> dict:
+        return {self._key: gauc(accumulator.values())}
 
 
 # Evidence for the gate: an AUC measured on a handful of clicks means nothing (a 13-row

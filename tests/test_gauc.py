@@ -29,29 +29,43 @@ def test_gauc_weights_users_by_impressions_and_skips_one_class_users():
     assert np.isnan(rocket_metrics.gauc(USERS[2:]))
 
 
-def test_tfma_combiner_gives_the_same_number():
-    computations = rocket_metrics.GAUC().computations(query_key="user_id")
+def test_tfma_combiner_groups_by_user_and_gives_the_same_number():
+    computations = rocket_metrics.GAUC(user_key="user_id").computations()
     (computation,) = computations
     combiner = computation.combiner
+    # One input per impression, as TFMA feeds them; user A's impressions are split over
+    # the two partial accumulators, which Beam then merges.
+    impressions = [
+        (f"user{index}".encode(), label, prediction)
+        for index, (labels, predictions) in enumerate(USERS)
+        for label, prediction in zip(labels, predictions)
+    ]
+    impressions.append((None, 1, 0.99))  # no user id: in no user's AUC
     accumulators = []
-    for half in (USERS[:2], USERS[2:]):  # as Beam would: partial accumulators, then merged
+    for half in (impressions[:2], impressions[2:]):
         accumulator = combiner.create_accumulator()
-        for labels, predictions in half:
+        for user, label, prediction in half:
             element = metric_types.StandardMetricInputs(
-                labels=np.array(labels, dtype=float),
-                predictions=np.array(predictions),
+                labels=np.array([label], dtype=float),
+                predictions=np.array([prediction]),
                 example_weights=np.array([1.0]),
+                features={"user_id": np.array([] if user is None else [user], dtype=object)},
             )
             accumulator = combiner.add_input(accumulator, element)
         accumulators.append(accumulator)
     result = combiner.extract_output(combiner.merge_accumulators(accumulators))
     assert list(result.values()) == [pytest.approx(EXPECTED)]
     assert next(iter(result)).name == "gauc"
+    # The user column reaches the combiner through TFMA's feature preprocessor.
+    (preprocessor,) = computation.preprocessors
+    assert "user_id" in str(preprocessor.include_filter)
 
 
-def test_gauc_requires_the_user_column():
-    with pytest.raises(ValueError, match="query_key"):
+def test_gauc_requires_the_user_column_and_groups_without_query_key():
+    with pytest.raises(ValueError, match="user_key"):
         rocket_metrics.GAUC().computations()
+    with pytest.raises(ValueError, match="no query_key"):
+        rocket_metrics.GAUC(user_key="user_id").computations(query_key="user_id")
 
 
 @pytest.mark.parametrize(
