@@ -50,7 +50,14 @@ def test_writes_the_five_parts_plots_and_table(bench):
     table = (output / benchmark.TABLE_FILE).read_text()
     for heading in ("## Quality", "## Light-net sweep", "## Serving", "## Training", "## Targets"):
         assert heading in table
-    assert "gap_closed" in table and ("met" in table or "missed" in table)
+    assert "gap_closed" in table
+    # Every target of the JSON is a row of the Targets table, with its verdict.
+    targets = [t for part in ("quality", "serving", "training") for t in written[part]["targets"]]
+    rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
+    assert len(rows) == len(targets) > 0
+    for row, target in zip(rows, targets):
+        verdict = "n/a" if target["met"] is None else ("met" if target["met"] else "missed")
+        assert row.startswith(f"| {target['target']} |") and f"| {verdict}" in row
 
 
 def test_gap_closed_is_the_formula_on_the_numbers_written(bench):

@@ -272,7 +272,10 @@ def test_config_and_train_steps_go_into_the_package(tmp_path):
     default = spec.root.input_definitions.parameters["train_args"].default_value.string_value
     assert json.loads(default) == {"num_steps": 77}
     evaluator = spec.root.dag.tasks["Evaluator"].inputs.parameters
-    assert "0.6" in evaluator["eval_config"].runtime_value.constant.string_value
+    eval_config = json.loads(evaluator["eval_config"].runtime_value.constant.string_value)
+    (auc,) = [m for m in eval_config["metrics_specs"][0]["metrics"] if m["class_name"] == "AUC"]
+    (gate,) = auc["per_slice_thresholds"]
+    assert gate["threshold"]["value_threshold"]["lower_bound"] == pytest.approx(0.6)
 
 
 def test_compiling_writes_nothing_under_the_pipeline_root(tmp_path):
