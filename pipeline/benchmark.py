@@ -993,14 +993,8 @@ def run_size_only(
         "pipeline": measure_pipeline(settings, output, log),
         "pipeline_at_size": measure_pipeline_at_size(settings, output, log),
     }
-    for part in result.values():
-        part["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
-    (output / JSON_FILE).write_text(json.dumps(_clean(result), indent=2) + "\n")
-    header = [f"# {command}", "", f"{meta['date']}; {meta['machine']}.", ""]
     lines = pipeline_table(result["pipeline"], result["pipeline_at_size"])
-    (output / TABLE_FILE).write_text("\n".join(header + lines) + "\n")
-    log(f"[bench] wrote {output / JSON_FILE}, {output / TABLE_FILE} ({time.time() - started:.0f}s)")
-    return result
+    return _write_alone(output, "size", result, lines, meta, started, log)
 
 
 def run_scale_only(
@@ -1016,16 +1010,31 @@ def run_scale_only(
     output.mkdir(parents=True, exist_ok=True)
     meta = _meta(settings, command)
     scale = scale_benchmark.run_scale(settings.scale, log=log)
-    scale["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
-    result = {"scale": scale}
+    lines = scale_benchmark.markdown_lines(scale)
+    return _write_alone(output, "scale", {"scale": scale}, lines, meta, started, log)
+
+
+def _write_alone(
+    output: Path,
+    only: str,
+    result: dict,
+    lines: list[str],
+    meta: dict,
+    started: float,
+    log: Callable[[str], None],
+) -> dict:
+    """What `rocket bench --only ONLY` writes: each part stamped `measured`, benchmark.json
+    with those parts, benchmark.md with `lines` under a header naming the run."""
+    for part in result.values():
+        part["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
     (output / JSON_FILE).write_text(json.dumps(_clean(result), indent=2) + "\n")
     header = [
-        "# rocket bench --only scale",
+        f"# rocket bench --only {only}",
         "",
         f"{meta['date']}; {meta['machine']}; `{meta['command']}`.",
         "",
     ]
-    (output / TABLE_FILE).write_text("\n".join(header + scale_benchmark.markdown_lines(scale)))
+    (output / TABLE_FILE).write_text("\n".join(header + lines))
     log(f"[bench] wrote {output / JSON_FILE}, {output / TABLE_FILE} ({time.time() - started:.0f}s)")
     return result
 

@@ -465,25 +465,17 @@ def bench_command(args: argparse.Namespace) -> int:
     from pipeline import benchmark
 
     settings = benchmark.BenchSettings.quick() if args.quick else benchmark.BenchSettings.full()
-    if args.only == "size":
-        if args.quick or args.data:
-            raise BenchError("--only size runs generated data at full size: no --quick, --data")
-        benchmark.run_size_only(
-            Path(args.output).resolve(),
-            settings,
-            command=f"rocket bench --only size --output {args.output}",
-        )
-        return EXIT_OK
-    if args.only == "scale":
+    if args.only:
         if args.quick or args.data:
             raise BenchError(
-                "--only scale runs the full-size scale part on data it generates: it takes "
+                f"--only {args.only} runs its full-size part on data it generates: it takes "
                 "neither --quick nor --data"
             )
-        benchmark.run_scale_only(
+        run_alone = {"scale": benchmark.run_scale_only, "size": benchmark.run_size_only}
+        run_alone[args.only](
             Path(args.output).resolve(),
             settings,
-            command=f"rocket bench --only scale --output {args.output}",
+            command=f"rocket bench --only {args.only} --output {args.output}",
         )
         return EXIT_OK
     command = "rocket bench" + (" --quick" if args.quick else "")
