@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import rocket_config
 import rocket_export
 import rocket_model
+import rocket_optimizers
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
@@ -234,8 +235,10 @@ def train_and_export(
     keras.utils.set_random_seed(config.train.seed)
     features = config.model_features()
     table_sizes = {f.name: table_size(f, tft_output) for f in features}
-    memory = rocket_model.embedding_memory(features, table_sizes)
-    print(f"[Trainer] {rocket_model.format_embedding_memory(memory)}", flush=True)
+    slots, slot_names = rocket_optimizers.slots(config.train)
+    memory = rocket_model.embedding_memory(features, table_sizes, slots)
+    slot_names = f"{config.train.optimizer}'s {slot_names}"
+    print(f"[Trainer] {rocket_model.format_embedding_memory(memory, slot_names)}", flush=True)
     if role.multi_worker:
         print(
             f"[Trainer] {role.label()} of {role.num_workers} workers, "

@@ -116,3 +116,20 @@ def make_optimizer(train: rocket_config.TrainConfig) -> keras.optimizers.Optimiz
             l2_shrinkage_regularization_strength=train.l2_shrinkage_reg,
         )
     raise ValueError(f"train_config: optimizer {kind!r} is not one of {OPTIMIZERS}")
+
+
+def slots(train: rocket_config.TrainConfig) -> tuple[int, str]:
+    """How many copies of each weight the optimizer keeps, and what they are (tf_keras's
+    slot variables), for the Trainer's memory estimate of the embedding tables."""
+    kind = train.optimizer
+    if kind in (ADAM, LAZY_ADAM):
+        return 2, "m and v"
+    if kind == ADAGRAD:
+        return 1, "accumulator"
+    if kind == MOMENTUM:
+        return 1, "momentum"  # tf_keras's SGD builds it even at momentum 0
+    if kind == RMS_PROP:
+        return (2, "velocity and momentum") if train.momentum else (1, "velocity")
+    if kind == FTRL:
+        return 2, "accumulator and linear"
+    raise ValueError(f"train_config: optimizer {kind!r} is not one of {OPTIMIZERS}")

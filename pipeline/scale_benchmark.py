@@ -543,7 +543,7 @@ def run_training(
         "table_sizes": sizes,
         "embedding_memory_estimate_mb": {
             "weights": round(sum(t.weight_bytes for t in memory) / mib, 1),
-            "adam_slots": round(sum(t.adam_bytes for t in memory) / mib, 1),
+            "adam_slots": round(sum(t.slot_bytes for t in memory) / mib, 1),
             "total": round(sum(t.total_bytes for t in memory) / mib, 1),
             "user_id": round(sizes_mb["user_id"], 1),
             "adgroup_id": round(sizes_mb["adgroup_id"], 1),

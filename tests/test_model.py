@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import rocket_config
 import rocket_model
+import rocket_optimizers
 import tensorflow as tf
 from rocket_preprocessing import transformed_name
 
@@ -207,7 +208,7 @@ def test_one_distillation_step_pulls_each_light_layer_towards_its_partner(functi
         assert a > b, f"{function}: light{pair[0]} did not move towards booster{pair[1]}"
 
 
-def test_embedding_memory_counts_weights_and_adams_two_slots():
+def test_embedding_memory_counts_weights_and_the_optimizers_slots():
     config = small_config(
         features=tuple(
             dataclasses.replace(f, embedding_dim=8) if f.name == "user_id" else f
@@ -220,7 +221,7 @@ def test_embedding_memory_counts_weights_and_adams_two_slots():
     user = tables["user_id"]
     assert (user.rows, user.dim) == (1_000_010, 8)
     assert user.weight_bytes == 1_000_010 * 8 * 4
-    assert user.adam_bytes == 2 * user.weight_bytes
+    assert user.slot_bytes == 2 * user.weight_bytes  # Adam's m and v
     assert user.total_bytes == 3 * 1_000_010 * 8 * 4
     assert tables["price"].total_bytes == 3 * 100 * 16 * 4
     text = rocket_model.format_embedding_memory(list(tables.values()))
@@ -230,6 +231,14 @@ def test_embedding_memory_counts_weights_and_adams_two_slots():
     assert "1,000,010" in user_line and "30.5 MiB" in user_line and "91.6 MiB" in user_line
     total = sum(t.total_bytes for t in tables.values())
     assert lines[-1].split()[0] == "total" and f"{total / 2**20:,.1f} MiB" in lines[-1]
+    # Optimizers that keep fewer copies of a table are estimated with what they keep.
+    train = rocket_config.TrainConfig
+    expected = {"adam": 2, "lazy_adam": 2, "adagrad": 1, "momentum": 1, "rms_prop": 2, "ftrl": 2}
+    for optimizer, count in expected.items():
+        assert rocket_optimizers.slots(train(optimizer=optimizer))[0] == count, optimizer
+    assert rocket_optimizers.slots(train(optimizer="rms_prop", momentum=0.0))[0] == 1
+    (adagrad,) = rocket_model.embedding_memory(config.model_features()[:1], sizes, slots=1)
+    assert adagrad.total_bytes == 2 * adagrad.weight_bytes
 
 
 def test_sum_pool_matches_safe_embedding_lookup_with_empty_rows():

@@ -163,3 +163,18 @@ def test_a_model_trains_with_lazy_adam_and_leaves_unused_rows_alone():
         model.train_step((features, label))
     changed = np.flatnonzero(np.any(table.numpy() != before, axis=1))
     assert changed.tolist() == used.tolist()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"optimizer": name} for name in rocket_config.OPTIMIZERS]
+    + [{"optimizer": "momentum", "momentum": 0.0}, {"optimizer": "rms_prop", "momentum": 0.0}],
+)
+def test_the_memory_estimate_counts_the_slots_the_optimizer_really_builds(changes):
+    """rocket_optimizers.slots (the Trainer's memory estimate) against the slot variables
+    tf_keras creates for a table."""
+    optimizer = rocket_optimizers.make_optimizer(train_config(**changes))
+    table = tf.Variable(tf.zeros((ROWS, DIM)))
+    optimizer.build([table])
+    built = [v for v in optimizer.variables if tuple(v.shape) == (ROWS, DIM)]
+    assert rocket_optimizers.slots(train_config(**changes))[0] == len(built)
