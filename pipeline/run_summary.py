@@ -14,6 +14,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.orchestration import metadata
 
 from components.evaluation_report import tfma_results
+from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
 
 SUMMARY_FILE = "run_summary.json"
 _METRICS_FILE = "metrics.json"  # written by rocket_module.run_fn into model_run
@@ -93,10 +94,9 @@ def summarize(metadata_path: str) -> dict:
     summary["trainer_booster_auc"] = trainer_metrics.get("auc_booster")
 
     evaluation = outputs.get(("Evaluator", "evaluation"))
-    booster_evaluation = outputs.get(("BoosterEvaluator", "evaluation"))
-    light = _overall(evaluation, "candidate")
-    booster = _overall(booster_evaluation, "candidate")
-    baseline = _overall(evaluation, "baseline")
+    light = _overall(evaluation, CANDIDATE)
+    booster = _overall(evaluation, BOOSTER)
+    baseline = _overall(evaluation, BASELINE)
     summary["light_auc"] = light.get("auc")
     summary["light_gauc"] = light.get("gauc")
     summary["booster_auc"] = booster.get("auc", summary["booster_auc"])
@@ -111,7 +111,7 @@ def summarize(metadata_path: str) -> dict:
     summary["light_auc_by_slice"] = (
         {
             name: values.get("auc")
-            for name, values in tfma_results.metrics_by_slice(evaluation.uri, "candidate").items()
+            for name, values in tfma_results.metrics_by_slice(evaluation.uri, CANDIDATE).items()
             if name
         }
         if evaluation

@@ -13,11 +13,11 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
 from components import atomic_pusher
-from components.booster_model import BoosterModel
 from components.data_contract import AnomaliesGate, ConfigSchemaGen
 from components.easyrec_example_gen import Column, EasyRecExampleGen
 from components.evaluation_report import EvaluationReport
-from components.served_baseline import BaselineAwareEvaluator, ServedModelBaseline
+from components.rocket_evaluator import BASELINE, BOOSTER, CANDIDATE, RocketEvaluator
+from components.served_baseline import ServedModelBaseline
 from pipeline.settings import PREPROCESSING_FN, RUN_FN, PipelineSettings
 
 # KFP runtime parameters of compiled pipelines (settings.runtime_parameters). TFX's KFP v2
@@ -26,7 +26,6 @@ from pipeline.settings import PREPROCESSING_FN, RUN_FN, PipelineSettings
 DATA_ROOT_PARAMETER = "data_root"  # EasyRecExampleGen's input_base
 TRAIN_ARGS_PARAMETER = "train_args"  # Trainer's TrainArgs as JSON
 
-CANDIDATE, BASELINE = "candidate", "baseline"
 USER_COLUMN = "user_id"  # GAUC groups impressions by this column
 SLICE_COLUMNS = ("pid",)
 
@@ -49,14 +48,15 @@ def eval_config(
     user_column: str | None = USER_COLUMN,
     min_class_examples: int | None = None,
 ) -> tfma.EvalConfig:
-    """TFMA configuration shared by the light Evaluator and the booster's.
+    """TFMA configuration of the one evaluation: the light candidate, the served light
+    model (the baseline, with `max_auc_drop`) and the booster, with the same metrics,
+    slices and plots each.
 
-    With `min_auc`, the model is blessed only when its AUC reaches it; with `max_auc_drop`,
-    also only when its AUC is at most that much below the served model's (the
-    baseline; TFX skips this check on a first run, which has none). With
-    `min_class_examples`, also only when the eval split holds at least that many clicks and
-    that many non-clicks: the evidence an AUC needs. Without any it only measures (the
-    booster's Evaluator).
+    Only the candidate's MetricsSpec carries thresholds. With `min_auc`, it is blessed
+    only when its AUC reaches it; with `max_auc_drop`, also only when its AUC is at most
+    that much below the served model's (TFX skips this check on a first run, which has
+    none). With `min_class_examples`, also only when the eval split holds at least that
+    many clicks and that many non-clicks: the evidence an AUC needs.
     """
     auc_threshold = None
     if min_auc is not None or max_auc_drop is not None:
@@ -71,6 +71,30 @@ def eval_config(
             if max_auc_drop is not None
             else None,
         )
+    gated = _metrics(user_column, auc_threshold, min_class_examples)
+    measured = _metrics(user_column, None, None)
+    gated_models = [CANDIDATE]
+    model_specs = [_model_spec(CANDIDATE, label_field), _model_spec(BOOSTER, label_field)]
+    if max_auc_drop is not None:
+        gated_models.append(BASELINE)
+        model_specs.append(_model_spec(BASELINE, label_field, is_baseline=True))
+    return tfma.EvalConfig(
+        model_specs=model_specs,
+        slicing_specs=[tfma.SlicingSpec()]
+        + [tfma.SlicingSpec(feature_keys=[column]) for column in SLICE_COLUMNS],
+        metrics_specs=[
+            tfma.MetricsSpec(metrics=gated, model_names=gated_models),
+            tfma.MetricsSpec(metrics=measured, model_names=[BOOSTER]),
+        ],
+    )
+
+
+def _metrics(
+    user_column: str | None,
+    auc_threshold: tfma.MetricThreshold | None,
+    min_class_examples: int | None,
+) -> list[tfma.MetricConfig]:
+    """The report's metrics and plots; the thresholds only where given."""
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
         tfma.MetricConfig(
@@ -118,16 +142,7 @@ def eval_config(
                 config=json.dumps({"user_key": user_column}),
             )
         )
-    metrics_specs = [tfma.MetricsSpec(metrics=metrics)]
-    model_specs = [_model_spec(CANDIDATE, label_field)]
-    if max_auc_drop is not None:
-        model_specs.append(_model_spec(BASELINE, label_field, is_baseline=True))
-    return tfma.EvalConfig(
-        model_specs=model_specs,
-        slicing_specs=[tfma.SlicingSpec()]
-        + [tfma.SlicingSpec(feature_keys=[column]) for column in SLICE_COLUMNS],
-        metrics_specs=metrics_specs,
-    )
+    return metrics
 
 
 def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
@@ -211,10 +226,13 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     served_baseline = ServedModelBaseline(
         serving_dir=settings.serving_dir, candidate=trainer.outputs["model"]
     )
-    evaluator = BaselineAwareEvaluator(
+    # The light candidate, the served baseline and the booster in one pass over the
+    # eval split; the gate is the candidate's (components/rocket_evaluator).
+    evaluator = RocketEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=served_baseline.outputs["baseline"],
+        model_run=trainer.outputs["model_run"],
         eval_config=eval_config(
             config.label_field,
             settings.min_auc,
@@ -222,16 +240,8 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             min_class_examples=settings.min_class_examples,
         ),
     ).with_id("Evaluator")
-    booster_model = BoosterModel(model_run=trainer.outputs["model_run"])
-    booster_evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=booster_model.outputs["booster"],
-        eval_config=eval_config(config.label_field, min_auc=None),
-    ).with_id("BoosterEvaluator")
     report = EvaluationReport(
-        light_evaluation=evaluator.outputs["evaluation"],
-        booster_evaluation=booster_evaluator.outputs["evaluation"],
-        blessing=evaluator.outputs["blessing"],
+        evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"]
     )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -260,8 +270,6 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             trainer,
             served_baseline,
             evaluator,
-            booster_model,
-            booster_evaluator,
             report,
             pusher,
         ],

@@ -125,8 +125,8 @@ def test_pipeline_part_reads_component_seconds():
 
 def test_pipeline_at_size_sets_evaluation_against_the_trainer_beside_the_default_run():
     seconds = {"Transform": 111.0, "Trainer": 80.0, "ServedModelBaseline": 2.0,
-               "Evaluator": 200.0, "BoosterEvaluator": 100.0}  # fmt: skip
-    assert benchmark.evaluation_over_trainer_time(seconds) == pytest.approx(302 / 80, abs=1e-3)
+               "Evaluator": 60.0, "Pusher": 1.0}  # fmt: skip
+    assert benchmark.evaluation_over_trainer_time(seconds) == pytest.approx(62 / 80, abs=1e-3)
     assert benchmark.evaluation_over_trainer_time({"Evaluator": 3.0}) is None
     default = benchmark.pipeline_block(
         {"component_seconds": {"Trainer": 20.0, "Evaluator": 25.0}, "wall_seconds": 150.0,

@@ -73,9 +73,15 @@ def test_gauc_requires_the_user_column_and_groups_without_query_key():
     [("EvalPositives", "eval_positives", 6), ("EvalNegatives", "eval_negatives", 5)],
 )
 def test_class_counts_for_the_gate_count_each_label(metric, name, expected):
-    """The gate's evidence: clicks and non-clicks of the eval split, as TFMA feeds them."""
-    (computation,) = getattr(rocket_metrics, metric)().computations()
-    combiner = computation.combiner
+    """The gate's evidence: clicks and non-clicks of the eval split, as TFMA feeds them:
+    TFMA's label/example totals (shared with MeanLabel) per input, then our derived count."""
+    computations = getattr(rocket_metrics, metric)().computations()
+    combined = [c for c in computations if isinstance(c, metric_types.MetricComputation)]
+    derived = [c for c in computations if isinstance(c, metric_types.DerivedMetricComputation)]
+    assert len(combined) == 1 and len(derived) == 1  # no combiner of our own per example
+    (totals_key,) = combined[0].keys
+    assert totals_key.name == "_weighted_labels_predictions_examples"  # MeanLabel's
+    combiner = combined[0].combiner
     accumulators = []
     examples = USERS + [([1], [0.2])]  # 6 clicks, 5 non-clicks
     for half in (examples[:2], examples[2:]):
@@ -85,10 +91,11 @@ def test_class_counts_for_the_gate_count_each_label(metric, name, expected):
                 element = metric_types.StandardMetricInputs(
                     labels=np.array([label], dtype=float),
                     predictions=np.array([prediction]),
-                    example_weights=np.array([1.0]),
+                    example_weights=np.array([3.0]),  # weights do not change a count
                 )
                 accumulator = combiner.add_input(accumulator, element)
         accumulators.append(accumulator)
-    result = combiner.extract_output(combiner.merge_accumulators(accumulators))
+    totals = combiner.extract_output(combiner.merge_accumulators(accumulators))
+    result = derived[0].result(totals)
     assert list(result.values()) == [expected]
     assert next(iter(result)).name == name

@@ -31,8 +31,6 @@ COMPONENTS = (
     "Trainer",
     "ServedModelBaseline",
     "Evaluator",
-    "BoosterModel",
-    "BoosterEvaluator",
     "EvaluationReport",
     "Pusher",
 )
@@ -41,7 +39,6 @@ BEAM_COMPONENTS = (
     "StatisticsGen",
     "Transform",
     "Evaluator",
-    "BoosterEvaluator",
 )
 # (consumer, input key) -> (producer, output key): the data flow of create_pipeline.
 EDGES = {
@@ -58,11 +55,8 @@ EDGES = {
     ("Evaluator", "model"): ("Trainer", "model"),
     ("ServedModelBaseline", "candidate"): ("Trainer", "model"),
     ("Evaluator", "baseline_model"): ("ServedModelBaseline", "baseline"),
-    ("BoosterModel", "model_run"): ("Trainer", "model_run"),
-    ("BoosterEvaluator", "examples"): ("EasyRecExampleGen", "examples"),
-    ("BoosterEvaluator", "model"): ("BoosterModel", "booster"),
-    ("EvaluationReport", "light_evaluation"): ("Evaluator", "evaluation"),
-    ("EvaluationReport", "booster_evaluation"): ("BoosterEvaluator", "evaluation"),
+    ("Evaluator", "model_run"): ("Trainer", "model_run"),
+    ("EvaluationReport", "evaluation"): ("Evaluator", "evaluation"),
     ("EvaluationReport", "blessing"): ("Evaluator", "blessing"),
     ("Pusher", "model"): ("Trainer", "model"),
     ("Pusher", "model_blessing"): ("Evaluator", "blessing"),

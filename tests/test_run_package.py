@@ -344,7 +344,7 @@ def test_first_run_blesses_and_pushes_a_light_model_that_serves(two_runs):
     result, record = two_runs["first"]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert all(t["state"] == "succeeded" for t in record["tasks"]), record["tasks"]
-    assert len(record["tasks"]) == 13
+    assert len(record["tasks"]) == 11
     assert "blessed: True" in result.stdout
     # The run's own artifacts: no baseline served yet.
     baseline = outputs_of(record, "ServedModelBaseline")["baseline"][0]

@@ -14,8 +14,8 @@ from tfx import v1 as tfx
 
 from components import RocketEvaluationReport
 from components.evaluation_report import tfma_results
+from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
 
-CANDIDATE, BASELINE = "candidate", "baseline"
 REPORT_FILE = "report.md"
 METRICS_FILE = "metrics.json"
 ROWS = (
@@ -29,11 +29,11 @@ ROWS = (
 )
 
 
-def collect(light_uri: str, booster_uri: str, blessing_uri: str | None, blessed: bool) -> dict:
-    """The report's numbers, from the two Evaluators' outputs."""
-    light = tfma_results.metrics_by_slice(light_uri, CANDIDATE)
-    baseline = tfma_results.metrics_by_slice(light_uri, BASELINE)
-    booster = tfma_results.metrics_by_slice(booster_uri, CANDIDATE)
+def collect(evaluation_uri: str, blessed: bool) -> dict:
+    """The report's numbers, from the Evaluator's output (all three models)."""
+    light = tfma_results.metrics_by_slice(evaluation_uri, CANDIDATE)
+    baseline = tfma_results.metrics_by_slice(evaluation_uri, BASELINE)
+    booster = tfma_results.metrics_by_slice(evaluation_uri, BOOSTER)
     overall = tfma_results.OVERALL
     data = {
         "light": light.get(overall, {}),
@@ -42,7 +42,7 @@ def collect(light_uri: str, booster_uri: str, blessing_uri: str | None, blessed:
         "light_by_slice": {k: v for k, v in light.items() if k != overall},
         "booster_by_slice": {k: v for k, v in booster.items() if k != overall},
         "blessed": blessed,
-        "not_blessed_reasons": [] if blessed else tfma_results.failed_thresholds(light_uri),
+        "not_blessed_reasons": [] if blessed else tfma_results.failed_thresholds(evaluation_uri),
     }
     for metric in ("auc", "gauc"):
         if metric in data["light"] and metric in data["booster"]:
@@ -104,15 +104,15 @@ def render_markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
-def render_plots(light_uri: str, booster_uri: str, directory: str) -> None:
+def render_plots(evaluation_uri: str, directory: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 5))
-    for name, uri in (("light (serving)", light_uri), ("booster", booster_uri)):
-        fpr, tpr = tfma_results.roc_curve(uri, CANDIDATE)
+    for name, model in (("light (serving)", CANDIDATE), ("booster", BOOSTER)):
+        fpr, tpr = tfma_results.roc_curve(evaluation_uri, model)
         if fpr:
             axis.plot(fpr, tpr, label=name)
     axis.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
@@ -124,8 +124,8 @@ def render_plots(light_uri: str, booster_uri: str, directory: str) -> None:
 
     figure, axis = plt.subplots(figsize=(5, 5))
     top = 0.0
-    for name, uri in (("light (serving)", light_uri), ("booster", booster_uri)):
-        rows = tfma_results.calibration(uri, CANDIDATE)
+    for name, model in (("light (serving)", CANDIDATE), ("booster", BOOSTER)):
+        rows = tfma_results.calibration(evaluation_uri, model)
         if rows:
             predicted, observed, counts = zip(*rows)
             axis.scatter(predicted, observed, s=[max(4, 60 * c / max(counts)) for c in counts],
@@ -143,20 +143,15 @@ def render_plots(light_uri: str, booster_uri: str, directory: str) -> None:
 
 @tfx.dsl.components.component
 def EvaluationReport(  # noqa: N802 (TFX component naming)
-    light_evaluation: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ModelEvaluation
-    ],
-    booster_evaluation: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ModelEvaluation
-    ],
+    evaluation: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelEvaluation],
     blessing: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
     report: tfx.dsl.components.OutputArtifact[RocketEvaluationReport],
 ) -> None:
     blessed = blessing.get_int_custom_property("blessed") == 1
-    data = collect(light_evaluation.uri, booster_evaluation.uri, blessing.uri, blessed)
+    data = collect(evaluation.uri, blessed)
     os.makedirs(report.uri, exist_ok=True)
     with open(os.path.join(report.uri, METRICS_FILE), "w") as handle:
         json.dump(data, handle, indent=2)
     with open(os.path.join(report.uri, REPORT_FILE), "w") as handle:
         handle.write(render_markdown(data))
-    render_plots(light_evaluation.uri, booster_evaluation.uri, report.uri)
+    render_plots(evaluation.uri, report.uri)

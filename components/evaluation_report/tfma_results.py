@@ -5,15 +5,12 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 
 OVERALL = ""
-CANDIDATE = "candidate"
 
 
 def _is_model(key_model_name: str, wanted: str | None) -> bool:
-    """TFMA names metrics by model spec, but drops the name ('') when it evaluates a single
-    model (a first run without baseline): that unnamed model is the candidate."""
-    if wanted is None or key_model_name == wanted:
-        return True
-    return wanted == CANDIDATE and key_model_name == ""
+    """`wanted` None: every model. The Evaluator always names its models (it evaluates at
+    least the candidate and the booster; TFMA drops the name of a lone model only)."""
+    return wanted is None or key_model_name == wanted
 
 
 def slice_name(slice_key) -> str:

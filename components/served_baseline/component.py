@@ -13,7 +13,7 @@ bar. It also survives a new or reset metadata store (each KFP/Vertex project has
 own).
 
 With no served model yet (a first run) the artifact holds no SavedModel and the Evaluator
-judges the candidate by its absolute AUC threshold alone (see evaluator.py).
+judges the candidate by its absolute thresholds alone (components/rocket_evaluator).
 """
 
 # No `from __future__ import annotations`: TFX reads the @component annotations as types.

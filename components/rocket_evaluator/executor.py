@@ -1,0 +1,159 @@
+"""The RocketEvaluator's executor: one Beam pipeline, one read of the eval split, TFMA over
+the candidate, the baseline (when serving holds one) and the booster.
+
+Blessing follows TFX's Evaluator executor (tfx/components/evaluator/executor.py): the
+ModelBlessing gets the same custom properties and BLESSED / NOT_BLESSED file, from TFMA's
+validation result. Only the candidate's MetricsSpec carries thresholds (tfx_pipeline
+builds it so), so the booster's numbers never decide.
+"""
+
+from __future__ import annotations
+
+import os
+
+import apache_beam as beam
+import tensorflow_model_analysis as tfma
+from absl import logging
+from tfx.components.evaluator import constants
+from tfx.components.util import tfxio_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, path_utils, proto_utils
+
+from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
+
+MODEL_RUN_KEY = "model_run"
+BOOSTER_DIR = "booster"  # rocket_module.BOOSTER_DIR: the Trainer's booster SavedModel
+EVAL_SPLIT = "eval"
+_EXAMPLES = standard_component_specs.EXAMPLES_KEY
+_MODEL = standard_component_specs.MODEL_KEY
+_BASELINE = standard_component_specs.BASELINE_MODEL_KEY
+
+
+def holds_saved_model(path: str) -> bool:
+    return fileio.exists(os.path.join(path, "saved_model.pb"))
+
+
+def without_baseline(eval_config: tfma.EvalConfig) -> tfma.EvalConfig:
+    """The config for a first run (nothing served): no baseline ModelSpec, no baseline in
+    any MetricsSpec, change thresholds dropped (TFX's rubber stamp)."""
+    config = tfma.EvalConfig()
+    config.CopyFrom(eval_config)
+    kept = [spec for spec in config.model_specs if not spec.is_baseline]
+    del config.model_specs[:]
+    config.model_specs.extend(kept)
+    for metrics_spec in config.metrics_specs:
+        names = [name for name in metrics_spec.model_names if name != BASELINE]
+        del metrics_spec.model_names[:]
+        metrics_spec.model_names.extend(names)
+    return tfma.utils.update_eval_config_with_defaults(
+        config, has_baseline=False, rubber_stamp=True
+    )
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
+        candidate = artifact_utils.get_single_instance(input_dict[_MODEL])
+        baseline = artifact_utils.get_single_instance(input_dict[_BASELINE])
+        model_run = artifact_utils.get_single_instance(input_dict[MODEL_RUN_KEY])
+        paths = {
+            CANDIDATE: path_utils.serving_model_path(candidate.uri),
+            BASELINE: path_utils.serving_model_path(baseline.uri),
+            BOOSTER: os.path.join(model_run.uri, BOOSTER_DIR),
+        }
+        for name in (CANDIDATE, BOOSTER):
+            if not holds_saved_model(paths[name]):
+                raise FileNotFoundError(f"no {name} SavedModel in {paths[name]}")
+
+        eval_config = tfma.EvalConfig()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.EVAL_CONFIG_KEY], eval_config
+        )
+        # The gate compares with the served model only when configured to (max_auc_drop)
+        # and when serving holds one.
+        has_baseline = any(spec.is_baseline for spec in eval_config.model_specs)
+        has_baseline = has_baseline and holds_saved_model(paths[BASELINE])
+        if has_baseline:
+            eval_config = tfma.utils.update_eval_config_with_defaults(
+                eval_config, has_baseline=True, rubber_stamp=True
+            )
+        else:  # e.g. a first run: ServedModelBaseline found nothing served
+            eval_config = without_baseline(eval_config)
+        tfma.utils.verify_eval_config(eval_config)
+        models = [
+            tfma.default_eval_shared_model(
+                eval_saved_model_path=paths[spec.name],
+                model_name=spec.name,
+                eval_config=eval_config,
+            )
+            for spec in eval_config.model_specs
+        ]
+        logging.info(
+            "Evaluating %s", {spec.name: paths[spec.name] for spec in eval_config.model_specs}
+        )
+
+        examples = input_dict[_EXAMPLES]
+        output_uri = artifact_utils.get_single_uri(
+            output_dict[standard_component_specs.EVALUATION_KEY]
+        )
+        tfxio_factory = tfxio_utils.get_tfxio_factory_from_artifact(
+            examples=examples,
+            telemetry_descriptors=["RocketEvaluator"],
+            raw_record_column_name=tfma.constants.ARROW_INPUT_COLUMN,
+        )
+        with self._make_beam_pipeline() as pipeline:
+            reads = [
+                pipeline
+                | f"Read[{index}]" >> tfxio_factory(io_utils.all_files_pattern(uri)).BeamSource()
+                for index, uri in enumerate(artifact_utils.get_split_uris(examples, EVAL_SPLIT))
+            ]
+            _ = (
+                reads
+                | "Flatten" >> beam.Flatten()
+                | "ExtractEvaluateAndWriteResults"
+                >> tfma.ExtractEvaluateAndWriteResults(
+                    eval_shared_model=models, eval_config=eval_config, output_path=output_uri
+                )
+            )
+
+        blessing = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.BLESSING_KEY]
+        )
+        write_blessing(
+            blessing, output_uri, eval_config, candidate, baseline if has_baseline else None
+        )
+        if "current_component_id" in exec_properties:
+            blessing.set_string_custom_property(
+                "component_id", exec_properties["current_component_id"]
+            )
+
+
+def write_blessing(blessing, evaluation_uri: str, eval_config, candidate, baseline) -> None:
+    """BLESSED only when TFMA validated the candidate against thresholds; a config without
+    any threshold blesses nothing (TFX's Evaluator does not bless it either)."""
+    blessing.set_string_custom_property(
+        constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, candidate.uri
+    )
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, candidate.id)
+    if baseline is not None:
+        blessing.set_string_custom_property(
+            constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline.uri
+        )
+        blessing.set_int_custom_property(
+            constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline.id
+        )
+    has_thresholds = bool(
+        tfma.metrics.metric_thresholds_from_metrics_specs(
+            eval_config.metrics_specs, eval_config=eval_config
+        )
+    )
+    blessed = has_thresholds and tfma.load_validation_result(evaluation_uri).validation_ok
+    name, value = (
+        (constants.BLESSED_FILE_NAME, constants.BLESSED_VALUE)
+        if blessed
+        else (constants.NOT_BLESSED_FILE_NAME, constants.NOT_BLESSED_VALUE)
+    )
+    io_utils.write_string_file(os.path.join(blessing.uri, name), "")
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY, value)
+    logging.info("Blessing result %s written to %s", blessed, blessing.uri)
