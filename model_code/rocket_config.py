@@ -164,6 +164,23 @@ class RocketConfig:
             names += [n for n in group.feature_names if n not in names]
         return tuple(self.feature(n) for n in names)
 
+    def for_transform(self) -> RocketConfig:
+        """Only what preprocessing_fn reads: the columns, the label, the features the model
+        uses with their id settings (kind, vocabulary, buckets, tag separator) and the tag
+        cap. Towers, loss weights, embedding sizes, pooling and training are reset to their
+        defaults and the groups merged into one, so Transform's cache key, which holds its
+        custom_config, survives changes to the model and its training."""
+        features = tuple(
+            dataclasses.replace(
+                f, embedding_dim=FeatureConfig.embedding_dim, combiner=FeatureConfig.combiner
+            )
+            for f in self.model_features()
+        )
+        group = FeatureGroup("all", tuple(f.name for f in features))
+        return dataclasses.replace(
+            self, features=features, model=ModelConfig(feature_groups=(group,)), train=TrainConfig()
+        )
+
     def validate(self) -> RocketConfig:
         """Raise ValueError naming the field for anything impossible; return self."""
         columns = [f.name for f in self.input_fields]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import rocket_export
 import tensorflow_model_analysis as tfma
-from rocket_config import TrainConfig
 from rocket_preprocessing import CONFIG_KEY
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
@@ -151,9 +149,9 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     image has the project installed and nothing must be packaged at compile time."""
     config = settings.config
     custom_config = {CONFIG_KEY: config.to_json()}
-    # Transform needs no training settings: leaving them out keeps its cache valid when
-    # only the steps, batch size or learning rate change.
-    transform_config = {CONFIG_KEY: dataclasses.replace(config, train=TrainConfig()).to_json()}
+    # Transform gets only what preprocessing reads: a model or training change keeps its
+    # cache (RocketConfig.for_transform).
+    transform_config = {CONFIG_KEY: config.for_transform().to_json()}
     input_base: str | tfx.dsl.experimental.RuntimeParameter = settings.data_root
     train_args: tfx.proto.TrainArgs | tfx.dsl.experimental.RuntimeParameter = tfx.proto.TrainArgs(
         num_steps=config.train.train_steps

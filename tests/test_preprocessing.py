@@ -1,6 +1,7 @@
 """preprocessing_fn under a real TFT Beam run: vocabularies with a frequency floor and OOV
 buckets, tag lists split on '|', price buckets, missing values as empty id lists."""
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -118,3 +119,42 @@ def test_tag_lists_keep_their_first_max_tag_items_non_empty_items(tmp_path_facto
     assert output.vocabulary_size_by_name("tags_vocab") == 3
     vocabulary = output.vocabulary_by_name("tags_vocab")
     assert b"c" not in vocabulary and {b"a", b"b", b"z"} == set(vocabulary)
+
+
+def test_transform_gets_only_what_preprocessing_reads(transformed, tmp_path_factory):
+    """Transform's custom_config is RocketConfig.for_transform(): a model or training change
+    leaves it (and so Transform's cache key) unchanged, an id setting does not, and
+    preprocessing on it gives exactly what it gives on the whole configuration."""
+    changed = rocket_config.with_changes(
+        CONFIG,
+        **{
+            "model.hint_weight": 0.3,
+            "model.light_dnn": rocket_config.DNNConfig((8,)),
+            "model.feature_based_distillation": True,
+            "train.learning_rate": 0.01,
+            "train.train_steps": 7,
+        },  # fmt: skip
+    )
+    changed = dataclasses.replace(
+        changed,
+        features=tuple(dataclasses.replace(f, embedding_dim=4) for f in changed.features),
+        model=dataclasses.replace(
+            changed.model,
+            feature_groups=(
+                FeatureGroup("u", ("user_id",)),
+                FeatureGroup("rest", ("tags", "price")),
+            ),
+        ),
+    ).validate()
+    assert changed.for_transform().to_json() == CONFIG.for_transform().to_json()
+    vocabulary = rocket_config.with_changes(CONFIG, max_tag_items=3)
+    assert vocabulary.for_transform().to_json() != CONFIG.for_transform().to_json()
+
+    data, output = analyze_and_transform(CONFIG.for_transform(), RAW, tmp_path_factory)
+    whole, whole_output = transformed
+    assert [{k: np.asarray(v).tolist() for k, v in row.items()} for row in data] == [
+        {k: np.asarray(v).tolist() for k, v in row.items()} for row in whole
+    ]
+    for name in ("user_id", "tags"):
+        vocab = rocket_preprocessing.vocabulary_name(name)
+        assert output.vocabulary_by_name(vocab) == whole_output.vocabulary_by_name(vocab)

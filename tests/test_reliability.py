@@ -98,7 +98,15 @@ def test_concurrent_run_is_refused_and_a_killed_run_resumes_from_cache(tmp_path)
     first.wait(timeout=60)
     assert not (out / "serving").exists()
 
-    rerun = rocket(*args[:-3], "200", "--output", str(out), cwd=tmp_path)
+    # The rerun also changes the model (a smaller light net, feature distillation on):
+    # Transform gets only what preprocessing reads, so it is reused as well.
+    seed = (Path(__file__).parent / "data" / "seed_model_config.config").read_text()
+    changed = seed.replace("hidden_units:[128, 64]", "hidden_units:[64, 32]")
+    changed = changed.replace("feature_based_distillation:false", "feature_based_distillation:true")
+    assert changed.count("64, 32") == 1 and "distillation:true" in changed
+    (tmp_path / "changed.config").write_text(changed)
+    rerun = rocket(*args[:-3], "200", "--config", str(tmp_path / "changed.config"),
+                   "--output", str(out), cwd=tmp_path)  # fmt: skip
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     summary = json.loads((out / "run_summary.json").read_text())
     for component in ("EasyRecExampleGen", "StatisticsGen", "SchemaGen", "Transform"):
