@@ -115,6 +115,31 @@ def test_kubeflow_yaml_is_a_pipeline_spec_with_the_whole_dag(tmp_path):
     assert "AnomaliesGate" in tasks["Transform"].dependent_tasks
 
 
+def test_create_pipeline_wires_the_components_as_designed(tmp_path):
+    """The local pipeline itself (no compiler): each input's producer and output key, the
+    gate before Transform, the Pusher fed by the Evaluator's blessing."""
+    import rocket_config
+
+    from pipeline.settings import PipelineSettings
+
+    settings = PipelineSettings(
+        pipeline_root=str(tmp_path / "root"),
+        data_root=str(tmp_path / "data"),
+        data_pattern="*.csv",
+        serving_dir=str(tmp_path / "serving"),
+        config=rocket_config.default_config(),
+    )
+    nodes = {node.id: node for node in tfx_pipeline.create_pipeline(settings).components}
+    assert set(nodes) == set(COMPONENTS)
+    wired = {
+        (node_id, key): (channel.producer_component_id, channel.output_key)
+        for node_id, node in nodes.items()
+        for key, channel in node.inputs.items()
+    }
+    assert wired == EDGES
+    assert "AnomaliesGate" in {n.id for n in nodes["Transform"].upstream_nodes}
+
+
 def test_every_executor_runs_the_image_with_our_code(tmp_path):
     _, compiled = compile_to(tmp_path)
     spec = parse_spec(compiled.path)
