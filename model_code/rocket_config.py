@@ -150,6 +150,11 @@ class RocketConfig:
     # the preprocessing graph, which Transform and the served model share.
     max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES
     max_tag_items: int = DEFAULT_MAX_TAG_ITEMS
+    # Evaluation: GAUC groups impressions by user_field ("": no GAUC; EasyRec's
+    # eval_config gauc uid_field), and every metric is also reported per value of each
+    # slice field.
+    user_field: str = "user_id"
+    slice_fields: tuple[str, ...] = ("pid",)
 
     def feature(self, name: str) -> FeatureConfig:
         for feature in self.features:
@@ -290,6 +295,11 @@ class RocketConfig:
                 "train_config: decay_factor must be in (0, 1] and decay_steps positive, got "
                 f"{train.decay_factor} and {train.decay_steps}"
             )
+        for role, names in (("user_field", (self.user_field,) if self.user_field else ()),
+                            ("slice_fields", self.slice_fields)):  # fmt: skip
+            for name in names:
+                if name not in columns or name == self.label_field:
+                    raise ValueError(f"{role}: {name!r} is not an input field other than the label")
         if self.max_field_bytes < 1 or self.max_tag_items < 1:
             raise ValueError(
                 "data_config: max_field_bytes and max_tag_items must be 1 or more, got "

@@ -55,6 +55,7 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         # Ours, not EasyRec's: the input contract training and serving share.
         ("max_field_bytes", "uint32", False),
         ("max_tag_items", "uint32", False),
+        ("slice_fields", "string", True),  # metrics are also reported per value of each
     ],
     "InputField": [
         ("input_name", "string", False),
@@ -324,6 +325,7 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
     base = rocket_config.default_config()
     input_fields, label, separator = base.input_fields, base.label_field, base.separator
     limits: dict[str, int] = {}
+    slice_fields: tuple[str, ...] | None = None
     train = base.train
     if message.HasField("data_config"):
         data = message.data_config
@@ -341,6 +343,8 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
             for name in ("max_field_bytes", "max_tag_items")
             if data.HasField(name)
         }
+        if data.slice_fields:
+            slice_fields = tuple(data.slice_fields)
 
     features = base.features
     feature_messages = list(message.feature_configs) + list(message.feature_config.features)
@@ -356,6 +360,16 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
     if message.HasField("model_config"):
         model = _model_config(message.model_config, model, source)
 
+    # GAUC's user column: EasyRec's `eval_config { metrics_set { gauc { uid_field } } }`;
+    # without it, and for the slices without `data_config { slice_fields }`, the defaults
+    # (user_id, pid) where the data has such columns.
+    columns = {f.name for f in input_fields}
+    user_field = base.user_field if base.user_field in columns else ""
+    for metrics in message.eval_config.metrics_set:
+        if metrics.HasField("gauc") and metrics.gauc.uid_field:
+            user_field = metrics.gauc.uid_field
+    if slice_fields is None:
+        slice_fields = tuple(name for name in base.slice_fields if name in columns)
     try:
         return rocket_config.RocketConfig(
             input_fields=input_fields,
@@ -364,6 +378,8 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
             model=model,
             train=train,
             separator=separator,
+            user_field=user_field,
+            slice_fields=slice_fields,
             **limits,
         ).validate()
     except ValueError as error:

@@ -6,6 +6,7 @@ import json
 
 import rocket_export
 import tensorflow_model_analysis as tfma
+from rocket_config import RocketConfig
 from rocket_preprocessing import CONFIG_KEY
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
@@ -24,9 +25,6 @@ from pipeline.settings import PREPROCESSING_FN, RUN_FN, PipelineSettings
 DATA_ROOT_PARAMETER = "data_root"  # EasyRecExampleGen's input_base
 TRAIN_ARGS_PARAMETER = "train_args"  # Trainer's TrainArgs as JSON
 
-USER_COLUMN = "user_id"  # GAUC groups impressions by this column
-SLICE_COLUMNS = ("pid",)
-
 
 def _model_spec(name: str, label_field: str, is_baseline: bool = False) -> tfma.ModelSpec:
     return tfma.ModelSpec(
@@ -43,7 +41,8 @@ def eval_config(
     label_field: str,
     min_auc: float | None,
     max_auc_drop: float | None = None,
-    user_column: str | None = USER_COLUMN,
+    user_column: str | None = RocketConfig.user_field,
+    slice_columns: tuple[str, ...] = RocketConfig.slice_fields,
     min_class_examples: int | None = None,
 ) -> tfma.EvalConfig:
     """TFMA configuration of the one evaluation: the light candidate, the served light
@@ -79,7 +78,7 @@ def eval_config(
     return tfma.EvalConfig(
         model_specs=model_specs,
         slicing_specs=[tfma.SlicingSpec()]
-        + [tfma.SlicingSpec(feature_keys=[column]) for column in SLICE_COLUMNS],
+        + [tfma.SlicingSpec(feature_keys=[column]) for column in slice_columns],
         metrics_specs=[
             tfma.MetricsSpec(metrics=gated, model_names=gated_models),
             tfma.MetricsSpec(metrics=measured, model_names=[BOOSTER]),
@@ -235,6 +234,8 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             config.label_field,
             settings.min_auc,
             settings.max_auc_drop,
+            user_column=config.user_field or None,
+            slice_columns=config.slice_fields,
             min_class_examples=settings.min_class_examples,
         ),
     ).with_id("Evaluator")

@@ -114,6 +114,14 @@ def test_distillation_function_by_number_follows_easyrec_enum():
             r"feature_configs: more than one config for \['pid'\]",
         ),
         (
+            "eval_config { metrics_set { gauc { uid_field: 'visitor' } } }",
+            r"user_field: 'visitor' is not an input field other than the label",
+        ),
+        (
+            "data_config { slice_fields: 'clk' }",
+            r"slice_fields: 'clk' is not an input field other than the label",
+        ),
+        (
             "data_config { max_tag_items: 0 }",
             r"max_field_bytes and max_tag_items must be 1 or more, got 131072 and 0",
         ),
@@ -135,6 +143,49 @@ def test_the_input_contract_is_set_in_data_config():
     assert (config.max_field_bytes, config.max_tag_items) == (4096, 20)
     default = rocket_config.default_config()
     assert (default.max_field_bytes, default.max_tag_items) == (131_072, 100)
+
+
+def test_gauc_user_and_slice_columns_come_from_the_config():
+    """EasyRec's gauc uid_field names GAUC's user column, data_config slice_fields (ours)
+    the slices; without them, user_id and pid where the data has such columns."""
+    default = rocket_config.default_config()
+    assert (default.user_field, default.slice_fields) == ("user_id", ("pid",))
+    text = (
+        "data_config { input_fields { input_name: 'clk' input_type: INT32 } "
+        "input_fields { input_name: 'visitor' } input_fields { input_name: 'site' } "
+        "input_fields { input_name: 'ad' } label_fields: 'clk' slice_fields: 'site' } "
+        "feature_configs { input_names: 'ad' feature_type: IdFeature } "
+        "model_config { feature_groups { group_name: 'g' feature_names: 'ad' } } "
+    )
+    renamed = easyrec_config.to_rocket_config(easyrec_config.parse(text))
+    assert (renamed.user_field, renamed.slice_fields) == ("", ("site",))  # no user_id: no GAUC
+    gauc = (
+        text
+        + "eval_config { metrics_set { auc {} } metrics_set { gauc { uid_field: 'visitor' } } }"
+    )
+    config = easyrec_config.to_rocket_config(easyrec_config.parse(gauc))
+    assert config.user_field == "visitor"
+    assert rocket_config.RocketConfig.from_json(config.to_json()) == config
+
+    import tensorflow_model_analysis as tfma
+    from google.protobuf import json_format
+
+    from pipeline import tfx_pipeline
+    from pipeline.settings import PipelineSettings
+
+    settings = PipelineSettings("root", "data", "*", "serving", config=config)
+    (evaluator,) = [
+        n for n in tfx_pipeline.create_pipeline(settings).components if n.id == "Evaluator"
+    ]
+    eval_config = json_format.Parse(evaluator.exec_properties["eval_config"], tfma.EvalConfig())
+    assert [list(s.feature_keys) for s in eval_config.slicing_specs] == [[], ["site"]]
+    gauc_configs = [
+        m.config
+        for spec in eval_config.metrics_specs
+        for m in spec.metrics
+        if m.class_name == "GAUC"
+    ]
+    assert gauc_configs == ['{"user_key": "visitor"}'] * 2  # candidate's and booster's
 
 
 def test_config_json_round_trips_and_a_hand_edited_one_is_checked():
