@@ -152,9 +152,9 @@ class RocketConfig:
     max_tag_items: int = DEFAULT_MAX_TAG_ITEMS
     # Evaluation: GAUC groups impressions by user_field ("": no GAUC; EasyRec's
     # eval_config gauc uid_field), and every metric is also reported per value of each
-    # slice field.
-    user_field: str = "user_id"
-    slice_fields: tuple[str, ...] = ("pid",)
+    # slice field. The seed's (default_config): user_id and pid.
+    user_field: str = ""
+    slice_fields: tuple[str, ...] = ()
 
     def feature(self, name: str) -> FeatureConfig:
         for feature in self.features:
@@ -172,9 +172,10 @@ class RocketConfig:
     def for_transform(self) -> RocketConfig:
         """Only what preprocessing_fn reads: the columns, the label, the features the model
         uses with their id settings (kind, vocabulary, buckets, tag separator) and the tag
-        cap. Towers, loss weights, embedding sizes, pooling and training are reset to their
-        defaults and the groups merged into one, so Transform's cache key, which holds its
-        custom_config, survives changes to the model and its training."""
+        cap. Towers, loss weights, embedding sizes, pooling, training and the evaluation
+        columns are reset to their defaults and the groups merged into one, so Transform's
+        cache key, which holds its custom_config, survives changes to the model and its
+        training."""
         features = tuple(
             dataclasses.replace(
                 f, embedding_dim=FeatureConfig.embedding_dim, combiner=FeatureConfig.combiner
@@ -183,7 +184,12 @@ class RocketConfig:
         )
         group = FeatureGroup("all", tuple(f.name for f in features))
         return dataclasses.replace(
-            self, features=features, model=ModelConfig(feature_groups=(group,)), train=TrainConfig()
+            self,
+            features=features,
+            model=ModelConfig(feature_groups=(group,)),
+            train=TrainConfig(),
+            user_field="",  # evaluation's, not preprocessing's
+            slice_fields=(),
         )
 
     def validate(self) -> RocketConfig:
@@ -440,6 +446,8 @@ def default_config(**train_overrides: Any) -> RocketConfig:
         features=default_features(),
         model=ModelConfig(feature_groups=(FeatureGroup("all", SEED_GROUP_ALL),)),
         train=TrainConfig(**train_overrides),
+        user_field="user_id",
+        slice_fields=("pid",),
     ).validate()
 
 

@@ -38,11 +38,9 @@ def _model_spec(name: str, label_field: str, is_baseline: bool = False) -> tfma.
 
 
 def eval_config(
-    label_field: str,
+    config: RocketConfig,
     min_auc: float | None,
     max_auc_drop: float | None = None,
-    user_column: str | None = RocketConfig.user_field,
-    slice_columns: tuple[str, ...] = RocketConfig.slice_fields,
     min_class_examples: int | None = None,
 ) -> tfma.EvalConfig:
     """TFMA configuration of the one evaluation: the light candidate, the served light
@@ -68,17 +66,19 @@ def eval_config(
             if max_auc_drop is not None
             else None,
         )
+    user_column = config.user_field or None  # GAUC's; none: no GAUC
     gated = _metrics(user_column, auc_threshold, min_class_examples)
     measured = _metrics(user_column, None, None)
     gated_models = [CANDIDATE]
-    model_specs = [_model_spec(CANDIDATE, label_field), _model_spec(BOOSTER, label_field)]
+    label = config.label_field
+    model_specs = [_model_spec(CANDIDATE, label), _model_spec(BOOSTER, label)]
     if max_auc_drop is not None:
         gated_models.append(BASELINE)
-        model_specs.append(_model_spec(BASELINE, label_field, is_baseline=True))
+        model_specs.append(_model_spec(BASELINE, label, is_baseline=True))
     return tfma.EvalConfig(
         model_specs=model_specs,
         slicing_specs=[tfma.SlicingSpec()]
-        + [tfma.SlicingSpec(feature_keys=[column]) for column in slice_columns],
+        + [tfma.SlicingSpec(feature_keys=[column]) for column in config.slice_fields],
         metrics_specs=[
             tfma.MetricsSpec(metrics=gated, model_names=gated_models),
             tfma.MetricsSpec(metrics=measured, model_names=[BOOSTER]),
@@ -231,11 +231,9 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         baseline_model=served_baseline.outputs["baseline"],
         model_run=trainer.outputs["model_run"],
         eval_config=eval_config(
-            config.label_field,
+            config,
             settings.min_auc,
             settings.max_auc_drop,
-            user_column=config.user_field or None,
-            slice_columns=config.slice_fields,
             min_class_examples=settings.min_class_examples,
         ),
     ).with_id("Evaluator")

@@ -133,7 +133,8 @@ def test_transform_gets_only_what_preprocessing_reads(transformed, tmp_path_fact
             "model.feature_based_distillation": True,
             "train.learning_rate": 0.01,
             "train.train_steps": 7,
-        },  # fmt: skip
+            "slice_fields": ("user_id",),
+        },
     )
     changed = dataclasses.replace(
         changed,

@@ -3,11 +3,14 @@ first run (nothing served) is judged. The e2e tests run it on real models."""
 
 from __future__ import annotations
 
+import rocket_config
 import tensorflow_model_analysis as tfma
 
 from components.rocket_evaluator import BASELINE, BOOSTER, CANDIDATE
 from components.rocket_evaluator.executor import without_baseline
 from pipeline import tfx_pipeline
+
+SEED = rocket_config.default_config()
 
 
 def thresholds(spec: tfma.MetricsSpec) -> dict[str, tfma.MetricThreshold]:
@@ -15,7 +18,7 @@ def thresholds(spec: tfma.MetricsSpec) -> dict[str, tfma.MetricThreshold]:
 
 
 def test_only_the_candidate_and_its_baseline_are_gated_and_the_booster_is_measured_alike():
-    config = tfx_pipeline.eval_config("clk", min_auc=0.6, max_auc_drop=0.01, min_class_examples=20)
+    config = tfx_pipeline.eval_config(SEED, min_auc=0.6, max_auc_drop=0.01, min_class_examples=20)
     gated, measured = config.metrics_specs
     assert list(gated.model_names) == [CANDIDATE, BASELINE]
     assert list(measured.model_names) == [BOOSTER]
@@ -33,14 +36,14 @@ def test_only_the_candidate_and_its_baseline_are_gated_and_the_booster_is_measur
     assert thresholds(measured) == {}  # the booster never decides the blessing
     tfma.utils.verify_eval_config(config)
     # Without --max-auc-drop there is no baseline to evaluate at all.
-    alone = tfx_pipeline.eval_config("clk", min_auc=0.6)
+    alone = tfx_pipeline.eval_config(SEED, min_auc=0.6)
     assert [s.name for s in alone.model_specs] == [CANDIDATE, BOOSTER]
 
 
 def test_a_first_run_drops_the_baseline_and_its_change_threshold_but_keeps_the_rest():
     """Nothing served: the one evaluation judges the candidate by its absolute thresholds
     (TFX's rubber stamp) and still measures the booster."""
-    config = tfx_pipeline.eval_config("clk", min_auc=0.6, max_auc_drop=0.01)
+    config = tfx_pipeline.eval_config(SEED, min_auc=0.6, max_auc_drop=0.01)
     assert [s.name for s in config.model_specs] == [CANDIDATE, BOOSTER, BASELINE]
     first = without_baseline(config)
     assert [s.name for s in first.model_specs] == [CANDIDATE, BOOSTER]
