@@ -38,6 +38,7 @@ import numpy as np
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline import data_source, sample_data, scale_benchmark
+from pipeline.settings import EVAL_FRACTION
 
 BENCH_KEYS = ("quality", "sweep", "serving", "training", "pipeline")
 JSON_FILE = "benchmark.json"
@@ -70,7 +71,7 @@ class BenchSettings:
     real_seeds: int
     real_train_steps: int
     batch_size: int = 512
-    eval_fraction: float = 0.2
+    eval_fraction: float = EVAL_FRACTION
     ablations: bool = False
     sweep: tuple[tuple[int, ...], ...] = ((128, 64), ())
     serving_batch_sizes: tuple[int, ...] = (1, 32, 512)

@@ -23,7 +23,13 @@ from pipeline.benchmark import BenchError
 from pipeline.gcs import GcsError
 from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, CompileError
 from pipeline.package_runner import PackageRunError
-from pipeline.settings import MIN_CLASS_EXAMPLES, REAL_SAMPLE
+from pipeline.settings import (
+    EVAL_FRACTION,
+    MAX_AUC_DROP,
+    MIN_AUC,
+    MIN_CLASS_EXAMPLES,
+    REAL_SAMPLE,
+)
 from pipeline.submit import SubmitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
@@ -84,8 +90,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--min-auc",
         type=_AUC,
-        default=0.5,
-        help="bless the light model only at this eval AUC or above (0.5)",
+        default=MIN_AUC,
+        help=f"bless the light model only at this eval AUC or above ({MIN_AUC})",
     )
     run.add_argument(
         "--min-class-examples",
@@ -103,15 +109,15 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-auc-drop",
         type=_AUC,
-        default=0.01,
+        default=MAX_AUC_DROP,
         help="bless only if the light AUC is at most this far below the served "
-        "model's (0.01; a first run has no baseline)",
+        f"model's ({MAX_AUC_DROP}; a first run has no baseline)",
     )
     run.add_argument(
         "--eval-fraction",
         type=_FRACTION,
-        default=0.2,
-        help="share of rows hashed into the eval split (0.2)",
+        default=EVAL_FRACTION,
+        help=f"share of rows hashed into the eval split ({EVAL_FRACTION})",
     )
     run.add_argument("--train-steps", type=_count(1), help="training steps (default from config)")
     run.add_argument("--batch-size", type=_count(1), help="training batch size (default 512)")
@@ -204,14 +210,21 @@ def _add_compile_parser(sub) -> None:
     compile_.add_argument(
         "--serving-dir", help="where the Pusher pushes (default: <pipeline-root>/serving)"
     )
-    compile_.add_argument("--min-auc", type=_AUC, default=0.5, help="blessing threshold (0.5)")
+    compile_.add_argument(
+        "--min-auc", type=_AUC, default=MIN_AUC, help=f"blessing threshold ({MIN_AUC})"
+    )
     compile_.add_argument(
         "--min-class-examples",
         type=_count(0),
         default=MIN_CLASS_EXAMPLES,
         help=f"eval clicks and non-clicks needed to bless ({MIN_CLASS_EXAMPLES})",
     )
-    compile_.add_argument("--eval-fraction", type=_FRACTION, default=0.2, help="eval split (0.2)")
+    compile_.add_argument(
+        "--eval-fraction",
+        type=_FRACTION,
+        default=EVAL_FRACTION,
+        help=f"eval split ({EVAL_FRACTION})",
+    )
     compile_.add_argument(
         "--train-steps", type=_count(1), help="default of the train_args runtime parameter"
     )

@@ -27,7 +27,13 @@ from typing import Any
 import yaml
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from pipeline.settings import MIN_CLASS_EXAMPLES, PIPELINE_NAME, PipelineSettings
+from pipeline.settings import (
+    EVAL_FRACTION,
+    MIN_AUC,
+    MIN_CLASS_EXAMPLES,
+    PIPELINE_NAME,
+    PipelineSettings,
+)
 
 KUBEFLOW, VERTEX = "kubeflow", "vertex"
 TARGETS = (KUBEFLOW, VERTEX)
@@ -221,9 +227,9 @@ class CompileOptions:
     config: Any = None  # rocket_config.RocketConfig; None: the seed's defaults
     serving_dir: str | None = None  # default: <pipeline_root>/serving
     data_pattern: str | None = None  # default: *.csv for a folder
-    min_auc: float = 0.5
+    min_auc: float = MIN_AUC
     min_class_examples: int = MIN_CLASS_EXAMPLES
-    eval_fraction: float = 0.2
+    eval_fraction: float = EVAL_FRACTION
     pipeline_name: str = PIPELINE_NAME
     enable_cache: bool = True
     beam: BeamOptions = field(default_factory=BeamOptions)

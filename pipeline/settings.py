@@ -9,7 +9,12 @@ from pathlib import Path
 import rocket_config
 
 PIPELINE_NAME = "rocket-launching"
+# The gate's and the split's defaults, here once for `rocket run`, `rocket compile`, the
+# bench and PipelineSettings.
+MIN_AUC = 0.5  # chance: set it for your data
+MAX_AUC_DROP = 0.01
 MIN_CLASS_EXAMPLES = 20
+EVAL_FRACTION = 0.2
 MODULE_FILE = str(Path(__file__).resolve().parents[1] / "model_code" / "rocket_module.py")
 # The same entry points as MODULE_FILE, by import path (model_code/ is installed as
 # top-level modules): what compiled pipelines use, see PipelineSettings.module_in_image.
@@ -28,13 +33,13 @@ class PipelineSettings:
     config: rocket_config.RocketConfig
     pipeline_name: str = PIPELINE_NAME
     module_file: str = MODULE_FILE
-    min_auc: float = 0.5
+    min_auc: float = MIN_AUC
     # Bless only if the light AUC is at most this far below the served model's.
-    max_auc_drop: float = 0.01
+    max_auc_drop: float = MAX_AUC_DROP
     # Bless only with at least this many eval clicks and as many non-clicks (an AUC on a
     # few examples is noise).
     min_class_examples: int = MIN_CLASS_EXAMPLES
-    eval_fraction: float = 0.2
+    eval_fraction: float = EVAL_FRACTION
     # Predefined ((name, pattern under data_root), ...) splits; empty: split by hash with
     # eval_fraction.
     data_splits: tuple[tuple[str, str], ...] = ()
