@@ -14,6 +14,8 @@ replays at load time so the first real request does not pay for graph warm-up.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Collection
 
 import rocket_config
@@ -24,6 +26,8 @@ import tensorflow_transform as tft
 SIGNATURE_INPUT = "examples"
 PROBABILITIES = "probabilities"
 LOGITS = "logits"
+METRICS_FILE = "metrics.json"  # in model_run: the Trainer's eval metrics
+BOOSTER_DIR = "booster"  # in model_run: the booster SavedModel
 
 
 def serving_feature_spec(
@@ -151,3 +155,29 @@ def export_net(
     # be saved. On one machine both give the same signature.
     tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
     write_warmup_requests(export_dir, module.raw_spec)
+
+
+def export_pair(
+    model: rocket_model.RocketLaunchingModel,
+    tft_output: tft.TFTransformOutput,
+    config: rocket_config.RocketConfig,
+    metrics: dict,
+    train_steps: int,
+    serving_model_dir: str,
+    model_run_dir: str,
+) -> None:
+    """The light net to `serving_model_dir` (what the Pusher pushes), the booster to
+    `model_run_dir/booster` and the Trainer's eval metrics to `model_run_dir/metrics.json`."""
+    label = config.label_field
+    limit = config.max_field_bytes
+    export_net(model.net_path(rocket_model.LIGHT), tft_output, label, serving_model_dir, limit)
+    export_net(
+        model.net_path(rocket_model.BOOSTER),
+        tft_output,
+        label,
+        os.path.join(model_run_dir, BOOSTER_DIR),
+        limit,
+    )
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, METRICS_FILE), "w") as handle:
+        handle.write(json.dumps({**metrics, "train_steps": train_steps}, indent=2))

@@ -1385,6 +1385,9 @@ def markdown(result: dict) -> str:
         "",
     ]
     pipe = result["pipeline"]
+    apart = pipe.get("measured", {})
+    if apart.get("command") not in (None, meta["command"]):  # merged from a run of its own
+        lines += [f"Measured apart from the rest: `{apart['command']}`, {apart['date']}.", ""]
     if "component_seconds" in pipe:
         lines += pipeline_table(pipe, result.get("pipeline_at_size"))
     else:

@@ -13,7 +13,7 @@ and `ads` distinct ad ids and measures:
   DirectRunner in multi-processing mode with 1 and 2 workers: rows/s, the 2-over-1
   scaling ratio, peak memory of the process tree.
 - Trainer: the rocket model with the table sizes of that Transform output, trained on it
-  through the Trainer's own input path (rocket_module.make_dataset): examples/s after a
+  through the Trainer's own input path (rocket_training.make_dataset): examples/s after a
   warm-up, peak memory, and the embedding-memory estimate the Trainer prints.
 
 Each Transform run and the training run is a fresh subprocess (`python -m
@@ -494,7 +494,7 @@ def run_training(
     into it: the same data, batches and model, only the tables are small (the reference
     the large tables' examples/s is compared with)."""
     import rocket_model
-    import rocket_module
+    import rocket_training
     import tensorflow_transform as tft
     import tf_keras as keras
     from rocket_preprocessing import table_size
@@ -508,11 +508,11 @@ def run_training(
     sizes = {f.name: table_size(f, tft_output) for f in features}
     capped = {n: table_rows for n, size in sizes.items() if table_rows and size > table_rows}
     sizes.update(capped)
-    memory = rocket_model.embedding_memory(features, sizes)
-    print(rocket_model.format_embedding_memory(memory), flush=True)
+    memory = rocket_training.embedding_memory(features, sizes)
+    print(rocket_training.format_embedding_memory(memory), flush=True)
     keras.utils.set_random_seed(settings.seed)
     model = rocket_model.build_model(config, sizes)
-    dataset = rocket_module.make_dataset(
+    dataset = rocket_training.make_dataset(
         str(transform_dir / f"{TRANSFORMED_PREFIX}*"),
         _Accessor(),
         tft_output,
@@ -530,7 +530,7 @@ def run_training(
             if batch + 1 in (settings.warmup_steps, total):
                 marks[batch + 1] = time.perf_counter()
 
-    guard = rocket_module.ProgressAndNanGuard(total, 50, settings.batch_size)
+    guard = rocket_training.ProgressAndNanGuard(total, 50, settings.batch_size)
     started = time.time()
     history = model.fit(
         dataset, epochs=1, steps_per_epoch=total, verbose=0, callbacks=[guard, Clock()]
@@ -548,7 +548,7 @@ def run_training(
             "user_id": round(sizes_mb["user_id"], 1),
             "adgroup_id": round(sizes_mb["adgroup_id"], 1),
         },
-        "embedding_memory_table": rocket_model.format_embedding_memory(memory).splitlines(),
+        "embedding_memory_table": rocket_training.format_embedding_memory(memory).splitlines(),
         "fit_seconds": round(time.time() - started, 2),
         "timed_seconds": round(seconds, 3),
         "examples_per_second": round(settings.train_steps * settings.batch_size / seconds, 1),

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rocket_config
-import rocket_module
+import rocket_distribution
 import rocket_preprocessing
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -240,19 +240,20 @@ def test_two_workers_train_and_only_the_chief_exports(work_dir, tmp_path):
 )
 def test_worker_role_from_tf_config(tf_config, expected, chief):
     # Built here, not at collection: an in-process TFX run (test_module_file_reuse) may
-    # re-import rocket_module from its wheel, and a dataclass only equals its own class.
-    expected = rocket_module.WorkerRole(*expected)
-    role = rocket_module.worker_role(json.dumps(tf_config) if tf_config else "")
+    # re-import the module file's modules from its wheel, and a dataclass only equals
+    # its own class.
+    expected = rocket_distribution.WorkerRole(*expected)
+    role = rocket_distribution.worker_role(json.dumps(tf_config) if tf_config else "")
     assert role == expected
     assert role.is_chief == chief
     assert role.multi_worker == (expected.num_workers > 1)
 
 
 def test_worker_role_rejects_clusters_it_cannot_train_on():
-    with pytest.raises(rocket_module.ClusterError, match="not valid JSON"):
-        rocket_module.worker_role("{cluster")
-    with pytest.raises(rocket_module.ClusterError, match=r"\['ps'\]"):
-        rocket_module.worker_role(
+    with pytest.raises(rocket_distribution.ClusterError, match="not valid JSON"):
+        rocket_distribution.worker_role("{cluster")
+    with pytest.raises(rocket_distribution.ClusterError, match=r"\['ps'\]"):
+        rocket_distribution.worker_role(
             json.dumps(
                 {
                     "cluster": {"worker": ["a:1"], "ps": ["b:2"]},
@@ -260,8 +261,8 @@ def test_worker_role_rejects_clusters_it_cannot_train_on():
                 }
             )
         )
-    with pytest.raises(rocket_module.ClusterError, match="worker 2"):
-        rocket_module.worker_role(
+    with pytest.raises(rocket_distribution.ClusterError, match="worker 2"):
+        rocket_distribution.worker_role(
             json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 2}})
         )
 

@@ -24,7 +24,7 @@ from tfx.utils import io_utils, path_utils, proto_utils
 from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
 
 MODEL_RUN_KEY = "model_run"
-BOOSTER_DIR = "booster"  # rocket_module.BOOSTER_DIR: the Trainer's booster SavedModel
+BOOSTER_DIR = "booster"  # rocket_export.BOOSTER_DIR: the Trainer's booster SavedModel
 EVAL_SPLIT = "eval"
 _EXAMPLES = standard_component_specs.EXAMPLES_KEY
 _MODEL = standard_component_specs.MODEL_KEY
