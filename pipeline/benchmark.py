@@ -38,6 +38,7 @@ import numpy as np
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline import data_source, sample_data, scale_benchmark
+from pipeline.errors import UsageError
 from pipeline.settings import EVAL_FRACTION
 
 BENCH_KEYS = ("quality", "sweep", "serving", "training", "pipeline")
@@ -53,7 +54,7 @@ EASYREC_TRAIN_EXAMPLES_PER_S = 2400.0
 LIGHT_ALONE, ROCKET, BOOSTER_ALONE = "light_alone", "rocket", "booster_alone"
 
 
-class BenchError(ValueError):
+class BenchError(UsageError):
     """A bench option or input cannot be used; the message names it."""
 
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pipeline import data_source
+from pipeline.errors import UsageError
 
 _GCS_URI = re.compile(r"gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?:/(.*))?")
 
 
-class GcsError(ValueError):
+class GcsError(UsageError):
     """A gs:// path or a local path cannot be used; the message names it."""
 
 

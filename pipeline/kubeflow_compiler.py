@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from pipeline.errors import UsageError
 from pipeline.settings import (
     EVAL_FRACTION,
     MIN_AUC,
@@ -59,7 +60,7 @@ PARAMETER_DESCRIPTIONS = {
 }
 
 
-class CompileError(ValueError):
+class CompileError(UsageError):
     """A compile option cannot be used; the message names it."""
 
 

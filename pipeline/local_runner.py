@@ -4,6 +4,7 @@ Beam's DirectRunner, with one progress line per component."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import time
 import warnings
+from pathlib import Path
 
 from absl import logging as absl_logging
 from tfx import v1 as tfx
@@ -126,3 +128,30 @@ def run(pipeline: tfx.dsl.Pipeline, runner: str = "beam", quiet: bool = True) ->
     finally:
         absl_logger.removeHandler(progress)
     return progress
+
+
+class RunLock:
+    """One `rocket run` per output folder: a second one would corrupt the SQLite MLMD."""
+
+    def __init__(self, output: Path):
+        output.mkdir(parents=True, exist_ok=True)
+        self.path = output / ".rocket-run.lock"
+        self._handle = None
+
+    def __enter__(self) -> RunLock:
+        self._handle = self.path.open("w")
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.close()
+            raise RuntimeError(
+                f"another `rocket run` is using {self.path.parent}; wait for it to finish "
+                "or choose another --output"
+            ) from None
+        self._handle.write(str(os.getpid()))
+        self._handle.flush()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()

@@ -153,3 +153,33 @@ def collect_bad_rows(summary: dict, target: Path) -> int:
         count += len(text.splitlines())
         (target / name).write_text(text)
     return count
+
+
+def format_summary(summary: dict) -> str:
+    """The closing lines `rocket run` prints: the verdict and where things are."""
+
+    def fmt(value):
+        return "n/a" if value is None else f"{value:.4f}"
+
+    baseline = summary["baseline_light_auc"]
+    lines = [
+        "",
+        "Rocket Launching run",
+        f"  light AUC (Evaluator, eval split): {fmt(summary['light_auc'])}",
+        f"  booster AUC (Evaluator, eval split): {fmt(summary['booster_auc'])}",
+        f"  light GAUC / booster GAUC: {fmt(summary['light_gauc'])} / "
+        f"{fmt(summary['booster_gauc'])}",
+        "  served light AUC (baseline): "
+        + ("none (first run)" if baseline is None else fmt(baseline)),
+        f"  rows: train {summary['train_rows']}, eval {summary['eval_rows']}",
+    ]
+    if summary.get("bad_rows"):
+        lines.append(f"  bad rows set aside: {summary['bad_rows']} (see bad_rows/)")
+    lines.append(f"  blessed: {summary['blessed']}")
+    lines += [f"    - {reason}" for reason in summary.get("not_blessed_reasons") or []]
+    lines += [
+        f"  pushed: {summary['pushed_model_dir'] or 'nothing pushed'}",
+        f"  report: {summary['report']}",
+        f"  wall time: {summary['wall_seconds']:.1f}s",
+    ]
+    return "\n".join(lines)

@@ -22,13 +22,15 @@ from typing import Any
 
 import yaml
 
+from pipeline.errors import UsageError
+
 TRAIN_STEPS_SHORTHAND = "train_steps"
 TRAIN_ARGS = "train_args"
 DEFAULT_EXPERIMENT = "rocket-launching"
 _SERVICE_ACCOUNT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-class SubmitError(ValueError):
+class SubmitError(UsageError):
     """The package or a submit option cannot be used; the message names it."""
 
 

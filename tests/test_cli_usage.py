@@ -1,5 +1,7 @@
 """Command-line values that cannot mean anything are usage errors (exit 2) before any work."""
 
+import argparse
+
 import pytest
 
 from pipeline import cli
@@ -30,3 +32,19 @@ def test_meaningless_counts_are_usage_errors(tmp_path, capsys, monkeypatch, argv
     assert cli._main(argv) == cli.EXIT_USAGE
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # nothing generated, no output folder
+
+
+def test_every_command_has_its_handler_function():
+    """One module per command (pipeline/cli/): each sets a handler function on its parser."""
+    import types
+
+    parser = cli._build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == {
+        "run", "bench", "compile", "submit", "run-package", "convert-taobao",
+        "upload-data", "download",
+    }  # fmt: skip
+    for name, subparser in commands.choices.items():
+        handler = subparser.get_default("handler")
+        assert isinstance(handler, types.FunctionType), name
+        assert handler.__module__.startswith("pipeline.cli."), name

@@ -103,27 +103,53 @@ def test_model_path_is_the_push_destination_and_warmup_is_on(tmp_path):
     assert probe == {"path": f"/v1/models/{model}", "port": 8501}
 
 
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order: comments dropped, `\\` continuations joined."""
+    instructions, pending = [], ""
+    for line in text.splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        keyword, _, arguments = (pending + line).strip().partition(" ")
+        instructions.append((keyword.upper(), " ".join(arguments.split())))
+        pending = ""
+    return instructions
+
+
 def test_dockerfile_builds_on_tfx_1_16_with_the_project_and_legacy_keras():
-    text = (INFRA / "Dockerfile").read_text()
-    assert "ARG TFX_IMAGE=gcr.io/tfx-oss-public/tfx:1.16.0" in text
-    assert re.search(r"^FROM \$\{TFX_IMAGE\}$", text, re.M)
-    assert re.search(r"^ENV TF_USE_LEGACY_KERAS=1", text, re.M)
-    assert "pip install --no-cache-dir --no-deps ." in text
+    steps = dockerfile_instructions((INFRA / "Dockerfile").read_text())
+    args = dict(a.split("=", 1) for k, a in steps if k == "ARG")
+    assert args["TFX_IMAGE"] == "gcr.io/tfx-oss-public/tfx:1.16.0"
+    # The Beam boot program for Dataflow workers, same Beam version as TFX 1.16's image.
+    assert args["BEAM_SDK_IMAGE"] == "apache/beam_python3.10_sdk:2.59.0"
+    froms = [a for k, a in steps if k == "FROM"]
+    assert froms[-1] == "${TFX_IMAGE}"  # the image that runs is TFX's
+    final = steps[max(i for i, (k, _) in enumerate(steps) if k == "FROM") :]
+    env = " ".join(a for k, a in final if k == "ENV").split()
+    assert "TF_USE_LEGACY_KERAS=1" in env
     # Everything pyproject installs is copied into the image and not docker-ignored.
     pyproject = (REPO / "pyproject.toml").read_text()
+    copies = [a for k, a in final if k == "COPY"]
     for folder in ("model_code", "components", "pipeline"):
         assert f'"{folder}"' in pyproject
-        assert f"COPY {folder}/ {folder}/" in text
+        assert f"{folder}/ {folder}/" in copies
     ignore = (REPO / ".dockerignore").read_text().split()
     for kept in ("!model_code/", "!components/", "!pipeline/", "!pyproject.toml"):
         assert kept in ignore
-    # The Beam boot program for Dataflow workers, same Beam version as TFX 1.16's image.
-    assert "apache/beam_python3.10_sdk:2.59.0" in text
-    assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in text
+    runs = " && ".join(a for k, a in final if k == "RUN")
+    assert "python -m pip install --no-cache-dir --no-deps ." in runs
+    # The image's smoke import names modules that exist in this checkout.
+    smoke = re.search(r'python -c "import ([^"]+)"', runs).group(1)
+    for module in (name.strip() for name in smoke.split(",")):
+        assert importlib.util.find_spec(module) is not None, module
+    entrypoint = [a for k, a in final if k == "ENTRYPOINT"]
+    assert json.loads(entrypoint[-1]) == ["/opt/apache/beam/boot"]
     # The image runs unprivileged: the last USER is a uid that the image creates.
-    users = re.findall(r"^USER (\S+)$", text, re.M)
-    assert users and users[-1] not in ("0", "root")
-    assert re.search(rf"useradd --uid {users[-1]} ", text)
+    user = [a for k, a in final if k == "USER"][-1]
+    assert user not in ("0", "root")
+    assert f"useradd --uid {user} " in runs
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -1,0 +1,133 @@
+"""The evaluation report's content: the numbers (collect), report.md (render_markdown)
+and the ROC and calibration plots (render_plots), from the Evaluator's TFMA output."""
+
+from __future__ import annotations
+
+import os
+
+from components.evaluation_report import tfma_results
+from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
+
+REPORT_FILE = "report.md"
+METRICS_FILE = "metrics.json"
+ROWS = (
+    ("AUC", "auc"),
+    ("GAUC", "gauc"),
+    ("log loss", "binary_crossentropy"),
+    ("calibration (mean prediction / mean label)", "calibration"),
+    ("mean prediction", "mean_prediction"),
+    ("mean label", "mean_label"),
+    ("examples", "example_count"),
+)
+
+
+def collect(evaluation_uri: str, blessed: bool) -> dict:
+    """The report's numbers, from the Evaluator's output (all three models)."""
+    light = tfma_results.metrics_by_slice(evaluation_uri, CANDIDATE)
+    baseline = tfma_results.metrics_by_slice(evaluation_uri, BASELINE)
+    booster = tfma_results.metrics_by_slice(evaluation_uri, BOOSTER)
+    overall = tfma_results.OVERALL
+    data = {
+        "light": light.get(overall, {}),
+        "booster": booster.get(overall, {}),
+        "baseline_light": baseline.get(overall, {}) or None,
+        "light_by_slice": {k: v for k, v in light.items() if k != overall},
+        "booster_by_slice": {k: v for k, v in booster.items() if k != overall},
+        "blessed": blessed,
+        "not_blessed_reasons": [] if blessed else tfma_results.failed_thresholds(evaluation_uri),
+    }
+    for metric in ("auc", "gauc"):
+        if metric in data["light"] and metric in data["booster"]:
+            data[f"booster_minus_light_{metric}"] = data["booster"][metric] - data["light"][metric]
+    return data
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value.is_integer() and abs(value) > 10:
+        return f"{int(value)}"
+    return f"{value:.4f}"
+
+
+def render_markdown(data: dict) -> str:
+    baseline = data["baseline_light"]
+    lines = ["# Rocket Launching evaluation", ""]
+    verdict = "**blessed** and pushed" if data["blessed"] else "**not blessed** (nothing pushed)"
+    lines += [f"Light (serving) model: {verdict}.", ""]
+    for reason in data["not_blessed_reasons"]:
+        lines.append(f"- {reason}")
+    if not data["blessed"]:
+        lines.append("")
+    header = "| metric | light (serving) | booster | booster − light |"
+    divider = "|---|---|---|---|"
+    if baseline:
+        header += " served light (baseline) |"
+        divider += "---|"
+    lines += [header, divider]
+    for label, key in ROWS:
+        light, booster = data["light"].get(key), data["booster"].get(key)
+        gap = booster - light if light is not None and booster is not None else None
+        row = f"| {label} | {_fmt(light)} | {_fmt(booster)} | {_fmt(gap)} |"
+        if baseline:
+            row += f" {_fmt(baseline.get(key))} |"
+        lines.append(row)
+    if data["light_by_slice"]:
+        lines += [
+            "",
+            "AUC by slice:",
+            "",
+            "| slice | light | booster | examples |",
+            "|---|---|---|---|",
+        ]
+        for name in sorted(data["light_by_slice"]):
+            light = data["light_by_slice"][name]
+            booster = data["booster_by_slice"].get(name, {})
+            lines.append(
+                f"| {name} | {_fmt(light.get('auc'))} | {_fmt(booster.get('auc'))} "
+                f"| {_fmt(light.get('example_count'))} |"
+            )
+    lines += ["", "![ROC curves](roc.png)", "", "![Calibration](calibration.png)", ""]
+    lines += [
+        "GAUC is the AUC per user weighted by the user's impressions; users whose "
+        "impressions are all clicks or all non-clicks are skipped.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_plots(evaluation_uri: str, directory: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, model in (("light (serving)", CANDIDATE), ("booster", BOOSTER)):
+        fpr, tpr = tfma_results.roc_curve(evaluation_uri, model)
+        if fpr:
+            axis.plot(fpr, tpr, label=name)
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, eval split")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(os.path.join(directory, "roc.png"), dpi=100)
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(5, 5))
+    top = 0.0
+    for name, model in (("light (serving)", CANDIDATE), ("booster", BOOSTER)):
+        rows = tfma_results.calibration(evaluation_uri, model)
+        if rows:
+            predicted, observed, counts = zip(*rows)
+            axis.scatter(predicted, observed, s=[max(4, 60 * c / max(counts)) for c in counts],
+                         label=name, alpha=0.7)  # fmt: skip
+            top = max(top, max(predicted), max(observed))
+    top = top or 1.0
+    axis.plot([0, top], [0, top], linestyle=":", color="grey", label="perfect calibration")
+    axis.set(xlabel="mean predicted click probability", ylabel="observed click rate",
+             title="Calibration, eval split (dot size: examples)")  # fmt: skip
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(os.path.join(directory, "calibration.png"), dpi=100)
+    plt.close(figure)

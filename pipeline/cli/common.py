@@ -1,0 +1,62 @@
+"""What the commands share: exit codes, argument types, the configuration options."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
+
+
+def count(minimum: int):
+    """An argparse type: an integer of at least `minimum` (a count of rows, steps, ...)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: must be {minimum} or more")
+        return value
+
+    return parse
+
+
+def number_in(low: float, high: float, open_interval: bool = False):
+    """An argparse type: a finite number in [low, high], or in (low, high) when open."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        inside = low < value < high if open_interval else low <= value <= high
+        if not (math.isfinite(value) and inside):
+            bounds = f"between {low:g} and {high:g}" + (", exclusive" if open_interval else "")
+            raise argparse.ArgumentTypeError(f"{text}: must be {bounds}")
+        return value
+
+    return parse
+
+
+FRACTION = number_in(0.0, 1.0, open_interval=True)  # a share of the rows
+AUC = number_in(0.0, 1.0)  # an AUC, or a difference of two
+
+
+def load_config(args: argparse.Namespace):
+    """--config (or the seed's), with --train-steps / --batch-size applied."""
+    import rocket_config
+
+    if args.config:
+        from pipeline import easyrec_config
+
+        config = easyrec_config.load(args.config)
+    else:
+        config = rocket_config.default_config()
+    train = {}
+    if args.train_steps is not None:
+        train["train.train_steps"] = args.train_steps
+    if args.batch_size is not None:
+        train["train.batch_size"] = args.batch_size
+    return rocket_config.with_changes(config, **train) if train else config

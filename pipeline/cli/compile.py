@@ -1,0 +1,148 @@
+"""`rocket compile`: the KFP v2 package for Kubeflow Pipelines or Vertex AI."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.cli.common import AUC, EXIT_OK, FRACTION, count, load_config
+from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE
+from pipeline.settings import EVAL_FRACTION, MIN_AUC, MIN_CLASS_EXAMPLES
+
+
+def add_parser(sub) -> None:
+    compile_ = sub.add_parser(
+        "compile",
+        help="compile for Kubeflow Pipelines (KFP v2 YAML) or Vertex AI (PipelineJob JSON)",
+        description="Needs no cloud credentials or network: nothing is written but --output.",
+    )
+    compile_.add_argument("--target", choices=("kubeflow", "vertex"), required=True)
+    compile_.add_argument(
+        "--output", required=True, help="package file: .yaml for kubeflow, .json for vertex"
+    )
+    compile_.add_argument(
+        "--pipeline-root", required=True, help="artifact root, e.g. gs://bucket/rocket"
+    )
+    compile_.add_argument(
+        "--data",
+        required=True,
+        help="data folder (runtime parameter data_root), e.g. gs://bucket/data; "
+        "or one file / a glob in a folder",
+    )
+    compile_.add_argument(
+        "--data-pattern", help="files of the --data folder to read (default *.csv)"
+    )
+    compile_.add_argument(
+        "--image", required=True, help="container image built from infra/Dockerfile"
+    )
+    compile_.add_argument("--config", help="EasyRec text-format configuration")
+    compile_.add_argument(
+        "--serving-dir", help="where the Pusher pushes (default: <pipeline-root>/serving)"
+    )
+    compile_.add_argument(
+        "--min-auc", type=AUC, default=MIN_AUC, help=f"blessing threshold ({MIN_AUC})"
+    )
+    compile_.add_argument(
+        "--min-class-examples",
+        type=count(0),
+        default=MIN_CLASS_EXAMPLES,
+        help=f"eval clicks and non-clicks needed to bless ({MIN_CLASS_EXAMPLES})",
+    )
+    compile_.add_argument(
+        "--eval-fraction",
+        type=FRACTION,
+        default=EVAL_FRACTION,
+        help=f"eval split ({EVAL_FRACTION})",
+    )
+    compile_.add_argument(
+        "--train-steps", type=count(1), help="default of the train_args runtime parameter"
+    )
+    compile_.add_argument("--batch-size", type=count(1), help="training batch size (default 512)")
+    compile_.add_argument("--pipeline-name", help="KFP pipeline name (rocket-launching)")
+    compile_.add_argument(
+        "--no-cache", action="store_true", help="turn KFP's step cache off in the package"
+    )
+    compile_.add_argument(
+        "--beam-runner", choices=("DirectRunner", "DataflowRunner"), default="DirectRunner"
+    )
+    compile_.add_argument(
+        "--direct-running-mode",
+        choices=("multi_processing", "multi_threading", "in_memory"),
+        help="DirectRunner: Beam workers in processes (default, every core of the pod), "
+        "threads, or in the step's own process (small data)",
+    )
+    compile_.add_argument("--dataflow-project")
+    compile_.add_argument("--dataflow-region")
+    compile_.add_argument("--dataflow-temp-location", help="gs:// staging/temp folder")
+    compile_.add_argument("--dataflow-machine-type", help="e.g. n1-standard-4")
+    compile_.add_argument("--dataflow-max-workers", type=int)
+    compile_.add_argument(
+        "--vertex-training",
+        action="store_true",
+        help="run the Trainer as a Vertex AI custom training job (TFX's Google Cloud "
+        "extension Trainer); needs --project and --region",
+    )
+    compile_.add_argument(
+        "--training-workers",
+        type=int,
+        help="--vertex-training: machines in the worker pool (1 chief + N-1 workers, "
+        "MultiWorkerMirroredStrategy when N > 1; default 1)",
+    )
+    compile_.add_argument(
+        "--training-machine-type",
+        help=f"--vertex-training: machine type (default {DEFAULT_TRAINING_MACHINE_TYPE})",
+    )
+    compile_.add_argument("--project", help="--vertex-training: Google Cloud project of the job")
+    compile_.add_argument("--region", help="--vertex-training: Vertex AI region of the job")
+    compile_.set_defaults(handler=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    from pipeline import kubeflow_compiler as kc
+
+    beam = kc.BeamOptions(
+        runner=args.beam_runner,
+        direct_running_mode=args.direct_running_mode,
+        project=args.dataflow_project,
+        region=args.dataflow_region,
+        temp_location=args.dataflow_temp_location,
+        machine_type=args.dataflow_machine_type,
+        max_workers=args.dataflow_max_workers,
+    )
+    options = kc.CompileOptions(
+        target=args.target,
+        output=Path(args.output),
+        pipeline_root=args.pipeline_root,
+        data=args.data,
+        image=args.image,
+        config=load_config(args),
+        serving_dir=args.serving_dir,
+        data_pattern=args.data_pattern,
+        min_auc=args.min_auc,
+        min_class_examples=args.min_class_examples,
+        eval_fraction=args.eval_fraction,
+        pipeline_name=args.pipeline_name or kc.PIPELINE_NAME,
+        enable_cache=not args.no_cache,
+        beam=beam,
+        training=kc.VertexTraining(
+            enabled=args.vertex_training,
+            workers=args.training_workers,
+            machine_type=args.training_machine_type,
+            project=args.project,
+            region=args.region,
+        ),
+    )
+    compiled = kc.compile_pipeline(options)
+    tasks = compiled.spec["root"]["dag"]["tasks"]
+    print(f"[compile] {args.target} package: {compiled.path} ({len(tasks)} steps)")
+    for name, default in compiled.parameters.items():
+        print(f"  runtime parameter {name} = {default}")
+    if args.vertex_training:
+        pools = options.training.worker_pool_specs(args.image)
+        replicas = sum(pool["replica_count"] for pool in pools)
+        machine = pools[0]["machine_spec"]["machine_type"]
+        print(
+            f"  Trainer: Vertex AI custom job in {args.project}/{args.region}, "
+            f"{replicas} x {machine}"
+        )
+    return EXIT_OK
