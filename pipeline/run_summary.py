@@ -64,12 +64,6 @@ def _split_rows(statistics_uri: str, split: str) -> int | None:
     return int(stats.datasets[0].num_examples) if stats.datasets else None
 
 
-def _overall(evaluation, model_name: str) -> dict[str, float]:
-    if evaluation is None:
-        return {}
-    return tfma_results.metrics_by_slice(evaluation.uri, model_name).get(tfma_results.OVERALL, {})
-
-
 def summarize(metadata_path: str) -> dict:
     """The run_summary facts of the newest run recorded in the SQLite MLMD at `metadata_path`."""
     config = metadata.sqlite_metadata_connection_config(metadata_path)
@@ -94,9 +88,11 @@ def summarize(metadata_path: str) -> dict:
     summary["trainer_booster_auc"] = trainer_metrics.get("auc_booster")
 
     evaluation = outputs.get(("Evaluator", "evaluation"))
-    light = _overall(evaluation, CANDIDATE)
-    booster = _overall(evaluation, BOOSTER)
-    baseline = _overall(evaluation, BASELINE)
+    by_model = tfma_results.metrics_by_model(evaluation.uri) if evaluation else {}
+    light_by_slice = by_model.get(CANDIDATE, {})
+    light = light_by_slice.get(tfma_results.OVERALL, {})
+    booster = by_model.get(BOOSTER, {}).get(tfma_results.OVERALL, {})
+    baseline = by_model.get(BASELINE, {}).get(tfma_results.OVERALL, {})
     summary["light_auc"] = light.get("auc")
     summary["light_gauc"] = light.get("gauc")
     summary["booster_auc"] = booster.get("auc", summary["booster_auc"])
@@ -108,15 +104,9 @@ def summarize(metadata_path: str) -> dict:
     summary["eval_example_count"] = light.get("example_count")
     if summary["light_auc"] is not None and summary["booster_auc"] is not None:
         summary["booster_minus_light_auc"] = summary["booster_auc"] - summary["light_auc"]
-    summary["light_auc_by_slice"] = (
-        {
-            name: values.get("auc")
-            for name, values in tfma_results.metrics_by_slice(evaluation.uri, CANDIDATE).items()
-            if name
-        }
-        if evaluation
-        else {}
-    )
+    summary["light_auc_by_slice"] = {
+        name: values.get("auc") for name, values in light_by_slice.items() if name
+    }
 
     blessing = outputs.get(("Evaluator", "blessing"))
     summary["blessed"] = _int_property(blessing, "blessed") == 1

@@ -23,9 +23,10 @@ ROWS = (
 
 def collect(evaluation_uri: str, blessed: bool) -> dict:
     """The report's numbers, from the Evaluator's output (all three models)."""
-    light = tfma_results.metrics_by_slice(evaluation_uri, CANDIDATE)
-    baseline = tfma_results.metrics_by_slice(evaluation_uri, BASELINE)
-    booster = tfma_results.metrics_by_slice(evaluation_uri, BOOSTER)
+    by_model = tfma_results.metrics_by_model(evaluation_uri)
+    light = by_model.get(CANDIDATE, {})
+    baseline = by_model.get(BASELINE, {})
+    booster = by_model.get(BOOSTER, {})
     overall = tfma_results.OVERALL
     data = {
         "light": light.get(overall, {}),

@@ -25,17 +25,17 @@ def slice_name(slice_key) -> str:
     return ",".join(parts)
 
 
-def metrics_by_slice(uri: str, model_name: str | None = None) -> dict[str, dict[str, float]]:
-    """{slice: {metric name: value}} of one model (candidate by default); diffs skipped."""
-    result: dict[str, dict[str, float]] = {}
+def metrics_by_model(uri: str) -> dict[str, dict[str, dict[str, float]]]:
+    """{model name: {slice: {metric name: value}}} of every model, read once; diffs skipped."""
+    result: dict[str, dict[str, dict[str, float]]] = {}
     for per_slice in tfma.load_metrics(uri):
-        values = result.setdefault(slice_name(per_slice.slice_key), {})
+        where = slice_name(per_slice.slice_key)
         for entry in per_slice.metric_keys_and_values:
             key = entry.key
-            if key.is_diff or not _is_model(key.model_name, model_name):
+            if key.is_diff or not entry.value.HasField("double_value"):
                 continue
-            if entry.value.HasField("double_value"):
-                values[key.name] = entry.value.double_value.value
+            slices = result.setdefault(key.model_name, {})
+            slices.setdefault(where, {})[key.name] = entry.value.double_value.value
     return result
 
 
