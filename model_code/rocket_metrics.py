@@ -77,35 +77,27 @@ def _gauc_computations(
             "GAUC groups by user itself: set its config's user_key to the user column "
             "(and no query_key on its MetricsSpec)"
         )
-    return _per_model_and_output(
-        name,
-        model_names,
-        output_names,
-        example_weighted,
-        lambda key: _GAUCCombiner(key, eval_config, user_key),
-        preprocessors=[metric_types.FeaturePreprocessor(feature_keys=[user_key])],
-    )
+    preprocessors = [metric_types.FeaturePreprocessor(feature_keys=[user_key])]
+    return [
+        metric_types.MetricComputation(
+            keys=[key],
+            preprocessors=preprocessors,
+            combiner=_GAUCCombiner(key, eval_config, user_key),
+        )
+        for key in _keys(name, model_names, output_names, example_weighted)
+    ]
 
 
-def _per_model_and_output(
-    name, model_names, output_names, example_weighted, combiner_for, preprocessors=None
-) -> metric_types.MetricComputations:
-    """One computation (one metric key, one combiner) per model and output."""
-    computations = []
+def _keys(name, model_names, output_names, example_weighted=False):
+    """One metric key per model and output (TFMA's '' when it names none)."""
     for model_name in model_names or [""]:
         for output_name in output_names or [""]:
-            key = metric_types.MetricKey(
+            yield metric_types.MetricKey(
                 name=name,
                 model_name=model_name,
                 output_name=output_name,
                 example_weighted=example_weighted,
             )
-            computations.append(
-                metric_types.MetricComputation(
-                    keys=[key], preprocessors=preprocessors, combiner=combiner_for(key)
-                )
-            )
-    return computations
 
 
 class _GAUCCombiner(beam.CombineFn):
@@ -200,23 +192,21 @@ def _class_count_computations(
 ) -> metric_types.MetricComputations:
     del example_weighted  # evidence counts examples, whatever their weights
     computations = []
-    for model_name in model_names or [""]:
-        for output_name in output_names or [""]:
-            # TFMA's own totals computation (private, pinned with TFMA 0.47); the same
-            # one MeanLabel uses, so TFMA computes it once for both.
-            totals = calibration._weighted_labels_predictions_examples(
-                eval_config=eval_config,
-                model_name=model_name,
-                output_name=output_name,
-                example_weighted=False,
+    for key in _keys(name, model_names, output_names):
+        # TFMA's own totals computation (private, pinned with TFMA 0.47); the same one
+        # MeanLabel uses, so TFMA computes it once for both.
+        totals = calibration._weighted_labels_predictions_examples(
+            eval_config=eval_config,
+            model_name=key.model_name,
+            output_name=key.output_name,
+            example_weighted=False,
+        )
+        computations.extend(totals)
+        computations.append(
+            metric_types.DerivedMetricComputation(
+                keys=[key], result=_class_count(key, totals[-1].keys[-1], positive)
             )
-            key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name)
-            computations.extend(totals)
-            computations.append(
-                metric_types.DerivedMetricComputation(
-                    keys=[key], result=_class_count(key, totals[-1].keys[-1], positive)
-                )
-            )
+        )
     return computations
 
 
