@@ -24,3 +24,21 @@ def taobao_sample(tmp_path_factory) -> Path:
     with gzip.open(REAL_SAMPLE, "rb") as source, path.open("wb") as target:
         shutil.copyfileobj(source, target)
     return path
+
+
+def local_pipeline_nodes(tmp_path: Path, config=None) -> dict:
+    """{node id: node} of create_pipeline with `rocket run`'s kind of settings (module_file,
+    local folders under tmp_path), for `config` or the seed's."""
+    import rocket_config
+
+    from pipeline import tfx_pipeline
+    from pipeline.settings import PipelineSettings
+
+    settings = PipelineSettings(
+        pipeline_root=str(tmp_path / "root"),
+        data_root=str(tmp_path / "data"),
+        data_pattern="*.csv",
+        serving_dir=str(tmp_path / "serving"),
+        config=config or rocket_config.default_config(),
+    )
+    return {node.id: node for node in tfx_pipeline.create_pipeline(settings).components}

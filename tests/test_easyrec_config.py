@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import rocket_config
+from conftest import local_pipeline_nodes
 from rocket_config import BUCKET, ID, TAG
 
 from pipeline import easyrec_config
@@ -145,7 +146,7 @@ def test_the_input_contract_is_set_in_data_config():
     assert (default.max_field_bytes, default.max_tag_items) == (131_072, 100)
 
 
-def test_gauc_user_and_slice_columns_come_from_the_config():
+def test_gauc_user_and_slice_columns_come_from_the_config(tmp_path):
     """EasyRec's gauc uid_field names GAUC's user column, data_config slice_fields (ours)
     the slices; without them, user_id and pid where the data has such columns."""
     default = rocket_config.default_config()
@@ -170,13 +171,7 @@ def test_gauc_user_and_slice_columns_come_from_the_config():
     import tensorflow_model_analysis as tfma
     from google.protobuf import json_format
 
-    from pipeline import tfx_pipeline
-    from pipeline.settings import PipelineSettings
-
-    settings = PipelineSettings("root", "data", "*", "serving", config=config)
-    (evaluator,) = [
-        n for n in tfx_pipeline.create_pipeline(settings).components if n.id == "Evaluator"
-    ]
+    evaluator = local_pipeline_nodes(tmp_path, config)["Evaluator"]
     eval_config = json_format.Parse(evaluator.exec_properties["eval_config"], tfma.EvalConfig())
     assert [list(s.feature_keys) for s in eval_config.slicing_specs] == [[], ["site"]]
     gauc_configs = [

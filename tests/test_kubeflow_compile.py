@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import local_pipeline_nodes
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
@@ -118,18 +119,7 @@ def test_kubeflow_yaml_is_a_pipeline_spec_with_the_whole_dag(tmp_path):
 def test_create_pipeline_wires_the_components_as_designed(tmp_path):
     """The local pipeline itself (no compiler): each input's producer and output key, the
     gate before Transform, the Pusher fed by the Evaluator's blessing."""
-    import rocket_config
-
-    from pipeline.settings import PipelineSettings
-
-    settings = PipelineSettings(
-        pipeline_root=str(tmp_path / "root"),
-        data_root=str(tmp_path / "data"),
-        data_pattern="*.csv",
-        serving_dir=str(tmp_path / "serving"),
-        config=rocket_config.default_config(),
-    )
-    nodes = {node.id: node for node in tfx_pipeline.create_pipeline(settings).components}
+    nodes = local_pipeline_nodes(tmp_path)
     assert set(nodes) == set(COMPONENTS)
     wired = {
         (node_id, key): (channel.producer_component_id, channel.output_key)
@@ -398,19 +388,11 @@ def test_split_data_path_rejects_globs_in_folders():
 
 def test_local_runs_keep_module_file_and_fixed_values(tmp_path):
     """`rocket run` settings: module_file, a TrainArgs proto, no runtime parameter."""
-    import rocket_config
     from tfx.orchestration import data_types
 
-    from pipeline.settings import MODULE_FILE, PipelineSettings
+    from pipeline.settings import MODULE_FILE
 
-    settings = PipelineSettings(
-        pipeline_root=str(tmp_path / "root"),
-        data_root=str(tmp_path / "data"),
-        data_pattern="*.csv",
-        serving_dir=str(tmp_path / "serving"),
-        config=rocket_config.default_config(),
-    )
-    nodes = {n.id: n for n in tfx_pipeline.create_pipeline(settings).components}
+    nodes = local_pipeline_nodes(tmp_path)
     for name in ("Transform", "Trainer"):
         assert nodes[name].exec_properties["module_file"] == MODULE_FILE
     assert "preprocessing_fn" not in nodes["Transform"].exec_properties or (
