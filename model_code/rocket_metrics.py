@@ -19,38 +19,56 @@ from tensorflow_model_analysis.metrics import calibration, metric_types
 GAUC_NAME = "gauc"
 
 
-def user_auc(labels: np.ndarray, predictions: np.ndarray) -> float | None:
-    """AUC of one user's impressions (ties count one half); None without both classes."""
+def user_aucs(
+    users: np.ndarray, labels: np.ndarray, predictions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's AUC (Mann-Whitney U, ties count one half) and impression count, for the
+    users who have both clicks and non-clicks; on whole arrays, without a loop per user.
+
+    Rows are sorted by user, then prediction; a row's rank within its user is averaged
+    over the rows of that user with the same prediction (a tie group)."""
+    users = np.asarray(users).reshape(-1)
     labels = np.asarray(labels, dtype=float).reshape(-1) > 0
     predictions = np.asarray(predictions, dtype=float).reshape(-1)
-    positives = int(labels.sum())
-    negatives = labels.size - positives
-    if positives == 0 or negatives == 0:
-        return None
-    # Mann-Whitney U with average ranks for ties.
-    order = np.argsort(predictions, kind="mergesort")
-    ranks = np.empty(labels.size)
-    sorted_predictions = predictions[order]
-    start = 0
-    while start < labels.size:
-        end = start
-        while end + 1 < labels.size and sorted_predictions[end + 1] == sorted_predictions[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    rank_sum = ranks[labels].sum()
-    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+    if not users.size == labels.size == predictions.size:
+        raise ValueError(
+            f"GAUC needs one user, label and prediction per impression; got {users.size}, "
+            f"{labels.size} and {predictions.size}"
+        )
+    if users.size == 0:
+        return np.zeros(0), np.zeros(0)
+    _, codes = np.unique(users, return_inverse=True)
+    order = np.lexsort((predictions, codes))
+    codes, labels, predictions = codes[order], labels[order], predictions[order]
+    position = np.arange(codes.size)
+    new_user = np.r_[True, codes[1:] != codes[:-1]]
+    user_start = np.maximum.accumulate(np.where(new_user, position, 0))
+    new_tie = new_user | np.r_[True, predictions[1:] != predictions[:-1]]
+    tie = np.cumsum(new_tie) - 1
+    tie_first = np.flatnonzero(new_tie)
+    tie_last = np.r_[tie_first[1:], codes.size] - 1
+    rank = (tie_first + tie_last)[tie] / 2 - user_start + 1
+    counts = np.bincount(codes)
+    positives = np.bincount(codes, weights=labels)
+    negatives = counts - positives
+    rank_sums = np.bincount(codes, weights=rank * labels)
+    both = (positives > 0) & (negatives > 0)
+    positives, negatives = positives[both], negatives[both]
+    aucs = (rank_sums[both] - positives * (positives + 1) / 2) / (positives * negatives)
+    return aucs, counts[both]
 
 
-def gauc(groups: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
-    """Impression-weighted mean of per-user AUCs over (labels, predictions) groups."""
-    total = weight = 0.0
-    for labels, predictions in groups:
-        auc = user_auc(labels, predictions)
-        if auc is not None:
-            total += auc * len(labels)
-            weight += len(labels)
-    return total / weight if weight else float("nan")
+def user_auc(labels: np.ndarray, predictions: np.ndarray) -> float | None:
+    """AUC of one user's impressions (ties count one half); None without both classes."""
+    labels = np.asarray(labels).reshape(-1)
+    aucs, _ = user_aucs(np.zeros(labels.size), labels, predictions)
+    return float(aucs[0]) if aucs.size else None
+
+
+def gauc(users: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> float:
+    """Impression-weighted mean of the per-user AUCs; NaN when no user has both classes."""
+    aucs, counts = user_aucs(users, labels, predictions)
+    return float((aucs * counts).sum() / counts.sum()) if counts.size else float("nan")
 
 
 class GAUC(metric_types.Metric):
@@ -142,7 +160,10 @@ class _GAUCCombiner(beam.CombineFn):
         return result
 
     def extract_output(self, accumulator: dict) -> dict:
-        return {self._key: gauc(accumulator.values())}
+        users = [user for user, (labels, _) in accumulator.items() for _ in labels]
+        labels = [label for labels, _ in accumulator.values() for label in labels]
+        predictions = [p for _, predictions in accumulator.values() for p in predictions]
+        return {self._key: gauc(np.asarray(users, dtype=object), labels, predictions)}
 
 
 def _prediction_key(eval_config, model_name: str) -> str:

@@ -375,17 +375,10 @@ def auc_and_gauc(labels: np.ndarray, predictions: np.ndarray, users: np.ndarray)
     """Overall AUC and GAUC (impression-weighted per-user AUC; one-class users skipped)."""
     import rocket_metrics
 
-    order = np.argsort(users, kind="mergesort")
-    users_sorted = users[order]
-    bounds = np.flatnonzero(users_sorted[1:] != users_sorted[:-1]) + 1
-    groups = [
-        (labels[order][s:e], predictions[order][s:e])
-        for s, e in zip([0, *bounds], [*bounds, len(users)])
-    ]
     auc = rocket_metrics.user_auc(labels, predictions)
     return {
         "auc": float("nan") if auc is None else float(auc),
-        "gauc": float(rocket_metrics.gauc(groups)),
+        "gauc": rocket_metrics.gauc(users, labels, predictions),
     }
 
 

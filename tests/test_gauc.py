@@ -24,9 +24,42 @@ def test_user_auc_by_hand():
     assert rocket_metrics.user_auc(*USERS[3]) is None
 
 
+def columns(groups, first_user=0):
+    """(users, labels, predictions) of per-user groups, users numbered from first_user."""
+    users = [first_user + i for i, (labels, _) in enumerate(groups) for _ in labels]
+    labels = [label for labels, _ in groups for label in labels]
+    predictions = [p for _, predictions in groups for p in predictions]
+    return np.array(users), np.array(labels), np.array(predictions)
+
+
 def test_gauc_weights_users_by_impressions_and_skips_one_class_users():
-    assert rocket_metrics.gauc(USERS) == pytest.approx(EXPECTED)
-    assert np.isnan(rocket_metrics.gauc(USERS[2:]))
+    assert rocket_metrics.gauc(*columns(USERS)) == pytest.approx(EXPECTED)
+    assert np.isnan(rocket_metrics.gauc(*columns(USERS[2:])))
+    # The order of the impressions does not matter.
+    users, labels, predictions = columns(USERS)
+    shuffled = np.random.default_rng(0).permutation(users.size)
+    assert rocket_metrics.gauc(
+        users[shuffled], labels[shuffled], predictions[shuffled]
+    ) == pytest.approx(EXPECTED)
+
+
+def test_vectorised_user_aucs_match_pairwise_counting_on_random_users():
+    """Against the definition: the share of (click, non-click) pairs of one user that the
+    click wins, ties one half; many users, few distinct predictions (many ties)."""
+    rng = np.random.default_rng(7)
+    users = rng.integers(0, 40, 2000)
+    labels = rng.random(2000) < 0.3
+    predictions = rng.integers(0, 6, 2000) / 5
+    total = weight = 0.0
+    for user in np.unique(users):
+        mine = users == user
+        clicks, others = predictions[mine & labels], predictions[mine & ~labels]
+        if clicks.size and others.size:
+            wins = (clicks[:, None] > others[None, :]).sum()
+            ties = (clicks[:, None] == others[None, :]).sum()
+            total += (wins + ties / 2) / (clicks.size * others.size) * mine.sum()
+            weight += mine.sum()
+    assert rocket_metrics.gauc(users, labels, predictions) == pytest.approx(total / weight)
 
 
 def test_tfma_combiner_groups_by_user_and_gives_the_same_number():

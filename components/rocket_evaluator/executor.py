@@ -1,5 +1,6 @@
 """The RocketEvaluator's executor: one Beam pipeline, one read of the eval split, TFMA over
-the candidate, the baseline (when serving holds one) and the booster.
+the candidate, the baseline (when serving holds one) and the booster, its metrics computed
+on batches (batched_evaluator) instead of per example.
 
 Blessing follows TFX's Evaluator executor (tfx/components/evaluator/executor.py): the
 ModelBlessing gets the same custom properties and BLESSED / NOT_BLESSED file, from TFMA's
@@ -21,6 +22,10 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, path_utils, proto_utils
 
+from components.rocket_evaluator.batched_evaluator import (
+    BatchedMetricsEvaluator,
+    batched_extractors,
+)
 from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
 
 MODEL_RUN_KEY = "model_run"
@@ -113,7 +118,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 | "Flatten" >> beam.Flatten()
                 | "ExtractEvaluateAndWriteResults"
                 >> tfma.ExtractEvaluateAndWriteResults(
-                    eval_shared_model=models, eval_config=eval_config, output_path=output_uri
+                    eval_shared_model=models,
+                    eval_config=eval_config,
+                    output_path=output_uri,
+                    extractors=batched_extractors(eval_config, models),
+                    evaluators=[BatchedMetricsEvaluator(eval_config)],
                 )
             )
 
