@@ -104,6 +104,7 @@ class ModelConfig:
 
 # EasyRec's optimizer_config kinds (rocket_optimizers builds them).
 OPTIMIZERS = ("adam", "lazy_adam", "adagrad", "momentum", "rms_prop", "ftrl")
+KEEP_CHOICES = ("best", "final")  # which weights the Trainer exports
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,29 @@ class TrainConfig:
     l2_reg: float = 0.0  # ftrl
     l2_shrinkage_reg: float = 0.0  # ftrl
     seed: int = 0  # weights initialisation and shuffling: a rerun gives the same model
+    # Training that ends at the best model. A share of the train split's rows (chosen by
+    # each row's content, so the same rows whatever the order or sharding) is held out
+    # as validation data, never trained on and never the eval split the gate judges.
+    # Every eval_every_steps (0: a sixth of train_steps) the light net's validation AUC
+    # is measured (training runs whole checks: train_steps is rounded up to a multiple).
+    # keep "best" exports the weights of the best check (EasyRec's export_config
+    # exporter_type best), "final" the last ones; with
+    # early_stop, training ends once the AUC has not improved for max_check_steps
+    # (0: three checks). validation_fraction 0 trains on every row for train_steps and
+    # exports the final weights (keep "final", no early stop).
+    validation_fraction: float = 0.1
+    eval_every_steps: int = 0
+    keep: str = "best"
+    early_stop: bool = True
+    max_check_steps: int = 0
+
+    def check_every(self) -> int:
+        """Steps between two validation checks."""
+        return min(self.eval_every_steps or -(-self.train_steps // 6), self.train_steps)
+
+    def patience(self) -> int:
+        """Steps without a better validation AUC after which early stopping ends training."""
+        return self.max_check_steps or 3 * self.check_every()
 
 
 @dataclass(frozen=True)
@@ -300,6 +324,21 @@ class RocketConfig:
             raise ValueError(
                 "train_config: decay_factor must be in (0, 1] and decay_steps positive, got "
                 f"{train.decay_factor} and {train.decay_steps}"
+            )
+        if not 0 <= train.validation_fraction <= 0.5:
+            raise ValueError(
+                "train_config: validation_fraction must be in [0, 0.5], got "
+                f"{train.validation_fraction}"
+            )
+        if train.keep not in KEEP_CHOICES or min(train.eval_every_steps, train.max_check_steps) < 0:
+            raise ValueError(
+                f"train_config: keep must be one of {KEEP_CHOICES} (got {train.keep!r}); "
+                "eval_every_steps and max_check_steps 0 or more"
+            )
+        if train.validation_fraction == 0 and (train.keep == "best" or train.early_stop):
+            raise ValueError(
+                "train_config: keep 'best' and early_stop need validation data "
+                "(validation_fraction above 0)"
             )
         for role, names in (("user_field", (self.user_field,) if self.user_field else ()),
                             ("slice_fields", self.slice_fields)):  # fmt: skip

@@ -24,7 +24,7 @@ import tensorflow_transform as tft
 from rocket_distribution import make_strategy, shard_policy, worker_role
 from rocket_preprocessing import CONFIG_KEY
 from rocket_preprocessing import preprocessing_fn as _preprocessing_fn
-from rocket_training import make_dataset, train_and_export
+from rocket_training import make_dataset, split_rows, train_and_export
 
 
 def _config_from(custom_config: dict | None) -> rocket_config.RocketConfig:
@@ -68,6 +68,30 @@ def run_fn(fn_args) -> None:
         shuffle_seed=shuffle_seed,
         auto_shard_policy=train_sharding,
     )
+    validation_dataset = None
+    if train.validation_fraction > 0:
+        # Held out of the train split by each row's content (rocket_training.row_buckets),
+        # so the eval split stays the gate's alone and no validation row is trained on.
+        train_dataset = split_rows(
+            train_dataset, train.validation_fraction, validation=False
+        ).batch(train.batch_size, drop_remainder=True)
+        validation_dataset = (
+            split_rows(
+                make_dataset(
+                    fn_args.train_files,
+                    fn_args.data_accessor,
+                    tft_output,
+                    train.eval_batch_size,
+                    num_epochs=1,
+                    shuffle=False,
+                    auto_shard_policy=eval_sharding,
+                ),
+                train.validation_fraction,
+                validation=True,
+            )
+            .batch(train.eval_batch_size)
+            .cache()  # read once: the later checks reuse it
+        )
     eval_dataset = make_dataset(
         fn_args.eval_files,
         fn_args.data_accessor,
@@ -88,4 +112,5 @@ def run_fn(fn_args) -> None:
         fn_args.model_run_dir,
         strategy=strategy,
         role=role,
+        validation_dataset=validation_dataset,
     )

@@ -3,6 +3,7 @@ the Trainer's in-graph evaluation, and the exports (rocket_export) on the chief.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -37,11 +38,13 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
         self.every = max(1, every)
         self.batch_size = batch_size
         self.started: float | None = None  # after the first step: tracing is not training
+        self.step = 0  # across fit calls and epochs (validation checks end an epoch)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         loss = float(logs.get("total_loss", 0.0))
-        step = batch + 1
+        self.step += 1
+        step = self.step
         if self.started is None:
             self.started = time.time()
         if not math.isfinite(loss):
@@ -61,6 +64,122 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
                 f"({rate:.0f} examples/s)",
                 flush=True,
             )
+
+
+class BestModelKeeper(keras.callbacks.Callback):
+    """After each validation check (the end of a Keras epoch of `every` steps): keeps
+    the weights with the best validation AUC of the light net (keep "best"), and asks
+    training to stop once that AUC has not improved for `patience` steps (early_stop).
+    EasyRec's export_config: exporter_type best, enable_early_stop, max_check_steps."""
+
+    MONITOR = "val_auc_light"
+
+    def __init__(self, every: int, keep_best: bool, early_stop: bool, patience: int,
+                 report: bool = True):  # fmt: skip
+        super().__init__()
+        self.every, self.keep_best = every, keep_best
+        self.early_stop, self.patience, self.report = early_stop, patience, report
+        self.step = 0
+        self.best: float | None = None
+        self.best_step = 0
+        self.best_weights: list | None = None
+        self.checks: list[tuple[int, float]] = []
+        self.stop_reason = ""
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.step += 1
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.MONITOR)
+        if value is None or not math.isfinite(float(value)):
+            raise TrainingError(
+                f"the validation check at step {self.step} gave {value!r}: no validation "
+                "rows? (train_config validation_fraction holds out that share of the train "
+                "split; the split may be too small)"
+            )
+        value = float(value)
+        self.checks.append((self.step, value))
+        if self.best is None or value > self.best:
+            self.best, self.best_step = value, self.step
+            if self.keep_best:
+                self.best_weights = self.model.get_weights()
+        if self.report:
+            print(
+                f"[Trainer] step {self.step}: validation auc_light={value:.4f} "
+                f"(best {self.best:.4f} at step {self.best_step})",
+                flush=True,
+            )
+        if self.early_stop and self.step - self.best_step >= self.patience:
+            self.stop_reason = (
+                f"early stop: no better validation AUC in the {self.step - self.best_step} "
+                f"steps after step {self.best_step}"
+            )
+            self.model.stop_training = True
+
+    def restore_best(self) -> int:
+        """Put the kept weights back (keep "best"); the step whose weights are exported."""
+        if self.keep_best and self.best_weights is not None and self.best_step != self.step:
+            self.model.set_weights(self.best_weights)
+            return self.best_step
+        return self.step
+
+    def summary(self, exported_step: int) -> dict:
+        return {
+            "exported_step": exported_step,
+            "stopped_at_step": self.step,
+            "stop_reason": self.stop_reason or "reached train_steps",
+            "best_validation_auc_light": self.best,
+            "best_validation_step": self.best_step,
+            "validation_checks": [[step, round(auc, 6)] for step, auc in self.checks],
+        }
+
+
+VALIDATION_BUCKETS = 10000
+
+
+def row_buckets(features: dict, label: tf.Tensor) -> tf.Tensor:
+    """A bucket in [0, VALIDATION_BUCKETS) for each row of a batch, from the row's label
+    and all its feature values: a row lands in the same bucket whatever the order, shuffle,
+    batch or worker it is read in, so the validation rows are never trained on."""
+    rows = tf.shape(label)[0]
+    parts = [_row_strings(label, rows)]
+    parts += [_row_strings(features[name], rows) for name in sorted(features)]
+    joined = tf.strings.reduce_join(tf.stack(parts, axis=1), axis=1, separator="\x1f")
+    return tf.strings.to_hash_bucket_fast(joined, VALIDATION_BUCKETS)
+
+
+def _row_strings(value, rows: tf.Tensor) -> tf.Tensor:
+    """Each row's values of one feature joined into one string; a sparse or ragged
+    feature joins only the row's own values (no padding, which depends on the batch)."""
+    if isinstance(value, tf.SparseTensor):
+        value = tf.RaggedTensor.from_sparse(value)
+    if isinstance(value, tf.RaggedTensor):
+        if value.dtype != tf.string:
+            value = tf.ragged.map_flat_values(tf.strings.as_string, value)
+        return tf.strings.reduce_join(value, axis=1, separator=",")
+    value = tf.reshape(value, [rows, -1])
+    if value.dtype != tf.string:
+        value = tf.strings.as_string(value)
+    return tf.strings.reduce_join(value, axis=1, separator=",")
+
+
+def split_rows(dataset: tf.data.Dataset, fraction: float, validation: bool) -> tf.data.Dataset:
+    """The rows (unbatched) of a batched (features, label) dataset that are in (or, with
+    validation False, out of) the validation share."""
+    limit = round(fraction * VALIDATION_BUCKETS)
+
+    def tag(features, label):
+        return features, label, row_buckets(features, label)
+
+    def keep(features, label, bucket):
+        return bucket < limit if validation else bucket >= limit
+
+    return (
+        dataset.map(tag, num_parallel_calls=tf.data.AUTOTUNE)
+        .unbatch()
+        .filter(keep)
+        .map(lambda features, label, bucket: (features, label))
+    )
 
 
 def make_dataset(
@@ -105,8 +224,11 @@ def train_and_export(
     model_run_dir: str,
     strategy: tf.distribute.Strategy | None = None,
     role: WorkerRole | None = None,
+    validation_dataset: tf.data.Dataset | None = None,
 ) -> dict:
     """Train the pair, export light (serving) and booster, return the eval metrics.
+    With `validation_dataset`, training checks the light net on it as config.train says
+    (keep, early_stop) and the metrics say which step was exported and why it stopped.
 
     Every worker of a multi-worker strategy runs all of this (fit, evaluate and the saves
     are collective); only the chief writes to `serving_model_dir` and `model_run_dir`,
@@ -131,11 +253,22 @@ def train_and_export(
     guard = ProgressAndNanGuard(
         train_steps, config.train.log_every_steps, config.train.batch_size, role.is_chief
     )
-    model.fit(train_dataset, epochs=1, steps_per_epoch=train_steps, verbose=0, callbacks=[guard])
+    if validation_dataset is None:
+        model.fit(
+            train_dataset, epochs=1, steps_per_epoch=train_steps, verbose=0, callbacks=[guard]
+        )
+        training = {"exported_step": train_steps, "stopped_at_step": train_steps,
+                    "stop_reason": "reached train_steps (no validation data)"}  # fmt: skip
+    else:
+        training = fit_with_validation(
+            model, train_dataset, validation_dataset, train_steps, config.train, guard,
+            role.is_chief,
+        )  # fmt: skip
     evaluation = model.evaluate(eval_dataset, verbose=0, return_dict=True)
     metrics = {name: float(value) for name, value in evaluation.items()}
     if not all(math.isfinite(v) for v in metrics.values()):
         raise TrainingError(f"non-finite evaluation metrics {metrics}; nothing is exported")
+    metrics["training"] = training
     if role.is_chief:
         print(
             f"[Trainer] eval: auc_light={metrics['auc_light']:.4f} "
@@ -159,6 +292,44 @@ def train_and_export(
     if role.multi_worker:
         barrier(strategy)
     return metrics
+
+
+def fit_with_validation(
+    model: keras.Model,
+    train_dataset: tf.data.Dataset,
+    validation_dataset: tf.data.Dataset,
+    train_steps: int,
+    train: rocket_config.TrainConfig,
+    guard: ProgressAndNanGuard,
+    report: bool,
+) -> dict:
+    """Keras epochs of one check interval each, validation after each; the kept weights
+    put back at the end. Returns what was kept and why training stopped."""
+    train = dataclasses.replace(train, train_steps=train_steps)  # TrainArgs' count wins
+    every = train.check_every()
+    checks = -(-train_steps // every)
+    guard.total_steps = checks * every
+    keeper = BestModelKeeper(
+        every, train.keep == "best", train.early_stop, train.patience(), report
+    )
+    model.fit(
+        train_dataset,
+        epochs=checks,
+        steps_per_epoch=every,
+        validation_data=validation_dataset,
+        verbose=0,
+        callbacks=[guard, keeper],
+    )
+    exported = keeper.restore_best()
+    summary = keeper.summary(exported)
+    if report:
+        which = "best validation AUC" if exported == keeper.best_step else "final weights"
+        print(
+            f"[Trainer] exporting the weights of step {exported} ({which}); "
+            f"{summary['stop_reason']}",
+            flush=True,
+        )
+    return summary
 
 
 # --- memory of the embedding tables, printed before training -------------------------

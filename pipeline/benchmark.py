@@ -655,9 +655,10 @@ def measure_training(
 
 # --- pipeline ---------------------------------------------------------------------------
 
-# The run at size of #15: 300,000 generated rows and a fixed 1,200 training steps, so the
-# Trainer's work is fixed and evaluation is measured against it.
-AT_SIZE_ARGS = ("--rows", "300000", "--train-steps", "1200")
+# The run at size of #15: 300,000 generated rows and a fixed 1,200 training steps (no
+# validation checks, no early stop), so the Trainer's work is fixed and evaluation is
+# measured against it.
+AT_SIZE_ARGS = ("--rows", "300000", "--train-steps", "1200", "--fixed-steps")
 # The steps that evaluate: the one that fetches the served baseline and the Evaluator
 # (light candidate, served baseline and booster in one pass).
 EVALUATION_COMPONENTS = ("ServedModelBaseline", "Evaluator")

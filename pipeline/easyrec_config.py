@@ -43,6 +43,14 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("train_config", "TrainConfig", False),
         ("eval_config", "EvalConfig", False),
         ("model_config", "ModelConfig", False),
+        ("export_config", "ExportConfig", False),
+    ],
+    "ExportConfig": [
+        ("exporter_type", "string", False),
+        ("best_exporter_metric", "string", False),
+        ("metric_bigger", "bool", False),
+        ("enable_early_stop", "bool", False),
+        ("max_check_steps", "uint32", False),
     ],
     "DatasetConfig": [
         ("input_fields", "InputField", True),
@@ -80,6 +88,8 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("save_checkpoints_steps", "uint32", False),
         ("sync_replicas", "bool", False),
         ("keep_checkpoint_max", "uint32", False),
+        # Ours, not EasyRec's: the share of train rows held out as validation data.
+        ("validation_fraction", "float", False),
     ],
     "OptimizerConfig": [
         ("adam_optimizer", "AdamOptimizer", False),
@@ -177,7 +187,6 @@ _NO_EFFECT = {
     "model_dir": "the output folder is --output",
     "train_input_path": "the input is --data",
     "eval_input_path": "the eval split is hashed from --data (--eval-fraction)",
-    "save_checkpoints_steps": "the Trainer exports once, at the end",
     "keep_checkpoint_max": "the Trainer exports once, at the end",
     "sync_replicas": "training runs on one machine",
     "prefetch_size": "tf.data autotunes prefetching",
@@ -355,6 +364,8 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
 
     if message.HasField("train_config"):
         train = _train_config(message.train_config, train, source)
+    if message.HasField("export_config"):
+        train = _export_config(message.export_config, train, source)
 
     model = base.model
     if message.HasField("model_config"):
@@ -442,6 +453,10 @@ def _train_config(message, train, source: str):
         changes["train_steps"] = message.num_steps
     if message.log_step_count_steps:
         changes["log_every_steps"] = message.log_step_count_steps
+    if message.save_checkpoints_steps:  # EasyRec evaluates (and exports the best) there
+        changes["eval_every_steps"] = message.save_checkpoints_steps
+    if message.HasField("validation_fraction"):
+        changes["validation_fraction"] = message.validation_fraction
     for optimizer in message.optimizer_config:
         optimizer_changes, rate = _optimizer(optimizer, source)
         changes.update(optimizer_changes)
@@ -457,6 +472,31 @@ def _train_config(message, train, source: str):
                 min_learning_rate=decay.min_learning_rate,
                 staircase=decay.staircase,
             )
+    return _replace(train, **changes)
+
+
+def _export_config(message, train, source: str):
+    """EasyRec's export_config: which weights the Trainer exports (final or best by the
+    light net's validation AUC) and early stopping."""
+    where = f"{source}: export_config"
+    changes = {}
+    if message.HasField("exporter_type"):
+        if message.exporter_type not in rocket_config.KEEP_CHOICES:
+            raise ConfigError(
+                f"{where}.exporter_type: {message.exporter_type!r} is not supported; "
+                f"one of {', '.join(rocket_config.KEEP_CHOICES)}"
+            )
+        changes["keep"] = message.exporter_type
+    if message.HasField("best_exporter_metric") and message.best_exporter_metric != "auc":
+        raise ConfigError(
+            f"{where}.best_exporter_metric: only 'auc' (the light net's validation AUC)"
+        )
+    if message.HasField("metric_bigger") and not message.metric_bigger:
+        raise ConfigError(f"{where}.metric_bigger: AUC is better when bigger")
+    if message.HasField("enable_early_stop"):
+        changes["early_stop"] = message.enable_early_stop
+    if message.max_check_steps:
+        changes["max_check_steps"] = message.max_check_steps
     return _replace(train, **changes)
 
 

@@ -86,6 +86,8 @@ def summarize(metadata_path: str) -> dict:
     summary["booster_auc"] = trainer_metrics.get("auc_booster")
     summary["trainer_light_auc"] = trainer_metrics.get("auc_light")
     summary["trainer_booster_auc"] = trainer_metrics.get("auc_booster")
+    # Which weights the Trainer exported and why training stopped (rocket_training).
+    summary["training"] = trainer_metrics.get("training")
 
     evaluation = outputs.get(("Evaluator", "evaluation"))
     by_model = tfma_results.metrics_by_model(evaluation.uri) if evaluation else {}
@@ -163,6 +165,13 @@ def format_summary(summary: dict) -> str:
         + ("none (first run)" if baseline is None else fmt(baseline)),
         f"  rows: train {summary['train_rows']}, eval {summary['eval_rows']}",
     ]
+    training = summary.get("training")
+    if training:
+        best = training.get("best_validation_auc_light")
+        kept = f"  exported the weights of step {training['exported_step']}"
+        if best is not None and training["exported_step"] == training.get("best_validation_step"):
+            kept += f" (best validation AUC {best:.4f})"
+        lines.append(f"{kept}; {training['stop_reason']} at step {training['stopped_at_step']}")
     if summary.get("bad_rows"):
         lines.append(f"  bad rows set aside: {summary['bad_rows']} (see bad_rows/)")
     lines.append(f"  blessed: {summary['blessed']}")

@@ -22,7 +22,7 @@ def test_whole_pipeline_config_maps_every_option(capsys):
     config = easyrec_config.load(DATA / "custom_pipeline.config")
     notes = capsys.readouterr().out
     assert "model_dir has no effect here" in notes
-    assert "save_checkpoints_steps has no effect here" in notes
+    assert "save_checkpoints_steps" not in notes  # the validation checks' interval
     assert [f.name for f in config.input_fields][:3] == ["clk", "buy", "pid"]
     assert {f.name: f.type for f in config.input_fields}["price"] == "int"
     pid, adgroup = config.feature("pid"), config.feature("adgroup_id")
@@ -44,6 +44,9 @@ def test_whole_pipeline_config_maps_every_option(capsys):
     train = config.train
     assert (train.batch_size, train.train_steps, train.learning_rate) == (256, 40, 0.002)
     assert (train.decay_steps, train.decay_factor, train.min_learning_rate) == (100, 0.5, 1e-4)
+    # export_config and save_checkpoints_steps: what is exported, when training checks.
+    assert (train.keep, train.early_stop, train.max_check_steps) == ("final", True, 20)
+    assert train.eval_every_steps == 100 and train.check_every() == 40  # at most num_steps
 
 
 def test_distillation_function_by_number_follows_easyrec_enum():
@@ -121,6 +124,14 @@ def test_distillation_function_by_number_follows_easyrec_enum():
         (
             "data_config { slice_fields: 'clk' }",
             r"slice_fields: 'clk' is not an input field other than the label",
+        ),
+        (
+            "export_config { exporter_type: 'latest' }",
+            r"x\.config: export_config\.exporter_type: 'latest' is not supported; one of best",
+        ),
+        (
+            "export_config { best_exporter_metric: 'loss' }",
+            r"export_config\.best_exporter_metric: only 'auc'",
         ),
         (
             "data_config { max_tag_items: 0 }",

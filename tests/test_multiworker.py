@@ -197,7 +197,12 @@ def test_two_workers_train_and_only_the_chief_exports(work_dir, tmp_path):
     output = work_dir / "output"
     saved_models = sorted(p.parent.relative_to(output) for p in output.rglob("saved_model.pb"))
     assert saved_models == [Path("Format-Serving"), Path("model_run/booster")]
-    assert json.loads((output / "model_run" / "metrics.json").read_text())["train_steps"] == 20
+    metrics = json.loads((output / "model_run" / "metrics.json").read_text())
+    assert metrics["train_steps"] == 20
+    # Both workers ran the same validation checks (their AUCs are reduced over the
+    # cluster), so they stopped and kept the same step; the chief reports it.
+    assert metrics["training"]["exported_step"] == metrics["training"]["best_validation_step"]
+    assert "validation auc_light=" in logs[0] and "validation auc_light=" not in logs[1]
     assert list(scratch.iterdir()) == []  # the non-chief's temporary saves are gone
 
     loaded = tf.saved_model.load(str(output / "Format-Serving"))
@@ -206,6 +211,32 @@ def test_two_workers_train_and_only_the_chief_exports(work_dir, tmp_path):
     assert probabilities.shape == (3,)
     assert np.all(np.isfinite(probabilities))
     assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_dir, tmp_path):
+    """run_fn on TFX's data accessor, no cluster: the validation checks run every
+    train_steps/6 steps on rows held out of the train split, the best check is exported
+    and metrics.json and the log say which step and why training ended."""
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("transformed", "transform_fn"):
+        (work / name).symlink_to(work_dir / name)
+    (work / "config.json").write_text((work_dir / "config.json").read_text())
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "ROCKET_TEST_STEPS": "60"}  # fmt: skip
+    env.pop("TF_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, str(WORKER_SCRIPT), str(work)],
+        env=env, capture_output=True, text=True, timeout=420,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    training = json.loads((work / "output" / "model_run" / "metrics.json").read_text())["training"]
+    checks = [step for step, _ in training["validation_checks"]]
+    assert checks == list(range(10, training["stopped_at_step"] + 1, 10))
+    best = max(training["validation_checks"], key=lambda check: check[1])
+    assert training["exported_step"] == training["best_validation_step"] == best[0]
+    assert f"exporting the weights of step {best[0]} (best validation AUC)" in result.stdout
+    assert result.stdout.count("validation auc_light=") == len(checks)
 
 
 @pytest.mark.parametrize(

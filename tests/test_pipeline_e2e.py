@@ -69,6 +69,10 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert summary["light_auc"] == pytest.approx(summary["trainer_light_auc"], abs=2e-3)
     assert summary["blessed"] is True and summary["pushed"] is True
     assert Path(summary["pushed_model_dir"]).parent == out / "serving"
+    # Training ends at the best validation check (rows held out of the train split).
+    training = summary["training"]
+    assert training["exported_step"] == training["best_validation_step"] <= 60
+    assert f"exported the weights of step {training['exported_step']}" in result.stdout
     for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):
         assert f"[{component}] done in" in result.stdout
     assert f"light AUC (Evaluator, eval split): {summary['light_auc']:.4f}" in result.stdout

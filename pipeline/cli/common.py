@@ -44,8 +44,17 @@ FRACTION = number_in(0.0, 1.0, open_interval=True)  # a share of the rows
 AUC = number_in(0.0, 1.0)  # an AUC, or a difference of two
 
 
+def add_fixed_steps(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fixed-steps",
+        action="store_true",
+        help="train exactly the step count on every train row and export the final weights "
+        "(no validation hold-out, no early stopping; e.g. to time the Trainer)",
+    )
+
+
 def load_config(args: argparse.Namespace):
-    """--config (or the seed's), with --train-steps / --batch-size applied."""
+    """--config (or the seed's), with --train-steps / --batch-size / --fixed-steps applied."""
     import rocket_config
 
     if args.config:
@@ -59,4 +68,7 @@ def load_config(args: argparse.Namespace):
         train["train.train_steps"] = args.train_steps
     if args.batch_size is not None:
         train["train.batch_size"] = args.batch_size
+    if args.fixed_steps:
+        train.update({"train.validation_fraction": 0.0, "train.keep": "final",
+                      "train.early_stop": False})  # fmt: skip
     return rocket_config.with_changes(config, **train) if train else config

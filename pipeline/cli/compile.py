@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.cli.common import AUC, EXIT_OK, FRACTION, count, load_config
+from pipeline.cli.common import AUC, EXIT_OK, FRACTION, add_fixed_steps, count, load_config
 from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE
 from pipeline.settings import EVAL_FRACTION, MIN_AUC, MIN_CLASS_EXAMPLES
 
@@ -58,6 +58,7 @@ def add_parser(sub) -> None:
         "--train-steps", type=count(1), help="default of the train_args runtime parameter"
     )
     compile_.add_argument("--batch-size", type=count(1), help="training batch size (default 512)")
+    add_fixed_steps(compile_)
     compile_.add_argument("--pipeline-name", help="KFP pipeline name (rocket-launching)")
     compile_.add_argument(
         "--no-cache", action="store_true", help="turn KFP's step cache off in the package"

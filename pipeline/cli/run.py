@@ -7,7 +7,15 @@ import json
 import time
 from pathlib import Path
 
-from pipeline.cli.common import AUC, EXIT_NOT_BLESSED, EXIT_OK, FRACTION, count, load_config
+from pipeline.cli.common import (
+    AUC,
+    EXIT_NOT_BLESSED,
+    EXIT_OK,
+    FRACTION,
+    add_fixed_steps,
+    count,
+    load_config,
+)
 from pipeline.settings import EVAL_FRACTION, MAX_AUC_DROP, MIN_AUC, MIN_CLASS_EXAMPLES
 
 
@@ -57,6 +65,7 @@ def add_parser(sub) -> None:
     )
     run.add_argument("--train-steps", type=count(1), help="training steps (default from config)")
     run.add_argument("--batch-size", type=count(1), help="training batch size (default 512)")
+    add_fixed_steps(run)
     run.add_argument(
         "--runner",
         choices=("beam", "local"),

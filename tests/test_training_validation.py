@@ -1,0 +1,141 @@
+"""Training that ends at the best model: the validation rows held out of the train split
+(the same rows whatever the order or batching, never trained on), the keeper that keeps
+the best check's weights and stops early, and the settings that drive them."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import rocket_config
+import tensorflow as tf
+import tf_keras as keras
+from rocket_training import BestModelKeeper, TrainingError, split_rows
+
+from pipeline.cli.common import load_config
+
+ROWS = 2000
+
+
+def batches(batch_size: int, order: np.ndarray) -> tf.data.Dataset:
+    """(features, label) batches as TFX's data accessor gives the transformed data: every
+    feature a SparseTensor (ids, a tag list of 0 to 3 items, so a batch's padding depends
+    on its rows), the label [B]; `row` names each row."""
+    rows = np.arange(ROWS)[order]
+
+    def sparse(lists: list[list]) -> tf.SparseTensor:
+        return tf.ragged.constant(lists, dtype=tf.int64).to_sparse()
+
+    def make(start: int) -> tuple:
+        part = rows[start : start + batch_size]
+        features = {
+            "row": sparse([[r] for r in part]),
+            "user": sparse([[r % 97] for r in part]),
+            "tags": sparse([list(range(r % 4)) for r in part]),
+        }
+        return features, tf.constant(part % 3 == 0, tf.int64)
+
+    parts = [make(start) for start in range(0, ROWS, batch_size)]
+    return tf.data.Dataset.from_generator(
+        lambda: iter(parts),
+        output_signature=(
+            {name: tf.SparseTensorSpec([None, None], tf.int64) for name in ("row", "user", "tags")},
+            tf.TensorSpec([None], tf.int64),
+        ),
+    )
+
+
+def rows_of(dataset: tf.data.Dataset) -> set[int]:
+    return {int(features["row"].values[0]) for features, _ in dataset}
+
+
+def test_validation_rows_are_the_same_whatever_the_order_and_never_trained_on():
+    in_order = batches(64, np.arange(ROWS))
+    shuffled = batches(100, np.random.default_rng(0).permutation(ROWS))
+    validation = rows_of(split_rows(in_order, 0.1, validation=True))
+    assert validation == rows_of(split_rows(shuffled, 0.1, validation=True))
+    train = rows_of(split_rows(shuffled, 0.1, validation=False))
+    assert not validation & train and validation | train == set(range(ROWS))
+    assert 0.07 < len(validation) / ROWS < 0.13
+    # Rows keep their features through the split, tag lists included.
+    features, label = next(iter(split_rows(in_order, 0.1, validation=True)))
+    row = int(features["row"].values[0])
+    assert int(features["user"].values[0]) == row % 97 and int(label) == int(row % 3 == 0)
+    assert features["tags"].values.numpy().tolist() == list(range(row % 4))
+
+
+def run_checks(keeper: BestModelKeeper, model: keras.Model, aucs: list[float], every: int):
+    """Train-loop events as Keras sends them; before each check the weights are set to
+    the check's number, so the kept weights show which check they came from."""
+    keeper.set_model(model)
+    for check, auc in enumerate(aucs, start=1):
+        model.set_weights([np.full(w.shape, check, w.dtype) for w in model.get_weights()])
+        for batch in range(every):
+            keeper.on_train_batch_end(batch)
+        keeper.on_epoch_end(check - 1, {"val_auc_light": auc})
+        if model.stop_training:
+            break
+
+
+def small_model() -> keras.Model:
+    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+
+def test_keeper_exports_the_best_check_and_stops_after_the_patience():
+    model = small_model()
+    keeper = BestModelKeeper(every=10, keep_best=True, early_stop=True, patience=30, report=False)
+    run_checks(keeper, model, [0.60, 0.70, 0.68, 0.69, 0.65, 0.99], every=10)
+    assert model.stop_training and keeper.step == 50  # 30 steps after the best (step 20)
+    assert keeper.restore_best() == 20
+    assert all(np.all(w == 2) for w in model.get_weights())  # the second check's weights
+    summary = keeper.summary(20)
+    assert summary["best_validation_step"] == 20 and summary["stopped_at_step"] == 50
+    assert summary["best_validation_auc_light"] == pytest.approx(0.70)
+    assert "early stop" in summary["stop_reason"]
+    assert [step for step, _ in summary["validation_checks"]] == [10, 20, 30, 40, 50]
+
+
+def test_keep_final_exports_the_last_weights_and_no_early_stop_runs_every_check():
+    model = small_model()
+    keeper = BestModelKeeper(every=5, keep_best=False, early_stop=False, patience=5, report=False)
+    run_checks(keeper, model, [0.7, 0.6, 0.5], every=5)
+    assert not model.stop_training and keeper.restore_best() == 15
+    assert all(np.all(w == 3) for w in model.get_weights())
+    assert keeper.summary(15)["stop_reason"] == "reached train_steps"
+
+
+def test_a_failed_validation_check_stops_training_with_a_clear_error():
+    keeper = BestModelKeeper(every=5, keep_best=True, early_stop=True, patience=5, report=False)
+    keeper.set_model(small_model())
+    with pytest.raises(TrainingError, match="validation check at step 0 gave nan: no validation"):
+        keeper.on_epoch_end(0, {"val_auc_light": float("nan")})
+
+
+def test_check_interval_and_patience_defaults_and_invalid_settings():
+    train = rocket_config.TrainConfig()
+    assert (train.check_every(), train.patience()) == (50, 150)  # 300 steps: six checks
+    steps = rocket_config.TrainConfig(train_steps=1201, eval_every_steps=0, max_check_steps=500)
+    assert (steps.check_every(), steps.patience()) == (201, 500)
+    base = rocket_config.default_config()
+    for changes, message in (
+        ({"train.validation_fraction": 0.0}, "need validation data"),
+        ({"train.keep": "latest"}, "keep must be one of"),
+        ({"train.validation_fraction": 0.7}, r"validation_fraction must be in \[0, 0.5\]"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            rocket_config.with_changes(base, **changes)
+    final = rocket_config.with_changes(
+        base, **{"train.validation_fraction": 0.0, "train.keep": "final", "train.early_stop": False}
+    )
+    assert final.train.validation_fraction == 0
+
+
+def test_fixed_steps_turns_validation_and_early_stopping_off():
+    args = argparse.Namespace(config=None, train_steps=1200, batch_size=None, fixed_steps=True)
+    train = load_config(args).train
+    assert (train.train_steps, train.validation_fraction, train.keep, train.early_stop) == (
+        1200, 0.0, "final", False,
+    )  # fmt: skip
+    args.fixed_steps = False
+    assert load_config(args).train.keep == "best"
