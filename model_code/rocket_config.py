@@ -115,7 +115,7 @@ class TrainConfig:
     the optimizers that have it."""
 
     batch_size: int = 512
-    train_steps: int = 300
+    train_steps: int = 1200  # at most; early stopping usually ends training sooner
     eval_batch_size: int = 2048
     learning_rate: float = 0.001
     decay_steps: int = 1000
@@ -138,7 +138,7 @@ class TrainConfig:
     # Training that ends at the best model. A share of the train split's rows (chosen by
     # each row's content, so the same rows whatever the order or sharding) is held out
     # as validation data, never trained on and never the eval split the gate judges.
-    # Every eval_every_steps (0: a sixth of train_steps) the light net's validation AUC
+    # Every eval_every_steps (0: a twelfth of train_steps) the light net's validation AUC
     # is measured (training runs whole checks: train_steps is rounded up to a multiple).
     # keep "best" exports the weights of the best check (EasyRec's export_config
     # exporter_type best), "final" the last ones; with
@@ -153,7 +153,7 @@ class TrainConfig:
 
     def check_every(self) -> int:
         """Steps between two validation checks."""
-        return min(self.eval_every_steps or -(-self.train_steps // 6), self.train_steps)
+        return min(self.eval_every_steps or -(-self.train_steps // 12), self.train_steps)
 
     def patience(self) -> int:
         """Steps without a better validation AUC after which early stopping ends training."""

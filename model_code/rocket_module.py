@@ -74,7 +74,7 @@ def run_fn(fn_args) -> None:
         # so the eval split stays the gate's alone and no validation row is trained on.
         train_dataset = split_rows(
             train_dataset, train.validation_fraction, validation=False
-        ).batch(train.batch_size, drop_remainder=True)
+        ).rebatch(train.batch_size, drop_remainder=True)
         validation_dataset = (
             split_rows(
                 make_dataset(
@@ -89,7 +89,7 @@ def run_fn(fn_args) -> None:
                 train.validation_fraction,
                 validation=True,
             )
-            .batch(train.eval_batch_size)
+            .rebatch(train.eval_batch_size)
             .cache()  # read once: the later checks reuse it
         )
     eval_dataset = make_dataset(

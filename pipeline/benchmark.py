@@ -82,7 +82,7 @@ class BenchSettings:
     training_steps_per_round: int = 10
     # None: no pipeline run (the part says so); {}: a default `rocket run`; else its options.
     pipeline_args: tuple[str, ...] | None = ()
-    pipeline_note: str = "a default `rocket run` (50,000 generated rows, 300 steps)"
+    pipeline_note: str = "a default `rocket run` (50,000 generated rows, at most 1,200 steps)"
     # None: no pipeline-at-size run; else the options of a `rocket run` at size, measured
     # after the default one (key `pipeline_at_size`).
     pipeline_at_size_args: tuple[str, ...] | None = None
@@ -104,7 +104,7 @@ class BenchSettings:
             training_steps_per_round=10,
             pipeline_args=("--rows", "5000", "--train-steps", "50"),
             pipeline_note="quick mode: `rocket run --rows 5000 --train-steps 50`, not the "
-            "default run (50,000 rows, 300 steps); Beam and TFX start-up dominate",
+            "default run (50,000 rows, at most 1,200 steps); Beam and TFX start-up dominate",
         )
 
     @classmethod

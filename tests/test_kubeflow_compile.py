@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+import rocket_config
 import yaml
 from conftest import local_pipeline_nodes
 from google.protobuf import json_format
@@ -18,6 +19,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import cli, kubeflow_compiler, tfx_pipeline
 from pipeline.kubeflow_compiler import BeamOptions, CompileError, CompileOptions
+
+DEFAULT_STEPS = rocket_config.TrainConfig().train_steps
 
 IMAGE = "europe-docker.pkg.dev/acme/ml/rocket-launching-tfx:0.1.0"
 ROOT = "gs://acme-ml/rocket"
@@ -167,7 +170,9 @@ def test_runtime_parameters_have_defaults_and_feed_example_gen_and_trainer(tmp_p
     spec = parse_spec(compiled.path)
     params = spec.root.input_definitions.parameters
     assert params["data_root"].default_value.string_value == DATA
-    assert json.loads(params["train_args"].default_value.string_value) == {"num_steps": 300}
+    assert json.loads(params["train_args"].default_value.string_value) == {
+        "num_steps": DEFAULT_STEPS
+    }
     tasks = spec.root.dag.tasks
     assert (
         tasks["EasyRecExampleGen"].inputs.parameters["input_base"].component_input_parameter
@@ -178,7 +183,10 @@ def test_runtime_parameters_have_defaults_and_feed_example_gen_and_trainer(tmp_p
     assert tasks["Trainer"].inputs.parameters["train_args"].component_input_parameter == (
         "train_args"
     )
-    assert compiled.parameters == {"data_root": DATA, "train_args": '{"num_steps": 300}'}
+    assert compiled.parameters == {
+        "data_root": DATA,
+        "train_args": json.dumps({"num_steps": DEFAULT_STEPS}),
+    }
 
 
 def test_dataflow_arguments_on_the_beam_components(tmp_path):

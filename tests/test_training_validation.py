@@ -47,7 +47,15 @@ def batches(batch_size: int, order: np.ndarray) -> tf.data.Dataset:
 
 
 def rows_of(dataset: tf.data.Dataset) -> set[int]:
-    return {int(features["row"].values[0]) for features, _ in dataset}
+    """The rows a dataset holds; each batch's sparse row ids match its rows, in order."""
+    rows: list[int] = []
+    for features, label in dataset:
+        row = features["row"]
+        assert row.indices[:, 0].numpy().tolist() == list(range(int(row.dense_shape[0])))
+        assert int(row.dense_shape[0]) == int(tf.shape(label)[0])
+        rows += row.values.numpy().tolist()
+    assert len(rows) == len(set(rows))
+    return set(rows)
 
 
 def test_validation_rows_are_the_same_whatever_the_order_and_never_trained_on():
@@ -58,11 +66,17 @@ def test_validation_rows_are_the_same_whatever_the_order_and_never_trained_on():
     train = rows_of(split_rows(shuffled, 0.1, validation=False))
     assert not validation & train and validation | train == set(range(ROWS))
     assert 0.07 < len(validation) / ROWS < 0.13
-    # Rows keep their features through the split, tag lists included.
-    features, label = next(iter(split_rows(in_order, 0.1, validation=True)))
-    row = int(features["row"].values[0])
-    assert int(features["user"].values[0]) == row % 97 and int(label) == int(row % 3 == 0)
-    assert features["tags"].values.numpy().tolist() == list(range(row % 4))
+    # Rows keep their features through the split, tag lists included; rebatched to a
+    # fixed size as the Trainer does.
+    fixed = split_rows(shuffled, 0.1, validation=False).rebatch(64, drop_remainder=True)
+    for features, label in fixed.take(5):
+        assert int(tf.shape(label)[0]) == 64
+        tags = tf.sparse.to_dense(features["tags"], default_value=-1).numpy()
+        for index, row in enumerate(features["row"].values.numpy()):
+            assert row not in validation
+            assert int(features["user"].values[index]) == row % 97
+            assert int(label[index]) == int(row % 3 == 0)
+            assert [t for t in tags[index] if t >= 0] == list(range(row % 4))
 
 
 def run_checks(keeper: BestModelKeeper, model: keras.Model, aucs: list[float], every: int):
@@ -114,9 +128,9 @@ def test_a_failed_validation_check_stops_training_with_a_clear_error():
 
 def test_check_interval_and_patience_defaults_and_invalid_settings():
     train = rocket_config.TrainConfig()
-    assert (train.check_every(), train.patience()) == (50, 150)  # 300 steps: six checks
+    assert (train.check_every(), train.patience()) == (100, 300)  # 1200 steps: 12 checks
     steps = rocket_config.TrainConfig(train_steps=1201, eval_every_steps=0, max_check_steps=500)
-    assert (steps.check_every(), steps.patience()) == (201, 500)
+    assert (steps.check_every(), steps.patience()) == (101, 500)
     base = rocket_config.default_config()
     for changes, message in (
         ({"train.validation_fraction": 0.0}, "need validation data"),
