@@ -55,11 +55,11 @@ def BatchedMetricsEvaluator(eval_config: tfma.EvalConfig) -> evaluator.Evaluator
     computations = tfma_evaluator._filter_and_separate_computations(
         metric_specs.to_computations(eval_config.metrics_specs, eval_config=eval_config)
     )
-    feature_keys(computations.non_derived_computations)  # raises for an unsupported metric
+    keys = feature_keys(computations.non_derived_computations)  # raises if unsupported
     return evaluator.Evaluator(
         stage_name=STAGE_NAME,
         run_after=extractor.LAST_EXTRACTOR_STAGE_NAME,
-        ptransform=_EvaluateOnBatches(eval_config, computations),
+        ptransform=_EvaluateOnBatches(eval_config, computations, keys),
     )
 
 
@@ -82,9 +82,8 @@ def _refuse_unsupported(eval_config: tfma.EvalConfig) -> None:
 
 
 @beam.ptransform_fn
-def _EvaluateOnBatches(extracts, eval_config: tfma.EvalConfig, computations):  # noqa: N802
+def _EvaluateOnBatches(extracts, eval_config: tfma.EvalConfig, computations, keys):  # noqa: N802
     combined = computations.non_derived_computations
-    keys = feature_keys(combined)
     baseline = tfma.utils.get_baseline_model_spec(eval_config)
     sliced = (
         extracts
