@@ -4,6 +4,7 @@ accessor; exactly one light model is exported (by the chief), and it serves."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -215,7 +216,7 @@ def test_two_workers_train_and_only_the_chief_exports(work_dir, tmp_path):
 
 def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_dir, tmp_path):
     """run_fn on TFX's data accessor, no cluster: the validation checks run every
-    train_steps/6 steps on rows held out of the train split, the best check is exported
+    train_steps/12 steps on rows held out of the train split, the best check is exported
     and metrics.json and the log say which step and why training ended."""
     work = tmp_path / "work"
     work.mkdir()
@@ -232,7 +233,8 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     training = json.loads((work / "output" / "model_run" / "metrics.json").read_text())["training"]
     checks = [step for step, _ in training["validation_checks"]]
-    assert checks == list(range(10, training["stopped_at_step"] + 1, 10))
+    every = dataclasses.replace(CONFIG.train, train_steps=60).check_every()  # TrainArgs' 60
+    assert every == 5 and checks == list(range(every, training["stopped_at_step"] + 1, every))
     best = max(training["validation_checks"], key=lambda check: check[1])
     assert training["exported_step"] == training["best_validation_step"] == best[0]
     assert f"exporting the weights of step {best[0]} (best validation AUC)" in result.stdout
