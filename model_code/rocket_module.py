@@ -68,6 +68,18 @@ def run_fn(fn_args) -> None:
         shuffle_seed=shuffle_seed,
         auto_shard_policy=train_sharding,
     )
+
+    def read_once(files):  # eval-sized batches, in file order, one pass
+        return make_dataset(
+            files,
+            fn_args.data_accessor,
+            tft_output,
+            train.eval_batch_size,
+            num_epochs=1,
+            shuffle=False,
+            auto_shard_policy=eval_sharding,
+        )
+
     validation_dataset = None
     if train.validation_fraction > 0:
         # Held out of the train split by each row's content (rocket_training.row_buckets),
@@ -76,31 +88,11 @@ def run_fn(fn_args) -> None:
             train_dataset, train.validation_fraction, validation=False
         ).rebatch(train.batch_size, drop_remainder=True)
         validation_dataset = (
-            split_rows(
-                make_dataset(
-                    fn_args.train_files,
-                    fn_args.data_accessor,
-                    tft_output,
-                    train.eval_batch_size,
-                    num_epochs=1,
-                    shuffle=False,
-                    auto_shard_policy=eval_sharding,
-                ),
-                train.validation_fraction,
-                validation=True,
-            )
+            split_rows(read_once(fn_args.train_files), train.validation_fraction, validation=True)
             .rebatch(train.eval_batch_size)
             .cache()  # read once: the later checks reuse it
         )
-    eval_dataset = make_dataset(
-        fn_args.eval_files,
-        fn_args.data_accessor,
-        tft_output,
-        train.eval_batch_size,
-        num_epochs=1,
-        shuffle=False,
-        auto_shard_policy=eval_sharding,
-    )
+    eval_dataset = read_once(fn_args.eval_files)
     train_steps = fn_args.train_steps or train.train_steps
     train_and_export(
         config,

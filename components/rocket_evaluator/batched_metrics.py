@@ -74,6 +74,12 @@ class _Twin:
                 "remove it from the EvalConfig"
             )
 
+    def refuse_class_settings(self) -> None:
+        """The per-class and sub-key settings TFMA's binary combiners take; not batched."""
+        self.refuse_if(self.combiner._aggregation_type or self.combiner._class_weights,
+                       "class aggregation")  # fmt: skip
+        self.refuse_if(self.combiner._key.sub_key, "a sub key")
+
     def model_rows(self, rows: SliceRows, model_name: str, weighted: bool):
         """(labels, predictions, weights) of one model; weights are ones unless weighted."""
         labels, predictions = rows.labels[model_name], rows.predictions[model_name]
@@ -92,8 +98,7 @@ class _Histogram(_Twin):
         super().__init__(computation)
         c = self.combiner
         self.key = c._key
-        self.refuse_if(c._aggregation_type or c._class_weights, "class aggregation")
-        self.refuse_if(self.key.sub_key, "a sub key")
+        self.refuse_class_settings()
         self.refuse_if(not c._prediction_based_bucketing, "label-based bucketing")
         self.num_buckets, self.left, self.range = c._num_buckets, c._left, c._range
 
@@ -134,10 +139,8 @@ class _Totals(_Twin):
 
     def __init__(self, computation):
         super().__init__(computation)
-        c = self.combiner
-        self.key = c._key
-        self.refuse_if(c._aggregation_type or c._class_weights, "class aggregation")
-        self.refuse_if(self.key.sub_key, "a sub key")
+        self.key = self.combiner._key
+        self.refuse_class_settings()
 
     def create(self) -> np.ndarray:
         return np.zeros(3)
