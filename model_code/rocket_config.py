@@ -105,6 +105,10 @@ class ModelConfig:
 # EasyRec's optimizer_config kinds (rocket_optimizers builds them).
 OPTIMIZERS = ("adam", "lazy_adam", "adagrad", "momentum", "rms_prop", "ftrl")
 KEEP_CHOICES = ("best", "final")  # which weights the Trainer exports
+# `with_changes(config, **FIXED_STEPS)`: train exactly train_steps on every train row and
+# export the final weights (no hold-out, no early stop), e.g. to time the Trainer or to
+# make two runs' models differ only by their step counts.
+FIXED_STEPS = {"train.validation_fraction": 0.0, "train.keep": "final", "train.early_stop": False}
 
 
 @dataclass(frozen=True)
@@ -508,6 +512,7 @@ __all__ = [
     "ID",
     "TAG",
     "DNNConfig",
+    "FIXED_STEPS",
     "FeatureConfig",
     "FeatureGroup",
     "InputField",

@@ -69,6 +69,5 @@ def load_config(args: argparse.Namespace):
     if args.batch_size is not None:
         train["train.batch_size"] = args.batch_size
     if args.fixed_steps:
-        train.update({"train.validation_fraction": 0.0, "train.keep": "final",
-                      "train.early_stop": False})  # fmt: skip
+        train.update(rocket_config.FIXED_STEPS)
     return rocket_config.with_changes(config, **train) if train else config
