@@ -1,6 +1,8 @@
-"""TFX module_file of the Rocket Launching pipeline: `preprocessing_fn` and `run_fn`.
+"""TFX module_file of the Rocket Launching pipeline: `preprocessing_fn`, `run_fn` and
+`tuner_fn`.
 
-Hand this file to a stock `tfx.components.Transform` and `tfx.components.Trainer` with
+Hand this file to a stock `tfx.components.Transform`, `tfx.components.Trainer` (and
+optionally `tfx.components.Tuner`, whose best hyperparameters the Trainer then uses) with
 `custom_config={"rocket_config": RocketConfig.to_json()}` (or no custom_config for the
 seed's defaults on EasyRec's Taobao columns). TFX packages every .py file of this folder,
 which import each other as top-level modules.
@@ -10,21 +12,22 @@ The Trainer writes:
 - `model_run_dir/booster`: the booster, exported the same way, for comparison;
 - `model_run_dir/metrics.json`: both nets' AUC and losses on the eval split.
 
-This file holds the two entry points; the work is in its neighbours: rocket_config (the
+This file holds the three entry points; the work is in its neighbours: rocket_config (the
 configuration), rocket_preprocessing, rocket_model (the nets), rocket_optimizers,
-rocket_training (datasets, the loop, the in-graph evaluation), rocket_distribution (the
-TF_CONFIG cluster: strategy, sharding, barrier) and rocket_export (SavedModels).
+rocket_training (datasets, the loop, the in-graph evaluation), rocket_tuning (the
+search), rocket_distribution (the TF_CONFIG cluster: strategy, sharding, barrier) and
+rocket_export (SavedModels).
 """
 
 from __future__ import annotations
 
 import rocket_config
-import tensorflow as tf
+import rocket_tuning
 import tensorflow_transform as tft
-from rocket_distribution import make_strategy, shard_policy, worker_role
+from rocket_distribution import make_strategy, worker_role
 from rocket_preprocessing import CONFIG_KEY
 from rocket_preprocessing import preprocessing_fn as _preprocessing_fn
-from rocket_training import make_dataset, split_rows, train_and_export
+from rocket_training import read_splits, train_and_export
 
 
 def _config_from(custom_config: dict | None) -> rocket_config.RocketConfig:
@@ -41,68 +44,36 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
 
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor), on one machine or on every worker of a
-    TF_CONFIG cluster."""
+    TF_CONFIG cluster. With a Tuner upstream, its best hyperparameters change the config."""
     role = worker_role()
     strategy = make_strategy(role)  # first: multi-worker collectives are set up here
     config = _config_from(fn_args.custom_config)
+    values = None
+    if fn_args.hyperparameters:
+        values = rocket_tuning.values_of(fn_args.hyperparameters)
+        config = rocket_tuning.apply(config, values)
+        if role.is_chief:
+            print(f"[Trainer] hyperparameters from the Tuner: {rocket_tuning.describe(values)}")
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train = config.train
-    # A seeded shuffle: a rerun sees the same batches (with the seeded weights, the same
-    # model), and under multi-worker training every worker reads the same order, so that
-    # sharding by element gives each worker a disjoint part.
-    shuffle_seed = train.seed
-    train_sharding = eval_sharding = None
-    if role.multi_worker:
-        train_sharding = shard_policy(fn_args.train_files, role.num_workers)
-        # Eval by element: every worker gets an even share of a finite split even when its
-        # files differ in size.
-        eval_sharding = tf.data.experimental.AutoShardPolicy.DATA
-        print(f"[Trainer] train data sharded by {train_sharding.name}", flush=True)
-    train_dataset = make_dataset(
-        fn_args.train_files,
-        fn_args.data_accessor,
-        tft_output,
-        train.batch_size,
-        num_epochs=None,
-        shuffle=True,
-        shuffle_seed=shuffle_seed,
-        auto_shard_policy=train_sharding,
-    )
-
-    def read_once(files):  # eval-sized batches, in file order, one pass
-        return make_dataset(
-            files,
-            fn_args.data_accessor,
-            tft_output,
-            train.eval_batch_size,
-            num_epochs=1,
-            shuffle=False,
-            auto_shard_policy=eval_sharding,
-        )
-
-    validation_dataset = None
-    if train.validation_fraction > 0:
-        # Held out of the train split by each row's content (rocket_training.row_buckets),
-        # so the eval split stays the gate's alone and no validation row is trained on.
-        train_dataset = split_rows(
-            train_dataset, train.validation_fraction, validation=False
-        ).rebatch(train.batch_size, drop_remainder=True)
-        validation_dataset = (
-            split_rows(read_once(fn_args.train_files), train.validation_fraction, validation=True)
-            .rebatch(train.eval_batch_size)
-            .cache()  # read once: the later checks reuse it
-        )
-    eval_dataset = read_once(fn_args.eval_files)
-    train_steps = fn_args.train_steps or train.train_steps
+    splits = read_splits(fn_args, tft_output, config.train, role)
     train_and_export(
         config,
         tft_output,
-        train_dataset,
-        eval_dataset,
-        train_steps,
+        splits.train,
+        splits.eval,
+        fn_args.train_steps or config.train.train_steps,
         fn_args.serving_model_dir,
         fn_args.model_run_dir,
         strategy=strategy,
         role=role,
-        validation_dataset=validation_dataset,
+        validation_dataset=splits.validation,
+        hyperparameters=values,
     )
+
+
+def tuner_fn(fn_args):
+    """TFX Tuner entry point: a KerasTuner search over learning rate, embedding
+    regularisation and light-net widths (rocket_tuning), each trial trained as the
+    Trainer trains and scored on the same validation rows."""
+    config = _config_from(fn_args.custom_config)
+    return rocket_tuning.tuner_fn_result(fn_args, config)

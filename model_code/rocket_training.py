@@ -19,7 +19,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from rocket_config import FeatureConfig
-from rocket_distribution import WorkerRole, barrier
+from rocket_distribution import WorkerRole, barrier, shard_policy
 from rocket_preprocessing import LABEL_KEY, table_size
 from tfx_bsl.public import tfxio
 
@@ -31,9 +31,11 @@ class TrainingError(RuntimeError):
 class ProgressAndNanGuard(keras.callbacks.Callback):
     """Prints progress every few steps and stops with an error on a non-finite loss."""
 
-    def __init__(self, total_steps: int, every: int, batch_size: int, report: bool = True):
+    def __init__(self, total_steps: int, every: int, batch_size: int, report: bool = True,
+                 prefix: str = "[Trainer]"):  # fmt: skip
         super().__init__()
         self.report = report  # False on non-chief workers: one progress log per cluster
+        self.prefix = prefix  # whose training the lines are: the Trainer's, a Tuner trial's
         self.total_steps = total_steps
         self.every = max(1, every)
         self.batch_size = batch_size
@@ -56,7 +58,7 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
             elapsed = time.time() - self.started
             rate = (step - 1) * self.batch_size / elapsed if elapsed > 0 else float("nan")
             print(
-                f"[Trainer] step {step}/{self.total_steps} loss={loss:.4f} "
+                f"{self.prefix} step {step}/{self.total_steps} loss={loss:.4f} "
                 f"light_ce={float(logs.get('light_ce', 0)):.4f} "
                 f"hint={float(logs.get('hint_loss', 0)):.4f} "
                 f"train_auc_light={float(logs.get('auc_light', 0)):.4f} "
@@ -75,10 +77,11 @@ class BestModelKeeper(keras.callbacks.Callback):
     MONITOR = "val_auc_light"
 
     def __init__(self, every: int, keep_best: bool, early_stop: bool, patience: int,
-                 report: bool = True):  # fmt: skip
+                 report: bool = True, prefix: str = "[Trainer]"):  # fmt: skip
         super().__init__()
         self.every, self.keep_best = every, keep_best
         self.early_stop, self.patience, self.report = early_stop, patience, report
+        self.prefix = prefix
         self.step = 0
         self.best: float | None = None
         self.best_step = 0
@@ -105,7 +108,7 @@ class BestModelKeeper(keras.callbacks.Callback):
                 self.best_weights = self.model.get_weights()
         if self.report:
             print(
-                f"[Trainer] step {self.step}: validation auc_light={value:.4f} "
+                f"{self.prefix} step {self.step}: validation auc_light={value:.4f} "
                 f"(best {self.best:.4f} at step {self.best_step})",
                 flush=True,
             )
@@ -224,6 +227,76 @@ def make_dataset(
     return dataset
 
 
+def table_sizes(config: rocket_config.RocketConfig, tft_output: tft.TFTransformOutput) -> dict:
+    """Rows of each feature's embedding table, from its TFT vocabulary or bucket count."""
+    return {f.name: table_size(f, tft_output) for f in config.model_features()}
+
+
+@dataclass
+class Splits:
+    """What training reads: the train rows (repeated, shuffled, without the validation
+    rows), the validation rows held out of the train split (None when
+    validation_fraction is 0) and the eval split (one ordered pass)."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    eval: tf.data.Dataset
+
+
+def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config.TrainConfig,
+                role: WorkerRole) -> Splits:  # fmt: skip
+    """The datasets of a TFX FnArgs (the Trainer's or the Tuner's): same rows, same order,
+    same validation hold-out for both."""
+    # A seeded shuffle: a rerun sees the same batches (with the seeded weights, the same
+    # model), and under multi-worker training every worker reads the same order, so that
+    # sharding by element gives each worker a disjoint part. The global seed too: a
+    # shuffle's order depends on it as well as on its own seed, and a process that has
+    # already trained (a Tuner's later trials) has it set.
+    keras.utils.set_random_seed(train.seed)
+    train_sharding = eval_sharding = None
+    if role.multi_worker:
+        train_sharding = shard_policy(fn_args.train_files, role.num_workers)
+        # Eval by element: every worker gets an even share of a finite split even when its
+        # files differ in size.
+        eval_sharding = tf.data.experimental.AutoShardPolicy.DATA
+        print(f"[Trainer] train data sharded by {train_sharding.name}", flush=True)
+    train_dataset = make_dataset(
+        fn_args.train_files,
+        fn_args.data_accessor,
+        tft_output,
+        train.batch_size,
+        num_epochs=None,
+        shuffle=True,
+        shuffle_seed=train.seed,
+        auto_shard_policy=train_sharding,
+    )
+
+    def read_once(files):  # eval-sized batches, in file order, one pass
+        return make_dataset(
+            files,
+            fn_args.data_accessor,
+            tft_output,
+            train.eval_batch_size,
+            num_epochs=1,
+            shuffle=False,
+            auto_shard_policy=eval_sharding,
+        )
+
+    validation_dataset = None
+    if train.validation_fraction > 0:
+        # Held out of the train split by each row's content (row_buckets), so the eval
+        # split stays the gate's alone and no validation row is trained on.
+        train_dataset = split_rows(
+            train_dataset, train.validation_fraction, validation=False
+        ).rebatch(train.batch_size, drop_remainder=True)
+        validation_dataset = (
+            split_rows(read_once(fn_args.train_files), train.validation_fraction, validation=True)
+            .rebatch(train.eval_batch_size)
+            .cache()  # read once: the later checks reuse it
+        )
+    return Splits(train_dataset, validation_dataset, read_once(fn_args.eval_files))
+
+
 def train_and_export(
     config: rocket_config.RocketConfig,
     tft_output: tft.TFTransformOutput,
@@ -235,21 +308,22 @@ def train_and_export(
     strategy: tf.distribute.Strategy | None = None,
     role: WorkerRole | None = None,
     validation_dataset: tf.data.Dataset | None = None,
+    hyperparameters: dict | None = None,
 ) -> dict:
     """Train the pair, export light (serving) and booster, return the eval metrics.
     With `validation_dataset`, training checks the light net on it as config.train says
-    (keep, early_stop) and the metrics say which step was exported and why it stopped.
+    (keep, early_stop) and the metrics say which step was exported and why it stopped;
+    `hyperparameters` (a Tuner's, already in `config`) are recorded with them.
 
     Every worker of a multi-worker strategy runs all of this (fit, evaluate and the saves
     are collective); only the chief writes to `serving_model_dir` and `model_run_dir`,
     the others save to a temporary folder that is deleted afterwards."""
     strategy = strategy or tf.distribute.get_strategy()
     role = role or WorkerRole()
-    keras.utils.set_random_seed(config.train.seed)
     features = config.model_features()
-    table_sizes = {f.name: table_size(f, tft_output) for f in features}
+    sizes = table_sizes(config, tft_output)
     slots, slot_names = rocket_optimizers.slots(config.train)
-    memory = embedding_memory(features, table_sizes, slots)
+    memory = embedding_memory(features, sizes, slots)
     slot_names = f"{config.train.optimizer}'s {slot_names}"
     print(f"[Trainer] {format_embedding_memory(memory, slot_names)}", flush=True)
     if role.multi_worker:
@@ -258,27 +332,16 @@ def train_and_export(
             f"{strategy.num_replicas_in_sync} replicas; global batch {config.train.batch_size}",
             flush=True,
         )
-    with strategy.scope():
-        model = rocket_model.build_model(config, table_sizes)
-    guard = ProgressAndNanGuard(
-        train_steps, config.train.log_every_steps, config.train.batch_size, role.is_chief
+    model, training = fit_model(
+        config, sizes, train_dataset, validation_dataset, train_steps, strategy, role
     )
-    if validation_dataset is None:
-        model.fit(
-            train_dataset, epochs=1, steps_per_epoch=train_steps, verbose=0, callbacks=[guard]
-        )
-        training = {"exported_step": train_steps, "stopped_at_step": train_steps,
-                    "stop_reason": "reached train_steps (no validation data)"}  # fmt: skip
-    else:
-        training = fit_with_validation(
-            model, train_dataset, validation_dataset, train_steps, config.train, guard,
-            role.is_chief,
-        )  # fmt: skip
     evaluation = model.evaluate(eval_dataset, verbose=0, return_dict=True)
     metrics = {name: float(value) for name, value in evaluation.items()}
     if not all(math.isfinite(v) for v in metrics.values()):
         raise TrainingError(f"non-finite evaluation metrics {metrics}; nothing is exported")
     metrics["training"] = training
+    if hyperparameters:
+        training["hyperparameters"] = hyperparameters
     if role.is_chief:
         print(
             f"[Trainer] eval: auc_light={metrics['auc_light']:.4f} "
@@ -304,6 +367,39 @@ def train_and_export(
     return metrics
 
 
+def fit_model(
+    config: rocket_config.RocketConfig,
+    sizes: dict[str, int],
+    train_dataset: tf.data.Dataset,
+    validation_dataset: tf.data.Dataset | None,
+    train_steps: int,
+    strategy: tf.distribute.Strategy,
+    role: WorkerRole,
+    prefix: str = "[Trainer]",
+) -> tuple[rocket_model.RocketLaunchingModel, dict]:
+    """A seeded pair built under `strategy` and trained as config.train says (validation
+    checks, kept weights, early stop when there is validation data); the Trainer's
+    training and every Tuner trial's. Returns the model and what training kept."""
+    keras.utils.set_random_seed(config.train.seed)
+    with strategy.scope():
+        model = rocket_model.build_model(config, sizes)
+    guard = ProgressAndNanGuard(
+        train_steps, config.train.log_every_steps, config.train.batch_size, role.is_chief, prefix
+    )
+    if validation_dataset is None:
+        model.fit(
+            train_dataset, epochs=1, steps_per_epoch=train_steps, verbose=0, callbacks=[guard]
+        )
+        training = {"exported_step": train_steps, "stopped_at_step": train_steps,
+                    "stop_reason": "reached train_steps (no validation data)"}  # fmt: skip
+    else:
+        training = fit_with_validation(
+            model, train_dataset, validation_dataset, train_steps, config.train, guard,
+            role.is_chief, prefix,
+        )  # fmt: skip
+    return model, training
+
+
 def fit_with_validation(
     model: keras.Model,
     train_dataset: tf.data.Dataset,
@@ -312,6 +408,7 @@ def fit_with_validation(
     train: rocket_config.TrainConfig,
     guard: ProgressAndNanGuard,
     report: bool,
+    prefix: str = "[Trainer]",
 ) -> dict:
     """Keras epochs of one check interval each, validation after each; the kept weights
     put back at the end. Returns what was kept and why training stopped."""
@@ -320,7 +417,7 @@ def fit_with_validation(
     checks = -(-train_steps // every)
     guard.total_steps = checks * every
     keeper = BestModelKeeper(
-        every, train.keep == "best", train.early_stop, train.patience(), report
+        every, train.keep == "best", train.early_stop, train.patience(), report, prefix
     )
     model.fit(
         train_dataset,
@@ -335,8 +432,7 @@ def fit_with_validation(
     if report:
         which = "best validation AUC" if exported == keeper.best_step else "final weights"
         print(
-            f"[Trainer] exporting the weights of step {exported} ({which}); "
-            f"{summary['stop_reason']}",
+            f"{prefix} keeping the weights of step {exported} ({which}); {summary['stop_reason']}",
             flush=True,
         )
     return summary

@@ -233,6 +233,7 @@ class CompileOptions:
     eval_fraction: float = EVAL_FRACTION
     pipeline_name: str = PIPELINE_NAME
     enable_cache: bool = True
+    tune_trials: int = 0  # 0: no Tuner step
     beam: BeamOptions = field(default_factory=BeamOptions)
     training: VertexTraining = field(default_factory=VertexTraining)
 
@@ -346,6 +347,7 @@ def build_settings(options: CompileOptions) -> PipelineSettings:
         module_in_image=True,
         runtime_parameters=True,
         vertex_training=options.training.custom_config(options.image),
+        tune_trials=options.tune_trials,
     )
 
 

@@ -172,6 +172,10 @@ def format_summary(summary: dict) -> str:
         if best is not None and training["exported_step"] == training.get("best_validation_step"):
             kept += f" (best validation AUC {best:.4f})"
         lines.append(f"{kept}; {training['stop_reason']} at step {training['stopped_at_step']}")
+        if training.get("hyperparameters"):
+            tuned = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in sorted(training["hyperparameters"].items()))  # fmt: skip
+            lines.append(f"  tuned (TFX Tuner, best trial): {tuned}")
     if summary.get("bad_rows"):
         lines.append(f"  bad rows set aside: {summary['bad_rows']} (see bad_rows/)")
     lines.append(f"  blessed: {summary['blessed']}")

@@ -20,6 +20,7 @@ MODULE_FILE = str(Path(__file__).resolve().parents[1] / "model_code" / "rocket_m
 # top-level modules): what compiled pipelines use, see PipelineSettings.module_in_image.
 PREPROCESSING_FN = "rocket_module.preprocessing_fn"
 RUN_FN = "rocket_module.run_fn"
+TUNER_FN = "rocket_module.tuner_fn"
 # 10,000 real Taobao rows, shipped with the package (data/taobao_sample/README.md).
 REAL_SAMPLE = Path(__file__).resolve().parent / "data" / "taobao_sample" / "taobao_sample.csv.gz"
 
@@ -60,3 +61,7 @@ class PipelineSettings:
     # which runs run_fn as a Vertex AI custom training job; these are the entries it
     # reads from the Trainer's custom_config (kubeflow_compiler.VertexTraining).
     vertex_training: dict | None = None
+    # 0: no tuning. Else TFX's Tuner runs this many trials (rocket_tuning: learning rate,
+    # embedding regularisation, light widths) before the Trainer, which trains with the
+    # best trial's values.
+    tune_trials: int = 0

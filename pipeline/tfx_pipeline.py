@@ -8,6 +8,7 @@ import rocket_export
 import tensorflow_model_analysis as tfma
 from rocket_config import RocketConfig
 from rocket_preprocessing import CONFIG_KEY
+from rocket_tuning import TRIALS_KEY as TUNE_TRIALS_KEY
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
@@ -17,7 +18,7 @@ from components.easyrec_example_gen import Column, EasyRecExampleGen
 from components.evaluation_report import EvaluationReport
 from components.rocket_evaluator import BASELINE, BOOSTER, CANDIDATE, RocketEvaluator
 from components.served_baseline import ServedModelBaseline
-from pipeline.settings import PREPROCESSING_FN, RUN_FN, PipelineSettings
+from pipeline.settings import PREPROCESSING_FN, RUN_FN, TUNER_FN, PipelineSettings
 
 # KFP runtime parameters of compiled pipelines (settings.runtime_parameters). TFX's KFP v2
 # compiler takes a RuntimeParameter only as a whole execution property, so the training
@@ -167,8 +168,9 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     if settings.module_in_image:
         transform_code = {"preprocessing_fn": PREPROCESSING_FN}
         trainer_code = {"run_fn": RUN_FN}
+        tuner_code = {"tuner_fn": TUNER_FN}
     else:
-        transform_code = trainer_code = {"module_file": settings.module_file}
+        transform_code = trainer_code = tuner_code = {"module_file": settings.module_file}
 
     columns = [Column(f.name, f.type) for f in config.input_fields]
     columns_json = json.dumps([[c.name, c.type] for c in columns])
@@ -201,6 +203,19 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         **transform_code,
     )
     transform.add_upstream_node(anomalies_gate)  # no Transform on data that breaks the contract
+    # Optional search before training: the Trainer then trains with the best trial's
+    # hyperparameters (rocket_tuning; trials score on the train split's validation rows).
+    tuner = None
+    if settings.tune_trials:
+        tuner = tfx.components.Tuner(
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=train_args,
+            eval_args=tfx.proto.EvalArgs(),
+            custom_config={**custom_config, TUNE_TRIALS_KEY: settings.tune_trials},
+            **tuner_code,
+        )
     # With Vertex training, the extension's Trainer starts a Vertex AI custom job (its
     # worker pool sets TF_CONFIG, and run_fn trains under MultiWorkerMirroredStrategy).
     trainer_class = tfx.components.Trainer
@@ -215,6 +230,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         train_args=train_args,
         eval_args=tfx.proto.EvalArgs(),
         custom_config=trainer_config,
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         **trainer_code,
     )
     # The baseline the candidate must not fall behind: the light model serving holds now.
@@ -264,6 +280,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             example_validator,
             anomalies_gate,
             transform,
+            *([tuner] if tuner else []),
             trainer,
             served_baseline,
             evaluator,

@@ -25,6 +25,11 @@ from pipeline import cli
         (["run", "--min-auc", "2"], "argument --min-auc: 2: must be between 0 and 1"),
         (["compile", "--min-auc", "x"], "argument --min-auc: 'x' is not a number"),
         (["run", "--max-auc-drop", "-0.1"], "--max-auc-drop: -0.1: must be between 0 and 1"),
+        (["run", "--tune", "0"], "argument --tune: 0: must be 1 or more"),
+        (
+            ["run", "--tune", "--fixed-steps"],
+            "--tune: trials are scored on validation rows, and --fixed-steps holds none out",
+        ),
     ],
 )
 def test_meaningless_counts_are_usage_errors(tmp_path, capsys, monkeypatch, argv, message):

@@ -579,3 +579,48 @@ def test_pipeline_roots_tfx_cannot_write_are_refused(tmp_path, target, root, mes
     with pytest.raises(CompileError, match=message):
         compile_to(tmp_path, target=target, pipeline_root=root)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_tuning_puts_tfx_tuner_between_transform_and_trainer(tmp_path):
+    """--tune: TFX's Tuner reads what the Trainer reads, with the trial budget in its
+    custom_config, and its best hyperparameters feed the Trainer; compiled, the Tuner
+    names tuner_fn by import path like the other steps."""
+    from pipeline import settings as pipeline_settings
+
+    settings = pipeline_settings.PipelineSettings(
+        pipeline_root=str(tmp_path / "root"),
+        data_root=str(tmp_path / "data"),
+        data_pattern="*.csv",
+        serving_dir=str(tmp_path / "serving"),
+        config=rocket_config.default_config(),
+        tune_trials=4,
+    )
+    nodes = {n.id: n for n in tfx_pipeline.create_pipeline(settings).components}
+    assert set(nodes) == {*COMPONENTS, "Tuner"}
+    wired = {
+        (node_id, key): (channel.producer_component_id, channel.output_key)
+        for node_id, node in nodes.items()
+        for key, channel in node.inputs.items()
+    }
+    assert wired == {
+        **EDGES,
+        ("Tuner", "examples"): ("Transform", "transformed_examples"),
+        ("Tuner", "transform_graph"): ("Transform", "transform_graph"),
+        ("Tuner", "schema"): ("SchemaGen", "schema"),
+        ("Trainer", "hyperparameters"): ("Tuner", "best_hyperparameters"),
+    }
+    tuner_config = json.loads(nodes["Tuner"].exec_properties["custom_config"])
+    trainer_config = json.loads(nodes["Trainer"].exec_properties["custom_config"])
+    assert tuner_config == {**trainer_config, "tune_trials": 4}
+    assert (
+        nodes["Tuner"].exec_properties["train_args"]
+        == (nodes["Trainer"].exec_properties["train_args"])
+    )
+
+    _, compiled = compile_to(tmp_path, tune_trials=4)
+    spec = parse_spec(compiled.path)
+    tuner = spec.root.dag.tasks["Tuner"].inputs.parameters
+    assert tuner["tuner_fn"].runtime_value.constant.string_value == "rocket_module.tuner_fn"
+    assert "module_file" not in tuner
+    assert "Tuner" in spec.root.dag.tasks["Trainer"].dependent_tasks
+    assert callable(importlib.import_module("rocket_module").tuner_fn)

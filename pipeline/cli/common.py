@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from pipeline.errors import UsageError
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
 
 
@@ -53,6 +55,23 @@ def add_fixed_steps(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_tune(parser: argparse.ArgumentParser) -> None:
+    from rocket_tuning import DEFAULT_TRIALS
+
+    parser.add_argument(
+        "--tune",
+        type=count(1),
+        nargs="?",
+        const=DEFAULT_TRIALS,
+        default=0,
+        metavar="TRIALS",
+        help="run TFX's Tuner before the Trainer: TRIALS trials (default "
+        f"{DEFAULT_TRIALS}) over learning rate, embedding regularisation and light-net "
+        "widths, each trained as the Trainer trains and scored on the validation rows; "
+        "the Trainer then uses the best",
+    )
+
+
 def load_config(args: argparse.Namespace):
     """--config (or the seed's), with --train-steps / --batch-size / --fixed-steps applied."""
     import rocket_config
@@ -70,4 +89,9 @@ def load_config(args: argparse.Namespace):
         train["train.batch_size"] = args.batch_size
     if args.fixed_steps:
         train.update(rocket_config.FIXED_STEPS)
-    return rocket_config.with_changes(config, **train) if train else config
+    config = rocket_config.with_changes(config, **train) if train else config
+    if getattr(args, "tune", 0) and config.train.validation_fraction <= 0:
+        why = "--fixed-steps holds none out" if args.fixed_steps else (
+            "the configuration's validation_fraction is 0")  # fmt: skip
+        raise UsageError(f"--tune: trials are scored on validation rows, and {why}")
+    return config

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.cli.common import AUC, EXIT_OK, FRACTION, add_fixed_steps, count, load_config
+from pipeline.cli.common import (
+    AUC,
+    EXIT_OK,
+    FRACTION,
+    add_fixed_steps,
+    add_tune,
+    count,
+    load_config,
+)
 from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE
 from pipeline.settings import EVAL_FRACTION, MIN_AUC, MIN_CLASS_EXAMPLES
 
@@ -59,6 +67,7 @@ def add_parser(sub) -> None:
     )
     compile_.add_argument("--batch-size", type=count(1), help="training batch size (default 512)")
     add_fixed_steps(compile_)
+    add_tune(compile_)
     compile_.add_argument("--pipeline-name", help="KFP pipeline name (rocket-launching)")
     compile_.add_argument(
         "--no-cache", action="store_true", help="turn KFP's step cache off in the package"
@@ -124,6 +133,7 @@ def command(args: argparse.Namespace) -> int:
         eval_fraction=args.eval_fraction,
         pipeline_name=args.pipeline_name or kc.PIPELINE_NAME,
         enable_cache=not args.no_cache,
+        tune_trials=args.tune,
         beam=beam,
         training=kc.VertexTraining(
             enabled=args.vertex_training,

@@ -13,6 +13,7 @@ from pipeline.cli.common import (
     EXIT_OK,
     FRACTION,
     add_fixed_steps,
+    add_tune,
     count,
     load_config,
 )
@@ -66,6 +67,7 @@ def add_parser(sub) -> None:
     run.add_argument("--train-steps", type=count(1), help="training steps (default from config)")
     run.add_argument("--batch-size", type=count(1), help="training batch size (default 512)")
     add_fixed_steps(run)
+    add_tune(run)
     run.add_argument(
         "--runner",
         choices=("beam", "local"),
@@ -115,6 +117,7 @@ def command(args: argparse.Namespace) -> int:
             metadata_path=str(output / "metadata.sqlite"),
             enable_cache=not args.no_cache,
             beam_pipeline_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"),
+            tune_trials=args.tune,
         )
         if not args.verbose:
             local_runner.quiet_logs()
