@@ -169,3 +169,20 @@ def test_full_mode_table_has_the_scale_section(bench):
     table = benchmark.markdown({**result, "scale": json.loads(saved.read_text())["scale"]})
     assert table.index("## Scale") < table.index("## Targets")
     assert "transform_scaling_2_over_1" in table
+
+
+def test_linear_baseline_is_measured_beside_the_nets_and_judged_against_their_spread(bench):
+    """quality.<data>.variants.linear, and one target per dataset: the rocket light net's
+    AUC above the linear one's by more than the larger of the two seed spreads."""
+    output, _ = bench
+    quality = json.loads((output / benchmark.JSON_FILE).read_text())["quality"]
+    targets = {t["target"]: t for t in quality["targets"]}
+    for dataset in ("generated", "taobao_sample"):
+        variants = quality[dataset]["variants"]
+        linear, light = variants["linear"]["auc"], variants["rocket"]["auc"]
+        assert len(linear["values"]) == len(light["values"])  # the same seeds
+        assert 0.0 <= linear["mean"] <= 1.0
+        margin = max(light["std"], linear["std"])
+        target = targets[f"rocket light AUC − linear AUC ({dataset}) > {margin}"]
+        assert target["value"] == pytest.approx(light["mean"] - linear["mean"], abs=1e-5)
+        assert target["met"] == (target["value"] > margin)

@@ -321,3 +321,32 @@ def test_click_probability_is_the_softmax_of_the_click_class():
     probabilities = rocket_model.probabilities_from_logits(logits, 2).numpy()
     np.testing.assert_allclose(probabilities, expected, rtol=1e-6, atol=1e-30)
     assert np.all(np.isfinite(probabilities))
+
+
+def test_the_benchmarks_linear_baseline_is_a_logistic_regression_over_ids_and_tokens():
+    """No share tower, no light layer: the light head's input is the pooled embeddings, so
+    the logit is a sum of one learned scalar per id (and per tag token)."""
+    from pipeline import benchmark
+
+    kind, options = benchmark.LINEAR_VARIANT
+    config = benchmark.variant_config(small_config(), kind, 0, 5, 64, **options)
+    model = build(config)
+    features, _ = batch(config, size=8)
+    model(features)
+    light = model.net_path(rocket_model.LIGHT)
+    emb = sum(TABLE_SIZE * f.embedding_dim for f in config.model_features())
+    head = 17 * 16 * 2 + 2  # the 17 features' 16-wide pooled embeddings -> 2 logits
+    assert sum(int(np.prod(v.shape)) for v in light.trainable_variables) == emb + head
+    # Additive in the features: swapping one row's user_id changes the logits by the same
+    # amount whatever the row's other features.
+    user = transformed_name("user_id")
+
+    def logits_with_user(ids: list[int]) -> np.ndarray:
+        changed = dict(features)
+        changed[user] = tf.RaggedTensor.from_row_lengths(
+            tf.constant(ids, tf.int64), [1] * len(ids)
+        ).to_sparse()
+        return light.logits(changed).numpy()
+
+    delta = logits_with_user([3] * 8) - logits_with_user([11] * 8)
+    assert np.allclose(delta, delta[0], atol=1e-5) and np.abs(delta).max() > 0
