@@ -794,6 +794,112 @@ def _meta(settings: BenchSettings, command: str) -> dict:
     }
 
 
+@dataclass
+class QualityRun:
+    """The quality part's results, and what later parts reuse: the main dataset, its
+    models of the last seed (exported for serving) and the real sample's data."""
+
+    quality: dict
+    results: dict
+    kept: dict
+    real: BenchData | None
+
+
+def load_main(
+    settings: BenchSettings,
+    base,
+    data: str | None,
+    output: Path,
+    workdir: Path,
+    log: Callable[[str], None],
+) -> BenchData:
+    """The main dataset (--data, or the generator), split and analysed by TFT."""
+    if data is not None:
+        try:
+            source = data_source.resolve(data, output)
+        except data_source.InputError as error:
+            raise BenchError(str(error)) from None
+        examples = _examples(_read_lines(list(source.files)), base)
+        main = load_dataset(
+            "data", ", ".join(source.files), examples, settings.eval_fraction, False
+        )
+    else:
+        rows = sample_data.generate_rows(settings.generated_rows, seed=0)
+        lines = [("generated", i + 1, r.encode()) for i, r in enumerate(rows)]
+        main = load_dataset(
+            "generated",
+            f"pipeline.sample_data, {settings.generated_rows} rows, seed 0",
+            _examples(lines, base),
+            settings.eval_fraction,
+            False,
+        )
+    t0 = time.time()
+    analyze_and_transform(main, base, workdir)
+    seconds = time.time() - t0
+    log(f"[bench] TFT on {main.name}: {len(main.train_examples)} train rows ({seconds:.0f}s)")
+    return main
+
+
+def measure_quality(
+    settings: BenchSettings,
+    base,
+    main: BenchData,
+    real_sample: Path | None,
+    workdir: Path,
+    meta: dict,
+    log: Callable[[str], None],
+) -> QualityRun:
+    """Every variant (light alone, rocket, booster alone, linear) over the seeds on the main
+    dataset and on the real sample, the full mode's ablations, gap_closed and targets."""
+    seeds = list(range(settings.seeds))
+    step_args = (settings.train_steps, settings.batch_size)
+    variants = {
+        LIGHT_ALONE: (LIGHT_ALONE, {}),
+        ROCKET: (ROCKET, {}),
+        BOOSTER_ALONE: (BOOSTER_ALONE, {}),
+        LINEAR: LINEAR_VARIANT,
+    }
+    results, kept = run_variants(
+        main, base, seeds, *step_args, variants, keep_seed=seeds[-1], log=log
+    )
+    quality = {"measured": meta, main.name: _quality_block(main, seeds, *step_args, results)}
+
+    if settings.ablations:
+        ablations = {
+            "hint_weight_0": (ROCKET, {"hint_weight": 0.0}),
+            "hint_weight_0.03": (ROCKET, {"hint_weight": 0.03}),
+            "light_trains_share": (ROCKET, {"light_trains_share": True}),
+            "feature_distillation": (ROCKET, {"feature_based_distillation": True}),
+        }
+        ablation_results, _ = run_variants(main, base, seeds, *step_args, ablations, log=log)
+        quality[main.name]["ablations"] = {
+            "baseline": "rocket: hint weight 1, stop-gradient at share, no feature distillation",
+            "rocket": results[ROCKET],
+            **{k: v for k, v in ablation_results.items() if not k.endswith("_booster")},
+        }
+
+    real = None
+    if real_sample is not None and real_sample.exists():
+        real = load_dataset(
+            "taobao_sample",
+            str(real_sample),
+            _examples(_read_lines([str(real_sample)]), base),
+            settings.eval_fraction,
+            True,
+        )
+        t0 = time.time()
+        analyze_and_transform(real, base, workdir)
+        log(f"[bench] TFT on the real sample ({time.time() - t0:.0f}s)")
+        real_seeds = list(range(settings.real_seeds))
+        real_args = (settings.real_train_steps, settings.batch_size)
+        real_results, _ = run_variants(real, base, real_seeds, *real_args, variants, log=log)
+        quality["taobao_sample"] = _quality_block(real, real_seeds, *real_args, real_results)
+    else:
+        quality["taobao_sample"] = {"skipped": f"the real sample is not present at {real_sample}"}
+    quality["targets"] = _quality_targets(quality, main.name)
+    return QualityRun(quality, results, kept, real)
+
+
 def run_bench(
     output: Path,
     settings: BenchSettings,
@@ -803,7 +909,6 @@ def run_bench(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Every part, then benchmark.json, the plots and benchmark.md under `output`."""
-    import rocket_config
     import rocket_model
 
     started = time.time()
@@ -813,33 +918,9 @@ def run_bench(
     meta = _meta(settings, command)
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
     try:
-        # Main dataset: --data, or the generator.
-        if data is not None:
-            try:
-                source = data_source.resolve(data, output)
-            except data_source.InputError as error:
-                raise BenchError(str(error)) from None
-            examples = _examples(_read_lines(list(source.files)), base)
-            main = load_dataset(
-                "data", ", ".join(source.files), examples, settings.eval_fraction, False
-            )
-        else:
-            rows = sample_data.generate_rows(settings.generated_rows, seed=0)
-            lines = [("generated", i + 1, r.encode()) for i, r in enumerate(rows)]
-            main = load_dataset(
-                "generated",
-                f"pipeline.sample_data, {settings.generated_rows} rows, seed 0",
-                _examples(lines, base),
-                settings.eval_fraction,
-                False,
-            )
-        t0 = time.time()
-        analyze_and_transform(main, base, workdir)
-        log(
-            f"[bench] TFT on {main.name}: {len(main.train_examples)} train rows "
-            f"({time.time() - t0:.0f}s)"
-        )
-
+        main = load_main(settings, base, data, output, workdir, log)
+        run = measure_quality(settings, base, main, real_sample, workdir, meta, log)
+        quality, results, kept, real = run.quality, run.results, run.kept, run.real
         seeds = list(range(settings.seeds))
         step_args = (settings.train_steps, settings.batch_size)
         sweep_variants = {
@@ -847,53 +928,6 @@ def run_bench(
             for units in settings.sweep
             if units != base.model.light_dnn.hidden_units
         }
-        variants = {
-            LIGHT_ALONE: (LIGHT_ALONE, {}),
-            ROCKET: (ROCKET, {}),
-            BOOSTER_ALONE: (BOOSTER_ALONE, {}),
-            LINEAR: LINEAR_VARIANT,
-        }
-        results, kept = run_variants(
-            main, base, seeds, *step_args, variants, keep_seed=seeds[-1], log=log
-        )
-        quality = {"measured": meta, main.name: _quality_block(main, seeds, *step_args, results)}
-
-        if settings.ablations:
-            ablations = {
-                "hint_weight_0": (ROCKET, {"hint_weight": 0.0}),
-                "hint_weight_0.03": (ROCKET, {"hint_weight": 0.03}),
-                "light_trains_share": (ROCKET, {"light_trains_share": True}),
-                "feature_distillation": (ROCKET, {"feature_based_distillation": True}),
-            }
-            ablation_results, _ = run_variants(main, base, seeds, *step_args, ablations, log=log)
-            quality[main.name]["ablations"] = {
-                "baseline": "rocket: hint weight 1, stop-gradient at share, no feature "
-                "distillation",
-                "rocket": results[ROCKET],
-                **{k: v for k, v in ablation_results.items() if not k.endswith("_booster")},
-            }
-
-        real = None
-        if real_sample is not None and real_sample.exists():
-            real = load_dataset(
-                "taobao_sample",
-                str(real_sample),
-                _examples(_read_lines([str(real_sample)]), base),
-                settings.eval_fraction,
-                True,
-            )
-            t0 = time.time()
-            analyze_and_transform(real, base, workdir)
-            log(f"[bench] TFT on the real sample ({time.time() - t0:.0f}s)")
-            real_seeds = list(range(settings.real_seeds))
-            real_args = (settings.real_train_steps, settings.batch_size)
-            real_results, _ = run_variants(real, base, real_seeds, *real_args, variants, log=log)
-            quality["taobao_sample"] = _quality_block(real, real_seeds, *real_args, real_results)
-        else:
-            quality["taobao_sample"] = {
-                "skipped": f"the real sample is not present at {real_sample}"
-            }
-        quality["targets"] = _quality_targets(quality, main.name)
 
         # Sweep: rocket launching with smaller light nets (the seed's is the rocket above).
         sweep_results, sweep_models = run_variants(
@@ -1018,6 +1052,31 @@ def run_scale_only(
     scale = scale_benchmark.run_scale(settings.scale, log=log)
     lines = scale_benchmark.markdown_lines(scale)
     return _write_alone(output, "scale", {"scale": scale}, lines, meta, started, log)
+
+
+def run_quality_only(
+    output: Path,
+    settings: BenchSettings,
+    data: str | None = None,
+    real_sample: Path | None = None,
+    command: str = "rocket bench --only quality",
+    log: Callable[[str], None] = print,
+) -> dict:
+    """The quality part alone (every variant over the seeds, ablations in full mode, the
+    real sample): benchmark.json with the one key `quality`, and benchmark.md."""
+    started = time.time()
+    output.mkdir(parents=True, exist_ok=True)
+    meta = _meta(settings, command)
+    base = rocket_config.default_config()
+    workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
+    try:
+        main = load_main(settings, base, data, output, workdir, log)
+        quality = measure_quality(settings, base, main, real_sample, workdir, meta, log).quality
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result = {"quality": quality}
+    lines = quality_lines(quality) + targets_lines(result, ("quality",))
+    return _write_alone(output, "quality", result, lines, meta, started, log)
 
 
 def _write_alone(
@@ -1296,19 +1355,13 @@ def _pm(stats: dict) -> str:
     return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
 
 
-def markdown(result: dict) -> str:
-    """benchmark.md: the tables a reader compares, and every target met or missed."""
-    meta = result["quality"]["measured"]
+def quality_lines(quality: dict) -> list[str]:
+    """The Quality section of benchmark.md: one table per dataset, gap_closed, ablations."""
     lines = [
-        "# rocket bench",
-        "",
-        f"{meta['date']}; {meta['machine']}; `{meta['command']}` ({meta['mode']} mode, "
-        f"{meta.get('bench_wall_seconds', 'n/a')} s).",
-        "",
         "## Quality (eval split; mean ± std over seeds)",
         "",
     ]
-    for name, block in result["quality"].items():
+    for name, block in quality.items():
         if name in ("measured", "targets"):
             continue
         if "skipped" in block:
@@ -1340,6 +1393,31 @@ def markdown(result: dict) -> str:
                 if isinstance(scores, dict):
                     lines.append(f"| {variant} | {_pm(scores['auc'])} | {_pm(scores['gauc'])} |")
         lines.append("")
+    return lines
+
+
+def targets_lines(result: dict, parts: tuple[str, ...]) -> list[str]:
+    """The Targets section: every target of `parts`, met or missed."""
+    lines = ["", "## Targets", "", "| target | value | met |", "|---|---|---|"]
+    for part in parts:
+        for t in result[part].get("targets", []):
+            met = "n/a" if t["met"] is None else ("met" if t["met"] else "missed")
+            note = f" ({t['note']})" if t["note"] else ""
+            lines.append(f"| {t['target']} | {_fmt(t['value'])} | {met}{note} |")
+    return lines
+
+
+def markdown(result: dict) -> str:
+    """benchmark.md: the tables a reader compares, and every target met or missed."""
+    meta = result["quality"]["measured"]
+    lines = [
+        "# rocket bench",
+        "",
+        f"{meta['date']}; {meta['machine']}; `{meta['command']}` ({meta['mode']} mode, "
+        f"{meta.get('bench_wall_seconds', 'n/a')} s).",
+        "",
+        *quality_lines(result["quality"]),
+    ]
     sweep = result["sweep"]
     lines += [
         "## Light-net sweep",
@@ -1410,10 +1488,5 @@ def markdown(result: dict) -> str:
         lines.append(f"skipped: {pipe.get('skipped')}")
     if "scale" in result:
         lines += ["", *scale_benchmark.markdown_lines(result["scale"])]
-    lines += ["", "## Targets", "", "| target | value | met |", "|---|---|---|"]
-    for part in ("quality", "serving", "training"):
-        for t in result[part].get("targets", []):
-            met = "n/a" if t["met"] is None else ("met" if t["met"] else "missed")
-            note = f" ({t['note']})" if t["note"] else ""
-            lines.append(f"| {t['target']} | {_fmt(t['value'])} | {met}{note} |")
+    lines += targets_lines(result, ("quality", "serving", "training"))
     return "\n".join(lines) + "\n"

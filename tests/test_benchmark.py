@@ -186,3 +186,21 @@ def test_linear_baseline_is_measured_beside_the_nets_and_judged_against_their_sp
         target = targets[f"rocket light AUC − linear AUC ({dataset}) > {margin}"]
         assert target["value"] == pytest.approx(light["mean"] - linear["mean"], abs=1e-5)
         assert target["met"] == (target["value"] > margin)
+
+
+def test_only_quality_writes_the_quality_part_alone(tmp_path):
+    real = tmp_path / "real.csv"
+    real.write_text("\n".join(benchmark.sample_data.generate_rows(600, seed=7)) + "\n")
+    output = tmp_path / "quality"
+    benchmark.run_quality_only(output, TINY, real_sample=real, log=lambda _: None)
+    written = json.loads((output / benchmark.JSON_FILE).read_text())
+    assert list(written) == ["quality"]
+    quality = written["quality"]
+    for dataset in ("generated", "taobao_sample"):
+        assert set(quality[dataset]["variants"]) == {
+            "light_alone", "rocket", "rocket_booster", "booster_alone", "linear"
+        }  # fmt: skip
+    table = (output / benchmark.TABLE_FILE).read_text()
+    assert table.startswith("# rocket bench --only quality")
+    rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in quality["targets"]]

@@ -24,8 +24,10 @@ def add_parser(sub) -> None:
     )
     bench.add_argument(
         "--only",
-        choices=("scale", "size"),
-        help="run one part alone: scale = Transform (1 and 2 Beam workers) and Trainer with "
+        choices=("quality", "scale", "size"),
+        help="run one part alone: quality = every variant over the seeds on the generator "
+        "(or --data) and the real sample (--quick: smaller); scale = Transform (1 and 2 "
+        "Beam workers) and Trainer with "
         "1,000,000 user ids and 500,000 ad ids (about 15 minutes); size = the default "
         "`rocket run` and one at 300,000 rows and 1,200 steps (about 15 minutes)",
     )
@@ -37,6 +39,13 @@ def command(args: argparse.Namespace) -> int:
     from pipeline import benchmark
 
     settings = benchmark.BenchSettings.quick() if args.quick else benchmark.BenchSettings.full()
+    if args.only == "quality":
+        command = "rocket bench --only quality" + (" --quick" if args.quick else "")
+        command += (f" --data {args.data}" if args.data else "") + f" --output {args.output}"
+        benchmark.run_quality_only(
+            Path(args.output).resolve(), settings, args.data, REAL_SAMPLE, command=command
+        )
+        return EXIT_OK
     if args.only:
         if args.quick or args.data:
             raise benchmark.BenchError(
