@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import rocket_tuning
 import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -173,8 +174,7 @@ def format_summary(summary: dict) -> str:
             kept += f" (best validation AUC {best:.4f})"
         lines.append(f"{kept}; {training['stop_reason']} at step {training['stopped_at_step']}")
         if training.get("hyperparameters"):
-            tuned = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in sorted(training["hyperparameters"].items()))  # fmt: skip
+            tuned = rocket_tuning.describe(training["hyperparameters"])
             lines.append(f"  tuned (TFX Tuner, best trial): {tuned}")
     if summary.get("bad_rows"):
         lines.append(f"  bad rows set aside: {summary['bad_rows']} (see bad_rows/)")
