@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import container_entrypoint, kubeflow_compiler, package_runner, sample_data
+from pipeline import container_entrypoint, kubeflow_compiler, sample_data
 from pipeline.kubeflow_compiler import BeamOptions, CompileOptions
-from pipeline.package_runner import PackageRunError
+from pipeline.package_run import backend_rules
+from pipeline.package_run.backend_rules import PackageRunError
+from pipeline.package_run.runner import GCS_STAND_IN, PackageRunner
 
 ROCKET = str(Path(sys.executable).with_name("rocket"))
 BUCKET = "rocket-ci"
@@ -181,7 +183,7 @@ def resolver_package(folder: Path) -> Path:
 def test_a_resolver_executor_is_refused_under_kubeflow_with_the_backends_message(tmp_path):
     package = resolver_package(tmp_path)
     with pytest.raises(PackageRunError) as refused:
-        package_runner.PackageRunner(package, "kubeflow", tmp_path / "root")
+        PackageRunner(package, "kubeflow", tmp_path / "root")
     assert str(refused.value).startswith("Failed to compile job: error processing component")
     assert "non-container and non-importer executor not implemented" in str(refused.value)
     assert not (tmp_path / "root").exists()  # refused before anything ran
@@ -197,8 +199,8 @@ def test_a_resolver_executor_is_refused_under_kubeflow_with_the_backends_message
 )
 def test_kfp_pipeline_root_rules(root, message):
     with pytest.raises(PackageRunError, match=message):
-        package_runner.check_kfp_pipeline_root(root)
-    package_runner.check_kfp_pipeline_root("gs://bucket/root")
+        backend_rules.check_kfp_pipeline_root(root)
+    backend_rules.check_kfp_pipeline_root("gs://bucket/root")
 
 
 def test_tasks_run_after_everything_they_read():
@@ -208,16 +210,16 @@ def test_tasks_run_after_everything_they_read():
         "a": {},
         "d": {},
     }
-    assert package_runner.topological_order(tasks) == ["a", "b", "c", "d"]
+    assert backend_rules.topological_order(tasks) == ["a", "b", "c", "d"]
     with pytest.raises(PackageRunError, match="cycle"):
-        package_runner.topological_order(
+        backend_rules.topological_order(
             {"a": {"dependentTasks": ["b"]}, "b": {"dependentTasks": ["a"]}}
         )
 
 
 def test_trigger_conditions_are_evaluated_on_the_task_inputs():
     executor_input = {"inputs": {"parameterValues": {"mode": "full", "steps": 300}}}
-    holds = package_runner.evaluate_condition
+    holds = backend_rules.evaluate_condition
     assert holds("inputs.parameter_values['mode'] == 'full'", executor_input, "t")
     assert not holds("inputs.parameter_values['mode'] != 'full'", executor_input, "t")
     assert holds(
@@ -235,7 +237,7 @@ def test_trigger_conditions_are_evaluated_on_the_task_inputs():
 
 
 def test_metadata_reaches_downstream_as_mlmd_keeps_it():
-    assert package_runner.mlmd_round_trip(
+    assert backend_rules.mlmd_round_trip(
         {"blessed": True, "splits": ["train"], "info": {"a": 1}, "span": 0, "name": "x"}
     ) == {
         "blessed": 1,
@@ -250,9 +252,9 @@ def test_package_of_the_other_backend_is_refused(tmp_path):
     kubeflow = compile_package(tmp_path, "kubeflow")
     vertex = compile_package(tmp_path, "vertex")
     with pytest.raises(PackageRunError, match="--backend kubeflow"):
-        package_runner.PackageRunner(kubeflow, "vertex", tmp_path / "r")
+        PackageRunner(kubeflow, "vertex", tmp_path / "r")
     with pytest.raises(PackageRunError, match="--backend vertex"):
-        package_runner.PackageRunner(vertex, "kubeflow", tmp_path / "r")
+        PackageRunner(vertex, "kubeflow", tmp_path / "r")
 
 
 # Both packages, end to end ---------------------------------------------------------------------
@@ -282,7 +284,7 @@ def outputs_of(record: dict, task: str) -> dict:
 
 def stand_in(root: Path, uri: str) -> Path:
     assert uri.startswith("gs://"), uri
-    return root / package_runner.GCS_STAND_IN / uri[len("gs://") :]
+    return root / GCS_STAND_IN / uri[len("gs://") :]
 
 
 def serving_files(serving: Path) -> dict[str, bytes]:
@@ -420,13 +422,13 @@ def test_parameters_are_checked_as_kfps_driver_checks_them():
         }
     }
     values = {"config": {"a": 1}, "steps": 5.0}
-    package_runner.check_parameter_types(values, component, "T")
+    backend_rules.check_parameter_types(values, component, "T")
     # Any value is JSON text to a STRING input; the launcher adds defaults, not optionals.
     assert values == {"config": '{"a": 1}', "steps": 5.0, "splits": "[]"}
     with pytest.raises(PackageRunError, match="'steps' type mismatch: expect NUMBER_INTEGER"):
-        package_runner.check_parameter_types({"config": "x", "steps": "5"}, component, "T")
+        backend_rules.check_parameter_types({"config": "x", "steps": "5"}, component, "T")
     with pytest.raises(PackageRunError, match="non-optional parameter 'steps'"):
-        package_runner.check_parameter_types({"config": "x"}, component, "T")
+        backend_rules.check_parameter_types({"config": "x"}, component, "T")
 
 
 def tiny_package(folder: Path) -> Path:
@@ -545,9 +547,7 @@ def test_kubeflow_rules_seen_from_inside_the_steps(tmp_path):
     the launcher's defaults, output parameters through their files, executor-logs, and a
     false condition that skips a step and omits the one below it."""
     lines = []
-    runner = package_runner.PackageRunner(
-        tiny_package(tmp_path), "kubeflow", tmp_path / "root", log=lines.append
-    )
+    runner = PackageRunner(tiny_package(tmp_path), "kubeflow", tmp_path / "root", log=lines.append)
     record = runner.run()
     states = {t.name: t.state for t in record.tasks}
     assert states == {
@@ -565,7 +565,7 @@ def test_kubeflow_rules_seen_from_inside_the_steps(tmp_path):
     logs = list((tmp_path / "root" / "gcs" / "b" / "root" / "tiny").rglob("executor-logs"))
     assert len(logs) == 4 - 2  # produce, consume (the skipped step provisions nothing)
     # A second run continues the metadata ids, as MLMD does.
-    second = package_runner.PackageRunner(
+    second = PackageRunner(
         tiny_package(tmp_path), "kubeflow", tmp_path / "root", log=lines.append
     ).run()
     second_data = next(t for t in second.tasks if t.name == "produce").outputs["data"][0]

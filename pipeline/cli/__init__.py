@@ -17,7 +17,7 @@ import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads
 from pipeline.cli import bench, compile, convert_taobao, gcs, run, run_package, submit
 from pipeline.cli.common import EXIT_ERROR, EXIT_NOT_BLESSED, EXIT_OK, EXIT_USAGE
 from pipeline.errors import UsageError
-from pipeline.package_runner import PackageRunError
+from pipeline.package_run.backend_rules import PackageRunError
 
 __all__ = ["EXIT_ERROR", "EXIT_NOT_BLESSED", "EXIT_OK", "EXIT_USAGE", "main"]
 

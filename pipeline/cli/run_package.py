@@ -31,9 +31,11 @@ def add_parser(sub) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from pipeline import package_runner, submit
+    from pipeline import submit
+    from pipeline.package_run.records import verdict
+    from pipeline.package_run.runner import PackageRunner
 
-    record = package_runner.PackageRunner(
+    record = PackageRunner(
         Path(args.package),
         args.backend,
         Path(args.root),
@@ -43,6 +45,6 @@ def command(args: argparse.Namespace) -> int:
     print(f"[run-package] run {record.run_id}: record in {record.folder / 'run.json'}")
     for task in record.tasks:
         print(f"  {task.name:<28} {task.state:<10} {task.seconds:7.1f}s")
-    for line in package_runner.verdict(record):
+    for line in verdict(record):
         print(line)
     return EXIT_OK if record.succeeded else EXIT_ERROR

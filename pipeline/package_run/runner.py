@@ -1,40 +1,5 @@
-"""`rocket run-package`: execute a compiled package on this machine under the rules of the
-backend it is meant for, so the exact file a user will submit is tested first.
-
-A test bench for packages, not an orchestrator. Each step runs its compiled command and
-arguments as a local process (this environment's Python standing in for the image's), in
-dependency order, with an ExecutorInput built the way the chosen backend builds it:
-
-kubeflow (open-source Kubeflow Pipelines 2.x; files under kubeflow/pipelines backend/src/v2):
-- executors other than container and importer are refused with the backend's own
-  message (compiler/visitor.go);
-- the pipeline root is the run's (what `rocket submit` passes), else the package's
-  defaultPipelineRoot, checked as objectstore/config.go checks it;
-- only `parameterValues` are filled (driver/resolve.go), component defaults added as the
-  launcher adds them for `{{$}}` (component/launcher_v2.go, addDefaultParams);
-- upstream artifacts carry their MLMD id as `name`, their uri and metadata, and an EMPTY
-  `instanceSchema` (metadata/client.go, GetOutputArtifactsByExecutionId); metadata goes
-  through MLMD's conversion (metadata/converter.go: booleans become 1/0, lists and dicts
-  come back wrapped, `display_name` is added);
-- outputs get `<root>/<pipeline>/<run id>/<task>/<uuid>/<key>` URIs with the declared
-  type, plus the `executor-logs` output of type `system.Artifact` (driver/driver.go,
-  provisionOutputs); the ExecutorOutput file sits in the task's root; a missing one means
-  no output metadata (launcher_v2.go, getExecutorOutputFile);
-- lifecycle hooks are never called; a step whose `triggerPolicy.condition` is false is
-  skipped and the steps below it are not run (Argo's Omitted).
-
-vertex (Vertex AI Pipelines, closed source: the rules TFX's own container code expects,
-tfx/orchestration/kubeflow/v2/container and file_based_example_gen/driver.py):
-- artifact types are kept; the file-based ExampleGen driver (`lifecycle.preCacheCheck`)
-  runs before the step, writing the ExecutorOutput file the step then reads;
-- the root is the PipelineJob's runtimeConfig.gcsOutputDirectory.
-
-What it cannot show: the image itself (the steps import this checkout), the real
-driver and launcher (artifact upload/download, retries, pod specs), object-store
-behaviour (gs:// is stood in for by the folder `ROOT/gcs/<bucket>/...`: every gs:// path a
-step receives is rewritten to it, the package is not), caching (every step runs),
-Dataflow, quotas and IAM.
-"""
+"""PackageRunner: runs a compiled package's steps as local processes in dependency
+order, with the ExecutorInput its backend would build (the rules: pipeline/package_run)."""
 
 from __future__ import annotations
 
@@ -48,224 +13,36 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-KUBEFLOW, VERTEX = "kubeflow", "vertex"
-BACKENDS = (KUBEFLOW, VERTEX)
+from pipeline.package_run.backend_rules import (
+    BACKENDS,
+    KUBEFLOW,
+    VERTEX,
+    PackageRunError,
+    check_executors,
+    check_kfp_pipeline_root,
+    check_parameter_types,
+    evaluate_condition,
+    load_for_backend,
+    mlmd_round_trip,
+    text_to_value,
+    topological_order,
+)
+from pipeline.package_run.records import MetadataStore, RunRecord, TaskRecord
+
 GCS_STAND_IN = "gcs"  # ROOT/gcs/<bucket>/<path> holds what gs://<bucket>/<path> would
 # The image's ENV (infra/Dockerfile), which a local process does not inherit.
 IMAGE_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 EXECUTOR_LOGS = "executor-logs"  # KFP >= 2.5, driver/driver.go
-# kubeflow/pipelines backend/src/v2/objectstore/config.go, ParseBucketPathToConfig
-_BUCKET_PATH = re.compile(r"(^[a-z][a-z0-9]+:///?)([^/?]+)(/[^?]*)?(\?.+)?$")
-_KFP_ROOT_SCHEMES = ("gs://", "s3://", "minio://")
 _VERTEX_PROJECT_NUMBER = "000000000000"  # stands in for the project number in Vertex URIs
 _PLACEHOLDER = re.compile(
     r"\{\{\$\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\](\.\w+)?\}\}"
 )
 
 
-class PackageRunError(RuntimeError):
-    """The package cannot run under the backend's rules, or a step failed."""
-
-
-@dataclass
-class TaskRecord:
-    name: str
-    state: str  # succeeded | failed | skipped | not run
-    seconds: float = 0.0
-    log: str = ""
-    outputs: dict[str, list[dict]] = field(default_factory=dict)  # key -> runtime artifacts
-    output_parameters: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunRecord:
-    run_id: str
-    backend: str
-    pipeline_root: str
-    folder: Path
-    tasks: list[TaskRecord] = field(default_factory=list)
-
-    @property
-    def succeeded(self) -> bool:
-        # Argo: a skipped step's dependents are Omitted, and the run still succeeds.
-        return not any(t.state == "failed" for t in self.tasks)
-
-
-class MetadataStore:
-    """Artifact ids and records under ROOT/metadata.json: what MLMD would keep, so ids
-    grow across runs as MLMD's do."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.data = {"next_id": 1, "artifacts": {}}
-        if path.exists():
-            self.data = json.loads(path.read_text())
-
-    def record(self, artifact: dict, producer: str) -> int:
-        artifact_id = self.data["next_id"]
-        self.data["next_id"] += 1
-        self.data["artifacts"][str(artifact_id)] = {**artifact, "producer": producer}
-        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-        return artifact_id
-
-
-def load_for_backend(path: Path, backend: str) -> tuple[dict, dict]:
-    """(PipelineSpec, runtimeConfig) of a package: KFP YAML for kubeflow, a PipelineJob
-    JSON for vertex."""
-    from pipeline.submit import load_package
-
-    document = load_package(path)
-    if backend == KUBEFLOW:
-        if "pipelineSpec" in document:
-            raise PackageRunError(f"{path}: a Vertex PipelineJob; run it with --backend vertex")
-        return document, {}
-    if "pipelineSpec" not in document:
-        raise PackageRunError(f"{path}: a KFP pipeline spec; run it with --backend kubeflow")
-    return document["pipelineSpec"], document.get("runtimeConfig", {})
-
-
-def check_executors(spec: dict, backend: str) -> None:
-    """Refuses what the backend refuses before anything runs (KFP: compiler/visitor.go,
-    wrapped by the apiserver's "Failed to compile job")."""
-    executors = spec.get("deploymentSpec", {}).get("executors", {})
-    for name in sorted(spec.get("root", {}).get("dag", {}).get("tasks", {})):
-        component_name = spec["root"]["dag"]["tasks"][name]["componentRef"]["name"]
-        label = spec["components"][component_name].get("executorLabel")
-        executor = executors.get(label, {})
-        if "container" in executor or "importer" in executor:
-            continue
-        if backend == KUBEFLOW:
-            raise PackageRunError(
-                f"Failed to compile job: error processing component name={component_name!r}: "
-                f"executor(label={label!r}): non-container and non-importer executor "
-                "not implemented"
-            )
-        kind = next(iter(executor), "unknown")
-        raise PackageRunError(
-            f"task {name}: a {kind} executor; Vertex AI runs these, but run-package cannot "
-            "stand in for them"
-        )
-
-
-def check_kfp_pipeline_root(root: str) -> None:
-    """objectstore/config.go: gs://, s3:// and minio:// roots only (s3/minio cannot be
-    stood in for here)."""
-    if not _BUCKET_PATH.match(root):
-        raise PackageRunError(
-            f"parse bucket config failed: unrecognized pipeline root format: {root!r}"
-        )
-    if not root.startswith(_KFP_ROOT_SCHEMES):
-        raise PackageRunError(f"parse bucket config failed: unsupported Cloud bucket: {root!r}")
-    if not root.startswith("gs://"):
-        raise PackageRunError(f"{root}: run-package stands in for gs:// roots only")
-
-
-def topological_order(tasks: dict) -> list[str]:
-    """Task names, each after the tasks it depends on (ties by name)."""
-    needs = {}
-    for name, task in tasks.items():
-        upstream = set(task.get("dependentTasks", []))
-        for artifact in task.get("inputs", {}).get("artifacts", {}).values():
-            if "taskOutputArtifact" in artifact:
-                upstream.add(artifact["taskOutputArtifact"]["producerTask"])
-        for parameter in task.get("inputs", {}).get("parameters", {}).values():
-            if "taskOutputParameter" in parameter:
-                upstream.add(parameter["taskOutputParameter"]["producerTask"])
-        needs[name] = upstream
-    order: list[str] = []
-    while len(order) < len(needs):
-        ready = sorted(n for n, up in needs.items() if n not in order and up <= set(order))
-        if not ready:
-            raise PackageRunError("the package's tasks depend on each other in a cycle")
-        order.append(ready[0])
-    return order
-
-
-_KIND_OF = {
-    str: "string",
-    bool: "bool",
-    int: "number",
-    float: "number",
-    list: "list",
-    dict: "struct",
-}
-_ACCEPTS = {
-    "NUMBER_DOUBLE": "number",
-    "NUMBER_INTEGER": "number",
-    "BOOLEAN": "bool",
-    "LIST": "list",
-    "STRUCT": "struct",
-}
-
-
-def check_parameter_types(values: dict, component: dict, task_name: str) -> None:
-    """KFP's driver (driver/resolve.go, resolveInputs) on a container task's parameters,
-    in place: a STRING input takes any value as JSON text, other types must match; a
-    missing input without default is an error. Then the launcher adds the defaults of the
-    inputs still missing (component/launcher_v2.go, addDefaultParams)."""
-    for name, spec in component.get("inputDefinitions", {}).get("parameters", {}).items():
-        if name not in values:
-            if "defaultValue" in spec:
-                values[name] = spec["defaultValue"]
-            elif not spec.get("isOptional"):
-                raise PackageRunError(
-                    f"task {task_name}: neither value nor default value provided for "
-                    f"non-optional parameter {name!r}"
-                )
-            continue
-        value, expected = values[name], spec.get("parameterType", "STRING")
-        if expected == "STRING":
-            if not isinstance(value, str):
-                values[name] = json.dumps(value)
-            continue
-        if value is None:
-            raise PackageRunError(f"task {task_name}: got null for input parameter {name!r}")
-        actual = _KIND_OF.get(type(value), type(value).__name__)
-        if _ACCEPTS.get(expected) != actual:
-            raise PackageRunError(
-                f"task {task_name}: input parameter {name!r} type mismatch: "
-                f"expect {expected}, got {actual}"
-            )
-
-
-def text_to_value(text: str, parameter_type: str, where: str):
-    """An output parameter file's text as its declared type (metadata.TextToPbValue)."""
-    try:
-        if parameter_type == "NUMBER_INTEGER":
-            return int(text)
-        if parameter_type == "NUMBER_DOUBLE":
-            return float(text)
-        if parameter_type == "BOOLEAN":
-            return {"true": True, "false": False}[text.strip().lower()]
-        if parameter_type in ("LIST", "STRUCT"):
-            return json.loads(text)
-    except (ValueError, KeyError):
-        raise PackageRunError(f"{where}: {text!r} is not a {parameter_type} value") from None
-    return text
-
-
-def mlmd_round_trip(metadata: dict) -> dict:
-    """What a downstream KFP task receives for metadata the launcher recorded: MLMD keeps
-    bool as int 1/0 and lists/dicts as wrapped structs (metadata/converter.go)."""
-
-    def convert(value):
-        if isinstance(value, bool):
-            return 1 if value else 0
-        if isinstance(value, list):
-            return {"list": value}
-        if isinstance(value, dict):
-            return {"struct": value}
-        return value
-
-    return {key: convert(value) for key, value in metadata.items()}
-
-
 class PackageRunner:
-    """Runs one package once; see the module docstring for the rules."""
+    """Runs one package once; the rules are in the docstring of pipeline/package_run."""
 
     def __init__(
         self,
@@ -617,55 +394,3 @@ class PackageRunner:
         artifact["id"] = self.store.record(artifact, f"{self.run_id}/{name}/{key}")
         self.log(f"[run-package] {name}: imported {uri}")
         return TaskRecord(name, "succeeded", time.monotonic() - started, "", {key: [artifact]})
-
-
-def evaluate_condition(condition: str, executor_input: dict, task_name: str) -> bool:
-    """KFP evaluates `triggerPolicy.condition` as CEL over the ExecutorInput
-    (backend/src/v2/expression). Supported here: comparisons (==, !=, <, <=, >, >=) of
-    `inputs.parameter_values['k']` with a literal, joined by && and ||."""
-    values = executor_input["inputs"]["parameterValues"]
-    term = re.compile(
-        r"\s*inputs\.parameter_values\['([^']+)'\]\s*(==|!=|<=|>=|<|>)\s*"
-        r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|-?\d+(?:\.\d+)?|true|false)\s*"
-    )
-
-    def holds(text: str) -> bool:
-        match = term.fullmatch(text)
-        if not match:
-            raise PackageRunError(
-                f"task {task_name}: triggerPolicy.condition {condition!r}: run-package "
-                "evaluates comparisons of inputs.parameter_values only"
-            )
-        key, op, literal = match.groups()
-        right = (
-            json.loads(literal.replace("'", '"')) if literal[0] in "'\"" else json.loads(literal)
-        )
-        left = values.get(key)
-        return {
-            "==": left == right,
-            "!=": left != right,
-            "<": left < right,
-            "<=": left <= right,
-            ">": left > right,
-            ">=": left >= right,
-        }[op]
-
-    return any(all(holds(t) for t in part.split("&&")) for part in condition.split("||"))
-
-
-def verdict(record: RunRecord) -> list[str]:
-    """The gate's outcome from the recorded artifacts: blessed or not, and what was pushed."""
-    by_name = {task.name: task for task in record.tasks}
-    lines = []
-    evaluator = by_name.get("Evaluator")
-    if evaluator and evaluator.outputs.get("blessing"):
-        blessed = bool(evaluator.outputs["blessing"][0]["metadata"].get("blessed"))
-        lines.append(f"blessed: {blessed}")
-    pusher = by_name.get("Pusher")
-    if pusher and pusher.outputs.get("pushed_model"):
-        metadata = pusher.outputs["pushed_model"][0]["metadata"]
-        if metadata.get("pushed"):
-            lines.append(f"pushed: {metadata.get('pushed_destination')}")
-        else:
-            lines.append("pushed: nothing")
-    return lines
