@@ -8,8 +8,8 @@ import rocket_config
 from conftest import local_pipeline_nodes
 from rocket_config import BUCKET, ID, TAG
 
-from pipeline import easyrec_config
-from pipeline.easyrec_config import ConfigError
+from pipeline import easyrec_config, easyrec_proto
+from pipeline.easyrec_proto import ConfigError
 
 DATA = Path(__file__).parent / "data"
 
@@ -52,7 +52,7 @@ def test_whole_pipeline_config_maps_every_option(capsys):
 def test_distillation_function_by_number_follows_easyrec_enum():
     for number, name in enumerate(("COSINE", "INNER_PRODUCT", "EUCLID")):
         text = f"model_config {{ rocket_launching {{ feature_distillation_function: {number} }} }}"
-        config = easyrec_config.to_rocket_config(easyrec_config.parse(text))
+        config = easyrec_config.to_rocket_config(easyrec_proto.parse(text))
         assert config.model.feature_distillation_function == name
 
 
@@ -141,7 +141,7 @@ def test_distillation_function_by_number_follows_easyrec_enum():
 )
 def test_bad_configs_are_clear_errors(text, message):
     with pytest.raises(ConfigError, match=message):
-        easyrec_config.to_rocket_config(easyrec_config.parse(text, "x.config"), "x.config")
+        easyrec_config.to_rocket_config(easyrec_proto.parse(text, "x.config"), "x.config")
 
 
 def test_missing_config_file_is_named(tmp_path):
@@ -151,7 +151,7 @@ def test_missing_config_file_is_named(tmp_path):
 
 def test_the_input_contract_is_set_in_data_config():
     text = "data_config { max_field_bytes: 4096 max_tag_items: 20 }"
-    config = easyrec_config.to_rocket_config(easyrec_config.parse(text))
+    config = easyrec_config.to_rocket_config(easyrec_proto.parse(text))
     assert (config.max_field_bytes, config.max_tag_items) == (4096, 20)
     default = rocket_config.default_config()
     assert (default.max_field_bytes, default.max_tag_items) == (131_072, 100)
@@ -169,13 +169,13 @@ def test_gauc_user_and_slice_columns_come_from_the_config(tmp_path):
         "feature_configs { input_names: 'ad' feature_type: IdFeature } "
         "model_config { feature_groups { group_name: 'g' feature_names: 'ad' } } "
     )
-    renamed = easyrec_config.to_rocket_config(easyrec_config.parse(text))
+    renamed = easyrec_config.to_rocket_config(easyrec_proto.parse(text))
     assert (renamed.user_field, renamed.slice_fields) == ("", ("site",))  # no user_id: no GAUC
     gauc = (
         text
         + "eval_config { metrics_set { auc {} } metrics_set { gauc { uid_field: 'visitor' } } }"
     )
-    config = easyrec_config.to_rocket_config(easyrec_config.parse(gauc))
+    config = easyrec_config.to_rocket_config(easyrec_proto.parse(gauc))
     assert config.user_field == "visitor"
     assert rocket_config.RocketConfig.from_json(config.to_json()) == config
 
@@ -230,7 +230,7 @@ def test_config_json_round_trips_and_a_hand_edited_one_is_checked():
 )
 def test_easyrec_optimizers_map_with_their_parameters(block, expected):
     text = f"train_config {{ optimizer_config {{ {block} }} }}"
-    train = easyrec_config.to_rocket_config(easyrec_config.parse(text)).train
+    train = easyrec_config.to_rocket_config(easyrec_proto.parse(text)).train
     for name, value in expected.items():
         assert getattr(train, name) == pytest.approx(value), name
 
@@ -238,4 +238,4 @@ def test_easyrec_optimizers_map_with_their_parameters(block, expected):
 def test_an_optimizer_config_without_an_optimizer_is_refused():
     text = "train_config { optimizer_config { use_moving_average: true } }"
     with pytest.raises(ConfigError, match="set one of adam_optimizer, lazy_adam_optimizer"):
-        easyrec_config.to_rocket_config(easyrec_config.parse(text, "x.config"), "x.config")
+        easyrec_config.to_rocket_config(easyrec_proto.parse(text, "x.config"), "x.config")
