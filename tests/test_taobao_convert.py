@@ -11,8 +11,8 @@ import pytest
 import rocket_config
 
 from components.easyrec_example_gen.row_parser import Column, RowParser
-from pipeline import cli, taobao_convert
-from pipeline.taobao_convert import OUTPUT_COLUMNS, ConvertOptions, TaobaoInputError
+from pipeline import cli, taobao_convert, taobao_rows
+from pipeline.taobao_rows import OUTPUT_COLUMNS, ConvertOptions, TaobaoInputError
 
 T0 = 1_494_000_000  # 2017-05-05 16:00 UTC, the raw sample's first day
 DAY = 86_400
@@ -143,11 +143,11 @@ def test_no_history_gives_empty_lists_and_missing_brands_are_left_out(converted)
 
 def test_profiles_and_ads_are_joined_by_id(converted):
     rows = by_ad(read_split(converted[0], "train"))
-    profile = [rows["a1"][name] for name in taobao_convert.PROFILE_FIELDS]
+    profile = [rows["a1"][name] for name in taobao_rows.PROFILE_FIELDS]
     assert profile == ["5", "2", "2", "2", "", "3", "1", "2"]
     assert rows["a1"]["user_id"] == "u1"
     # u2 has no profile: every profile field is empty.
-    assert [rows["a100"][n] for n in taobao_convert.PROFILE_FIELDS] == [""] * 8
+    assert [rows["a100"][n] for n in taobao_rows.PROFILE_FIELDS] == [""] * 8
     assert rows["a51"]["new_user_class_level"] == "4"  # the header name with the space
     a1 = rows["a1"]
     assert (a1["cate_id"], a1["campaign_id"], a1["customer"], a1["brand"]) == (
@@ -171,17 +171,17 @@ def test_price_is_bucketed_into_fifty_quantile_buckets(converted):
 
 
 def test_price_boundaries_and_buckets():
-    boundaries = taobao_convert.price_boundaries([float(p) for p in range(100, 0, -1)])
+    boundaries = taobao_rows.price_boundaries([float(p) for p in range(100, 0, -1)])
     assert len(boundaries) == 49 and boundaries[0] == 3.0 and boundaries[-1] == 99.0
-    buckets = [int(taobao_convert.price_bucket(float(p), boundaries)) for p in range(1, 101)]
+    buckets = [int(taobao_rows.price_bucket(float(p), boundaries)) for p in range(1, 101)]
     assert buckets == [i // 2 for i in range(100)]
-    assert taobao_convert.price_bucket(0.5, boundaries) == "0"
-    assert taobao_convert.price_bucket(1000.0, boundaries) == "49"
-    assert taobao_convert.price_bucket(None, boundaries) == ""
+    assert taobao_rows.price_bucket(0.5, boundaries) == "0"
+    assert taobao_rows.price_bucket(1000.0, boundaries) == "49"
+    assert taobao_rows.price_bucket(None, boundaries) == ""
     # Many equal prices share one bucket; all buckets stay within 0..49.
-    tied = taobao_convert.price_boundaries([9.9] * 80 + [float(p) for p in range(20)])
-    assert {taobao_convert.price_bucket(9.9, tied)} <= {str(b) for b in range(50)}
-    assert len({taobao_convert.price_bucket(p, tied) for p in [9.9] * 80}) == 1
+    tied = taobao_rows.price_boundaries([9.9] * 80 + [float(p) for p in range(20)])
+    assert {taobao_rows.price_bucket(9.9, tied)} <= {str(b) for b in range(50)}
+    assert len({taobao_rows.price_bucket(p, tied) for p in [9.9] * 80}) == 1
 
 
 def test_history_days_and_max_tags_options(tmp_path):

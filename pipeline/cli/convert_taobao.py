@@ -49,9 +49,10 @@ def add_parser(sub) -> None:
 
 def command(args: argparse.Namespace) -> int:
     from pipeline import taobao_convert
+    from pipeline.taobao_rows import ConvertOptions, TaobaoInputError
 
     started = time.time()
-    options = taobao_convert.ConvertOptions(
+    options = ConvertOptions(
         raw_sample=args.raw_sample,
         ad_feature=args.ad_feature,
         user_profile=args.user_profile,
@@ -65,12 +66,12 @@ def command(args: argparse.Namespace) -> int:
     )
     try:
         files = taobao_convert.prepare(options)
-    except taobao_convert.TaobaoInputError as error:  # an option, a missing input, the output
+    except TaobaoInputError as error:  # an option, a missing input, the output
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
         result = taobao_convert.run(options, files)  # a bad row is an error (exit 1)
-    except taobao_convert.TaobaoInputError as error:  # e.g. a raw sample with no rows
+    except TaobaoInputError as error:  # e.g. a raw sample with no rows
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     counts = result.counts
