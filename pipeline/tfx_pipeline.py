@@ -13,7 +13,8 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
 from components import atomic_pusher
-from components.data_contract import AnomaliesGate, ConfigSchemaGen
+from components.anomalies_gate import AnomaliesGate
+from components.config_schema_gen import ConfigSchemaGen
 from components.easyrec_example_gen import Column, EasyRecExampleGen
 from components.evaluation_report import EvaluationReport
 from components.rocket_evaluator import BASELINE, BOOSTER, CANDIDATE, RocketEvaluator

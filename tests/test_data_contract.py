@@ -4,7 +4,7 @@ import rocket_config
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 
-from components.data_contract import schema_from_columns
+from components.config_schema_gen import schema_from_columns
 from components.easyrec_example_gen import Column, RowParser
 from pipeline import sample_data
 
