@@ -27,6 +27,8 @@ from typing import Any
 import yaml
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from pipeline.backends import BACKENDS, KUBEFLOW, VERTEX
+from pipeline.component_ids import EXAMPLE_GEN
 from pipeline.errors import UsageError
 from pipeline.settings import (
     EVAL_FRACTION,
@@ -36,8 +38,6 @@ from pipeline.settings import (
     PipelineSettings,
 )
 
-KUBEFLOW, VERTEX = "kubeflow", "vertex"
-TARGETS = (KUBEFLOW, VERTEX)
 DIRECT_RUNNER, DATAFLOW_RUNNER = "DirectRunner", "DataflowRunner"
 DIRECT_RUNNING_MODES = ("multi_processing", "multi_threading", "in_memory")
 DEFAULT_DATA_PATTERN = "*.csv"
@@ -52,7 +52,6 @@ STEP_COMMAND = ["python", "-m", "pipeline.container_entrypoint"]
 # Executor kinds open-source KFP runs (backend/src/v2/compiler/visitor.go refuses the rest:
 # "non-container and non-importer executor not implemented").
 KFP_EXECUTOR_KINDS = ("container", "importer")
-EXAMPLE_GEN_TASK = "EasyRecExampleGen"
 
 PARAMETER_DESCRIPTIONS = {
     "data_root": "folder of EasyRec CSV files that ExampleGen reads (input_base)",
@@ -276,8 +275,8 @@ def split_data_path(data: str, pattern: str | None = None) -> tuple[str, str]:
 
 
 def _validate(options: CompileOptions) -> None:
-    if options.target not in TARGETS:
-        raise CompileError(f"--target {options.target}: choose {' or '.join(TARGETS)}")
+    if options.target not in BACKENDS:
+        raise CompileError(f"--target {options.target}: choose {' or '.join(BACKENDS)}")
     suffixes = (".yaml", ".yml") if options.target == KUBEFLOW else (".json",)
     if options.output.suffix.lower() not in suffixes:
         raise CompileError(
@@ -386,7 +385,7 @@ def _adapt_to_open_source_kfp(spec: dict) -> None:
                 f"executor {label} is a {kinds[0]} executor, which open-source Kubeflow "
                 "Pipelines refuses (non-container and non-importer executor not implemented)"
             )
-    task = spec["root"]["dag"]["tasks"].get(EXAMPLE_GEN_TASK)
+    task = spec["root"]["dag"]["tasks"].get(EXAMPLE_GEN)
     if task is not None:
         task["cachingOptions"] = {}
 

@@ -11,14 +11,24 @@ import rocket_tuning
 import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from rocket_export import METRICS_FILE
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.orchestration import metadata
+from tfx.utils import path_utils
 
 from components.evaluation_report import tfma_results
+from components.evaluation_report.report import REPORT_FILE
 from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
+from pipeline.component_ids import (
+    EVALUATION_REPORT,
+    EVALUATOR,
+    EXAMPLE_GEN,
+    PUSHER,
+    STATISTICS_GEN,
+    TRAINER,
+)
 
 SUMMARY_FILE = "run_summary.json"
-_METRICS_FILE = "metrics.json"  # written by rocket_module.run_fn into model_run
 
 
 def _latest_run_outputs(store: metadata_store.MetadataStore) -> tuple[str, dict]:
@@ -72,16 +82,16 @@ def summarize(metadata_path: str) -> dict:
     run_id, outputs = _latest_run_outputs(store)
     summary: dict = {"run_id": run_id}
 
-    examples = outputs.get(("EasyRecExampleGen", "examples"))
+    examples = outputs.get((EXAMPLE_GEN, "examples"))
     summary["examples_dir"] = examples.uri if examples else None
-    statistics = outputs.get(("StatisticsGen", "statistics"))
+    statistics = outputs.get((STATISTICS_GEN, "statistics"))
     summary["train_rows"] = _split_rows(statistics.uri, "train") if statistics else None
     summary["eval_rows"] = _split_rows(statistics.uri, "eval") if statistics else None
 
-    model_run = outputs.get(("Trainer", "model_run"))
+    model_run = outputs.get((TRAINER, "model_run"))
     trainer_metrics = {}
     if model_run is not None:
-        path = os.path.join(model_run.uri, _METRICS_FILE)
+        path = os.path.join(model_run.uri, METRICS_FILE)
         if tf.io.gfile.exists(path):
             trainer_metrics = json.loads(tf.io.gfile.GFile(path).read())
     summary["booster_auc"] = trainer_metrics.get("auc_booster")
@@ -90,7 +100,7 @@ def summarize(metadata_path: str) -> dict:
     # Which weights the Trainer exported and why training stopped (rocket_training).
     summary["training"] = trainer_metrics.get("training")
 
-    evaluation = outputs.get(("Evaluator", "evaluation"))
+    evaluation = outputs.get((EVALUATOR, "evaluation"))
     by_model = tfma_results.metrics_by_model(evaluation.uri) if evaluation else {}
     light_by_slice = by_model.get(CANDIDATE, {})
     light = light_by_slice.get(tfma_results.OVERALL, {})
@@ -111,7 +121,7 @@ def summarize(metadata_path: str) -> dict:
         name: values.get("auc") for name, values in light_by_slice.items() if name
     }
 
-    blessing = outputs.get(("Evaluator", "blessing"))
+    blessing = outputs.get((EVALUATOR, "blessing"))
     summary["blessed"] = _int_property(blessing, "blessed") == 1
     summary["not_blessed_reasons"] = (
         []
@@ -119,15 +129,15 @@ def summarize(metadata_path: str) -> dict:
         else tfma_results.failed_thresholds(evaluation.uri)
     )
 
-    pushed = outputs.get(("Pusher", "pushed_model"))
+    pushed = outputs.get((PUSHER, "pushed_model"))
     summary["pushed"] = _int_property(pushed, "pushed") == 1
     summary["pushed_model_dir"] = (
         pushed.custom_properties["pushed_destination"].string_value if summary["pushed"] else None
     )
-    report = outputs.get(("EvaluationReport", "report"))
-    summary["report"] = os.path.join(report.uri, "report.md") if report else None
-    model = outputs.get(("Trainer", "model"))
-    summary["model_dir"] = os.path.join(model.uri, "Format-Serving") if model else None
+    report = outputs.get((EVALUATION_REPORT, "report"))
+    summary["report"] = os.path.join(report.uri, REPORT_FILE) if report else None
+    model = outputs.get((TRAINER, "model"))
+    summary["model_dir"] = path_utils.serving_model_dir(model.uri) if model else None
     return summary
 
 

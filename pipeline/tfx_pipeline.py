@@ -19,6 +19,16 @@ from components.easyrec_example_gen import Column, EasyRecExampleGen
 from components.evaluation_report import EvaluationReport
 from components.rocket_evaluator import BASELINE, BOOSTER, CANDIDATE, RocketEvaluator
 from components.served_baseline import ServedModelBaseline
+from pipeline.component_ids import (
+    EVALUATION_REPORT,
+    EVALUATOR,
+    EXAMPLE_GEN,
+    PUSHER,
+    SCHEMA_GEN,
+    SERVED_BASELINE,
+    STATISTICS_GEN,
+    TRAINER,
+)
 from pipeline.settings import PREPROCESSING_FN, RUN_FN, TUNER_FN, PipelineSettings
 
 # KFP runtime parameters of compiled pipelines (settings.runtime_parameters). TFX's KFP v2
@@ -185,12 +195,14 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         max_bad_rows=settings.max_bad_rows,
         splits=settings.data_splits,
         max_field_bytes=config.max_field_bytes,
+    ).with_id(EXAMPLE_GEN)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id(
+        STATISTICS_GEN
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is the configuration's contract, not inferred from the data it checks:
     # all features VarLen (any may be missing from a row), types and label domain fixed.
     schema_gen = ConfigSchemaGen(columns=columns_json, label_field=config.label_field).with_id(
-        "SchemaGen"
+        SCHEMA_GEN
     )
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
@@ -233,13 +245,13 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         custom_config=trainer_config,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         **trainer_code,
-    )
+    ).with_id(TRAINER)
     # The baseline the candidate must not fall behind: the light model serving holds now.
     # A plain step rather than TFX's Resolver, which compiles into `resolver` executors
     # that open-source Kubeflow Pipelines refuses (components/served_baseline).
     served_baseline = ServedModelBaseline(
         serving_dir=settings.serving_dir, candidate=trainer.outputs["model"]
-    )
+    ).with_id(SERVED_BASELINE)
     # The light candidate, the served baseline and the booster in one pass over the
     # eval split; the gate is the candidate's (components/rocket_evaluator).
     evaluator = RocketEvaluator(
@@ -253,10 +265,10 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             settings.max_auc_drop,
             min_class_examples=settings.min_class_examples,
         ),
-    ).with_id("Evaluator")
+    ).with_id(EVALUATOR)
     report = EvaluationReport(
         evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"]
-    )
+    ).with_id(EVALUATION_REPORT)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -265,7 +277,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         ),
         # Stage, then rename: serving never sees a half-copied version.
         custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
-    )
+    ).with_id(PUSHER)
     metadata_config = (
         tfx.orchestration.metadata.sqlite_metadata_connection_config(settings.metadata_path)
         if settings.metadata_path

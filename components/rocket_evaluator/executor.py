@@ -15,6 +15,7 @@ import os
 import apache_beam as beam
 import tensorflow_model_analysis as tfma
 from absl import logging
+from rocket_export import BOOSTER_DIR
 from tfx.components.evaluator import constants
 from tfx.components.util import tfxio_utils
 from tfx.dsl.components.base import base_beam_executor
@@ -29,7 +30,6 @@ from components.rocket_evaluator.batched_evaluator import (
 from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
 
 MODEL_RUN_KEY = "model_run"
-BOOSTER_DIR = "booster"  # rocket_export.BOOSTER_DIR: the Trainer's booster SavedModel
 EVAL_SPLIT = "eval"
 _EXAMPLES = standard_component_specs.EXAMPLES_KEY
 _MODEL = standard_component_specs.MODEL_KEY

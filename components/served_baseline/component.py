@@ -21,9 +21,8 @@ import os
 
 import tensorflow as tf
 from tfx import v1 as tfx
-from tfx.utils import io_utils
+from tfx.utils import io_utils, path_utils
 
-SERVING_MODEL_DIR = "Format-Serving"  # TFX's layout of a Model artifact
 SERVED_VERSION_PROPERTY = "served_version"  # "" when nothing was served
 
 
@@ -59,5 +58,5 @@ def ServedModelBaseline(  # noqa: N802 (TFX component naming)
         print(f"[baseline] no model served under {serving_dir}: first run, no baseline")
         return
     source = os.path.join(serving_dir, version)
-    io_utils.copy_dir(source, os.path.join(baseline.uri, SERVING_MODEL_DIR))
+    io_utils.copy_dir(source, path_utils.serving_model_dir(baseline.uri))
     print(f"[baseline] served version {version} from {source}")

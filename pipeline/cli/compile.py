@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.backends import BACKENDS
 from pipeline.cli.common import (
     AUC,
     EXIT_OK,
@@ -24,7 +25,7 @@ def add_parser(sub) -> None:
         help="compile for Kubeflow Pipelines (KFP v2 YAML) or Vertex AI (PipelineJob JSON)",
         description="Needs no cloud credentials or network: nothing is written but --output.",
     )
-    compile_.add_argument("--target", choices=("kubeflow", "vertex"), required=True)
+    compile_.add_argument("--target", choices=BACKENDS, required=True)
     compile_.add_argument(
         "--output", required=True, help="package file: .yaml for kubeflow, .json for vertex"
     )

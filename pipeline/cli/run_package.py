@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.backends import BACKENDS
 from pipeline.cli.common import EXIT_ERROR, EXIT_OK
 
 
@@ -17,7 +18,7 @@ def add_parser(sub) -> None:
         "it. gs:// paths are stood in for by ROOT/gcs/<bucket>/...",
     )
     run_package.add_argument("package", help="pipeline.yaml (kubeflow) or pipeline.json (vertex)")
-    run_package.add_argument("--backend", choices=("kubeflow", "vertex"), required=True)
+    run_package.add_argument("--backend", choices=BACKENDS, required=True)
     run_package.add_argument(
         "--root", required=True, help="local folder for artifacts, metadata and run logs"
     )

@@ -8,8 +8,8 @@ import json
 import re
 from pathlib import Path
 
-KUBEFLOW, VERTEX = "kubeflow", "vertex"
-BACKENDS = (KUBEFLOW, VERTEX)
+from pipeline.backends import KUBEFLOW
+
 # kubeflow/pipelines backend/src/v2/objectstore/config.go, ParseBucketPathToConfig
 _BUCKET_PATH = re.compile(r"(^[a-z][a-z0-9]+:///?)([^/?]+)(/[^?]*)?(\?.+)?$")
 _KFP_ROOT_SCHEMES = ("gs://", "s3://", "minio://")

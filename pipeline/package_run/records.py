@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.component_ids import EVALUATOR, PUSHER
+
 
 @dataclass
 class TaskRecord:
@@ -55,11 +57,11 @@ def verdict(record: RunRecord) -> list[str]:
     """The gate's outcome from the recorded artifacts: blessed or not, and what was pushed."""
     by_name = {task.name: task for task in record.tasks}
     lines = []
-    evaluator = by_name.get("Evaluator")
+    evaluator = by_name.get(EVALUATOR)
     if evaluator and evaluator.outputs.get("blessing"):
         blessed = bool(evaluator.outputs["blessing"][0]["metadata"].get("blessed"))
         lines.append(f"blessed: {blessed}")
-    pusher = by_name.get("Pusher")
+    pusher = by_name.get(PUSHER)
     if pusher and pusher.outputs.get("pushed_model"):
         metadata = pusher.outputs["pushed_model"][0]["metadata"]
         if metadata.get("pushed"):

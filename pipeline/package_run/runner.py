@@ -15,10 +15,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.backends import BACKENDS, KUBEFLOW, VERTEX
 from pipeline.package_run.backend_rules import (
-    BACKENDS,
-    KUBEFLOW,
-    VERTEX,
     PackageRunError,
     check_executors,
     check_kfp_pipeline_root,
