@@ -22,6 +22,12 @@ LIGHT = "light"
 BOOSTER = "booster"
 
 
+def served_net(model_config) -> str:
+    """The net a model of this ModelConfig serves and is judged by: the light net, or
+    the booster when it is trained alone (a baseline)."""
+    return BOOSTER if model_config.nets == BOOSTER else LIGHT
+
+
 def _l2(scale: float) -> keras.regularizers.Regularizer | None:
     # EasyRec's l2_regularizer(scale) is scale * sum(w^2) / 2; Keras L2(l) is l * sum(w^2).
     return keras.regularizers.L2(scale / 2) if scale > 0 else None

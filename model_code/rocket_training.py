@@ -70,15 +70,17 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
 
 class BestModelKeeper(keras.callbacks.Callback):
     """After each validation check (the end of a Keras epoch of `every` steps): keeps
-    the weights with the best validation AUC of the light net (keep "best"), and asks
-    training to stop once that AUC has not improved for `patience` steps (early_stop).
+    the weights with the best validation AUC of the net that serves (the light net; the
+    booster when it is trained alone) (keep "best"), and asks training to stop once that
+    AUC has not improved for `patience` steps (early_stop).
     EasyRec's export_config: exporter_type best, enable_early_stop, max_check_steps."""
 
-    MONITOR = "val_auc_light"
-
     def __init__(self, every: int, keep_best: bool, early_stop: bool, patience: int,
-                 report: bool = True, prefix: str = "[Trainer]"):  # fmt: skip
+                 report: bool = True, prefix: str = "[Trainer]",
+                 net: str = rocket_model.LIGHT):  # fmt: skip
         super().__init__()
+        self.net = net
+        self.monitor = f"val_auc_{net}"  # the model's metric of that net's AUC
         self.every, self.keep_best = every, keep_best
         self.early_stop, self.patience, self.report = early_stop, patience, report
         self.prefix = prefix
@@ -93,7 +95,7 @@ class BestModelKeeper(keras.callbacks.Callback):
         self.step += 1
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        value = (logs or {}).get(self.MONITOR)
+        value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(float(value)):
             raise TrainingError(
                 f"the validation check at step {self.step} gave {value!r}: no validation "
@@ -108,7 +110,7 @@ class BestModelKeeper(keras.callbacks.Callback):
                 self.best_weights = self.model.get_weights()
         if self.report:
             print(
-                f"{self.prefix} step {self.step}: validation auc_light={value:.4f} "
+                f"{self.prefix} step {self.step}: validation auc_{self.net}={value:.4f} "
                 f"(best {self.best:.4f} at step {self.best_step})",
                 flush=True,
             )
@@ -131,7 +133,7 @@ class BestModelKeeper(keras.callbacks.Callback):
             "exported_step": exported_step,
             "stopped_at_step": self.step,
             "stop_reason": self.stop_reason or "reached train_steps",
-            "best_validation_auc_light": self.best,
+            f"best_validation_auc_{self.net}": self.best,
             "best_validation_step": self.best_step,
             "validation_checks": [[step, round(auc, 6)] for step, auc in self.checks],
         }
@@ -417,8 +419,9 @@ def fit_with_validation(
     checks = -(-train_steps // every)
     guard.total_steps = checks * every
     keeper = BestModelKeeper(
-        every, train.keep == "best", train.early_stop, train.patience(), report, prefix
-    )
+        every, train.keep == "best", train.early_stop, train.patience(), report, prefix,
+        net=rocket_model.served_net(model.rocket),
+    )  # fmt: skip
     model.fit(
         train_dataset,
         epochs=checks,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
-from pipeline.cli.common import EXIT_OK
+from pipeline.cli.common import EXIT_OK, count
 from pipeline.settings import REAL_SAMPLE
 
 
@@ -24,12 +25,20 @@ def add_parser(sub) -> None:
     )
     bench.add_argument(
         "--only",
-        choices=("quality", "scale", "size"),
+        choices=("quality", "quality-at-size", "scale", "size"),
         help="run one part alone: quality = every variant over the seeds on the generator "
         "(or --data) and the real sample (--quick: smaller); scale = Transform (1 and 2 "
         "Beam workers) and Trainer with "
         "1,000,000 user ids and 500,000 ad ids (about 15 minutes); size = the default "
-        "`rocket run` and one at 300,000 rows and 1,200 steps (about 15 minutes)",
+        "`rocket run` and one at 300,000 rows and 1,200 steps (about 15 minutes); "
+        "quality-at-size = light alone, rocket, booster alone and linear on --rows generated "
+        "rows (default 1,000,000), 3 seeds, each trained by the Trainer's loop to its best "
+        "validation check (about 90 minutes on 2 cores)",
+    )
+    bench.add_argument(
+        "--rows",
+        type=count(1000),
+        help="generated rows of --only quality-at-size (default 1,000,000)",
     )
     bench.add_argument("--output", required=True, help="output folder")
     bench.set_defaults(handler=command)
@@ -39,6 +48,23 @@ def command(args: argparse.Namespace) -> int:
     from pipeline import benchmark
 
     settings = benchmark.BenchSettings.quick() if args.quick else benchmark.BenchSettings.full()
+    if args.rows is not None and args.only != "quality-at-size":
+        raise benchmark.BenchError("--rows sets the size of --only quality-at-size only")
+    if args.only == "quality-at-size":
+        from pipeline import quality_at_size
+
+        if args.quick or args.data:
+            raise benchmark.BenchError(
+                "--only quality-at-size runs on generated rows (--rows): it takes neither "
+                "--quick nor --data"
+            )
+        at_size = quality_at_size.AtSizeSettings()
+        if args.rows is not None:
+            at_size = dataclasses.replace(at_size, rows=args.rows)
+        command = "rocket bench --only quality-at-size"
+        command += (f" --rows {args.rows}" if args.rows else "") + f" --output {args.output}"
+        quality_at_size.run_alone(Path(args.output).resolve(), at_size, settings, command)
+        return EXIT_OK
     if args.only == "quality":
         command = "rocket bench --only quality" + (" --quick" if args.quick else "")
         command += (f" --data {args.data}" if args.data else "") + f" --output {args.output}"
