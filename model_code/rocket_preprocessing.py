@@ -24,6 +24,13 @@ def vocabulary_name(feature_name: str) -> str:
     return f"{feature_name}_vocab"
 
 
+def raw_feature_spec(config: rocket_config.RocketConfig) -> dict:
+    """Every input column variable-length, as SchemaGen(infer_feature_shape=False) writes
+    the schema Transform reads: what the raw tf.Examples parse to before preprocessing_fn."""
+    dtypes = {"int": tf.int64, "string": tf.string, "float": tf.float32}
+    return {f.name: tf.io.VarLenFeature(dtypes[f.type]) for f in config.input_fields}
+
+
 def table_size(feature: rocket_config.FeatureConfig, tft_output: tft.TFTransformOutput) -> int:
     """Rows of the feature's embedding table: the vocabulary, then the OOV buckets."""
     if feature.kind == rocket_config.BUCKET:

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import benchmark, cli
+from pipeline import cli, sample_data
+from pipeline.bench import pipeline_runs, quality, report, runner, settings
 
-TINY = benchmark.BenchSettings(
+TINY = settings.BenchSettings(
     mode="tiny",
     generated_rows=800,
     seeds=1,
@@ -36,18 +37,18 @@ def bench(tmp_path_factory):
     output = tmp_path_factory.mktemp("bench")
     real = tmp_path_factory.mktemp("real") / "real.csv"
     # "Real" rows for the second dataset: generated with another seed, split by user.
-    real.write_text("\n".join(benchmark.sample_data.generate_rows(600, seed=7)) + "\n")
-    result = benchmark.run_bench(output, TINY, real_sample=real, log=lambda _: None)
+    real.write_text("\n".join(sample_data.generate_rows(600, seed=7)) + "\n")
+    result = runner.run_bench(output, TINY, real_sample=real, log=lambda _: None)
     return output, result
 
 
 def test_writes_the_five_parts_plots_and_table(bench):
     output, result = bench
-    written = json.loads((output / benchmark.JSON_FILE).read_text())
-    assert tuple(written) == benchmark.BENCH_KEYS
-    for name in (benchmark.QUALITY_PLOT, benchmark.LATENCY_PLOT):
+    written = json.loads((output / settings.JSON_FILE).read_text())
+    assert tuple(written) == settings.BENCH_KEYS
+    for name in (settings.QUALITY_PLOT, settings.LATENCY_PLOT):
         assert (output / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    table = (output / benchmark.TABLE_FILE).read_text()
+    table = (output / settings.TABLE_FILE).read_text()
     for heading in ("## Quality", "## Light-net sweep", "## Serving", "## Training", "## Targets"):
         assert heading in table
     assert "gap_closed" in table
@@ -62,7 +63,7 @@ def test_writes_the_five_parts_plots_and_table(bench):
 
 def test_gap_closed_is_the_formula_on_the_numbers_written(bench):
     output, _ = bench
-    quality = json.loads((output / benchmark.JSON_FILE).read_text())["quality"]
+    quality = json.loads((output / settings.JSON_FILE).read_text())["quality"]
     for dataset in ("generated", "taobao_sample"):
         block = quality[dataset]
         variants = block["variants"]
@@ -112,32 +113,32 @@ def test_latencies_and_throughputs_are_positive_and_ratios_consistent(bench):
 
 
 def test_gap_closed_is_null_with_a_reason_when_there_is_no_gap():
-    assert benchmark.gap_closed(0.70, 0.72, 0.75)["value"] == pytest.approx(0.4)
-    null = benchmark.gap_closed(0.70, 0.72, 0.69)
+    assert quality.gap_closed(0.70, 0.72, 0.75)["value"] == pytest.approx(0.4)
+    null = quality.gap_closed(0.70, 0.72, 0.69)
     assert null["value"] is None and "≤ 0" in null["why_null"]
 
 
 def test_pipeline_part_reads_component_seconds():
     summary = {"component_seconds": {"Transform": 12.5}, "wall_seconds": 40.0}
-    block = benchmark.pipeline_block(summary, "tiny", "rocket run", 41.2)
+    block = pipeline_runs.pipeline_block(summary, "tiny", "rocket run", 41.2)
     assert block["component_seconds"] == {"Transform": 12.5} and block["wall_seconds"] == 40.0
 
 
 def test_pipeline_at_size_sets_evaluation_against_the_trainer_beside_the_default_run():
     seconds = {"Transform": 111.0, "Trainer": 80.0, "ServedModelBaseline": 2.0,
                "Evaluator": 60.0, "Pusher": 1.0}  # fmt: skip
-    assert benchmark.evaluation_over_trainer_time(seconds) == pytest.approx(62 / 80, abs=1e-3)
-    assert benchmark.evaluation_over_trainer_time({"Evaluator": 3.0}) is None
-    default = benchmark.pipeline_block(
+    assert pipeline_runs.evaluation_over_trainer_time(seconds) == pytest.approx(62 / 80, abs=1e-3)
+    assert pipeline_runs.evaluation_over_trainer_time({"Evaluator": 3.0}) is None
+    default = pipeline_runs.pipeline_block(
         {"component_seconds": {"Trainer": 20.0, "Evaluator": 25.0}, "wall_seconds": 150.0,
          "train_rows": 40_000, "eval_rows": 10_000}, "default", "rocket run", 151.0,
     )  # fmt: skip
-    at_size = benchmark.pipeline_block(
+    at_size = pipeline_runs.pipeline_block(
         {"component_seconds": {"Trainer": 80.0, "Evaluator": 200.0}, "wall_seconds": 600.0,
          "train_rows": 240_000, "eval_rows": 60_000}, "at size", "rocket run --rows", 601.0,
     )  # fmt: skip
     at_size["evaluation_over_trainer_time"] = 2.5
-    table = "\n".join(benchmark.pipeline_table(default, at_size))
+    table = "\n".join(report.pipeline_table(default, at_size))
     assert "| component | 50,000 rows | 300,000 rows |" in table
     assert "| Evaluator | 25.0 | 200.0 |" in table
     assert "| **wall** | **150.0** | **600.0** |" in table
@@ -165,8 +166,8 @@ def test_output_is_required(capsys):
 def test_full_mode_table_has_the_scale_section(bench):
     # The scale block of the committed full-size run, in the table of a whole bench.
     _, result = bench
-    saved = Path(__file__).parent / "benchmarks" / "results" / "full" / benchmark.JSON_FILE
-    table = benchmark.markdown({**result, "scale": json.loads(saved.read_text())["scale"]})
+    saved = Path(__file__).parent / "benchmarks" / "results" / "full" / settings.JSON_FILE
+    table = report.markdown({**result, "scale": json.loads(saved.read_text())["scale"]})
     assert table.index("## Scale") < table.index("## Targets")
     assert "transform_scaling_2_over_1" in table
 
@@ -175,7 +176,7 @@ def test_linear_baseline_is_measured_beside_the_nets_and_judged_against_their_sp
     """quality.<data>.variants.linear, and one target per dataset: the rocket light net's
     AUC above the linear one's by more than the larger of the two seed spreads."""
     output, _ = bench
-    quality = json.loads((output / benchmark.JSON_FILE).read_text())["quality"]
+    quality = json.loads((output / settings.JSON_FILE).read_text())["quality"]
     targets = {t["target"]: t for t in quality["targets"]}
     for dataset in ("generated", "taobao_sample"):
         variants = quality[dataset]["variants"]
@@ -190,17 +191,17 @@ def test_linear_baseline_is_measured_beside_the_nets_and_judged_against_their_sp
 
 def test_only_quality_writes_the_quality_part_alone(tmp_path):
     real = tmp_path / "real.csv"
-    real.write_text("\n".join(benchmark.sample_data.generate_rows(600, seed=7)) + "\n")
+    real.write_text("\n".join(sample_data.generate_rows(600, seed=7)) + "\n")
     output = tmp_path / "quality"
-    benchmark.run_quality_only(output, TINY, real_sample=real, log=lambda _: None)
-    written = json.loads((output / benchmark.JSON_FILE).read_text())
+    runner.run_quality_only(output, TINY, real_sample=real, log=lambda _: None)
+    written = json.loads((output / settings.JSON_FILE).read_text())
     assert list(written) == ["quality"]
     quality = written["quality"]
     for dataset in ("generated", "taobao_sample"):
         assert set(quality[dataset]["variants"]) == {
             "light_alone", "rocket", "rocket_booster", "booster_alone", "linear"
         }  # fmt: skip
-    table = (output / benchmark.TABLE_FILE).read_text()
+    table = (output / settings.TABLE_FILE).read_text()
     assert table.startswith("# rocket bench --only quality")
     rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in quality["targets"]]

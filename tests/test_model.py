@@ -326,10 +326,11 @@ def test_click_probability_is_the_softmax_of_the_click_class():
 def test_the_benchmarks_linear_baseline_is_a_logistic_regression_over_ids_and_tokens():
     """No share tower, no light layer: the light head's input is the pooled embeddings, so
     the logit is a sum of one learned scalar per id (and per tag token)."""
-    from pipeline import benchmark
+    from pipeline.bench.quality import variant_config
+    from pipeline.bench.settings import LINEAR_VARIANT
 
-    kind, options = benchmark.LINEAR_VARIANT
-    config = benchmark.variant_config(small_config(), kind, 0, 5, 64, **options)
+    kind, options = LINEAR_VARIANT
+    config = variant_config(small_config(), kind, 0, 5, 64, **options)
     model = build(config)
     features, _ = batch(config, size=8)
     model(features)

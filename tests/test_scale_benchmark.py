@@ -1,4 +1,4 @@
-"""The scale part of `rocket bench` (pipeline.scale_benchmark) on tiny input.
+"""The scale part of `rocket bench` (pipeline.bench.scale) on tiny input.
 
 The generator is checked against what it promises (exact distinct id counts, ExampleGen's
 tf.Examples); the measured run is checked for real behaviour, not timings: the
@@ -16,12 +16,13 @@ import pytest
 import tensorflow as tf
 
 from components.easyrec_example_gen.row_parser import Column, RowParser
-from pipeline import benchmark, cli
-from pipeline import scale_benchmark as scale
+from pipeline import cli
+from pipeline.bench import runner, scale_data
+from pipeline.bench.settings import JSON_FILE, TABLE_FILE, BenchSettings, ScaleSettings
 
 # 3,000 rows over 2,000 users: users 1..1000 appear twice, 1001..2000 once, so with the
 # default frequency floor of 2 the user vocabulary holds 1,000 ids; every ad appears 3x.
-TINY = scale.ScaleSettings(
+TINY = ScaleSettings(
     rows=3000,
     users=2000,
     ads=1000,
@@ -31,31 +32,31 @@ TINY = scale.ScaleSettings(
     shards=2,
     small_table_rows=100,
 )
-TINY_BENCH = dataclasses.replace(benchmark.BenchSettings.quick(), mode="tiny", scale=TINY)
+TINY_BENCH = dataclasses.replace(BenchSettings.quick(), mode="tiny", scale=TINY)
 
 
 def test_generated_ids_are_exactly_the_distinct_counts_asked():
-    data = scale.generate(TINY)
+    data = scale_data.generate(TINY)
     assert len(np.unique(data.user)) == 2000 and len(np.unique(data.ad)) == 1000
     assert sorted(np.bincount(data.user).tolist()) == [1] * 1000 + [2] * 1000
     assert set(np.bincount(data.ad).tolist()) == {3}
-    assert scale.vocabulary_floor_sizes(data, 2) == {"user_id": 1000, "adgroup_id": 1000}
+    assert scale_data.vocabulary_floor_sizes(data, 2) == {"user_id": 1000, "adgroup_id": 1000}
 
 
 def test_click_rate_is_realistic():
-    data = scale.generate(scale.ScaleSettings(rows=40_000, users=20_000, ads=10_000))
+    data = scale_data.generate(ScaleSettings(rows=40_000, users=20_000, ads=10_000))
     assert 0.04 < data.clk.mean() < 0.06
 
 
 def test_examples_equal_what_example_gen_parses_from_the_csv_line():
     import rocket_config
 
-    data = scale.generate(TINY)
+    data = scale_data.generate(TINY)
     config = rocket_config.default_config()
     parser = RowParser(
         [Column(f.name, f.type) for f in config.input_fields], label_field=config.label_field
     )
-    encoded = scale.encoded_examples(data)(0, 600)
+    encoded = scale_data.encoded_examples(data)(0, 600)
     for i, record in enumerate(encoded):
         expected = parser.parse(data.csv_line(i).encode(), "generated", i + 1)
         assert tf.train.Example.FromString(record) == expected, data.csv_line(i)
@@ -67,16 +68,16 @@ def test_examples_equal_what_example_gen_parses_from_the_csv_line():
 
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="rows"):
-        scale.ScaleSettings(rows=10, users=20, ads=5).check()
-    assert benchmark.BenchSettings.quick().scale is None
-    full = benchmark.BenchSettings.full().scale
+        ScaleSettings(rows=10, users=20, ads=5).check()
+    assert BenchSettings.quick().scale is None
+    full = BenchSettings.full().scale
     assert (full.users, full.ads) == (1_000_000, 500_000) and full.rows >= 2 * full.users
 
 
 @pytest.fixture(scope="module")
 def scale_run(tmp_path_factory):
     output = tmp_path_factory.mktemp("scale")
-    result = benchmark.run_scale_only(output, TINY_BENCH, log=lambda _: None)
+    result = runner.run_scale_only(output, TINY_BENCH, log=lambda _: None)
     return output, result["scale"]
 
 
@@ -129,9 +130,9 @@ def test_trainer_trains_on_tables_of_the_transform_output(scale_run):
 @pytest.mark.slow
 def test_only_scale_writes_the_scale_key_and_section(scale_run):
     output, block = scale_run
-    written = json.loads((output / benchmark.JSON_FILE).read_text())
+    written = json.loads((output / JSON_FILE).read_text())
     assert list(written) == ["scale"] and written["scale"]["measured"]["mode"] == "tiny"
-    table = (output / benchmark.TABLE_FILE).read_text()
+    table = (output / TABLE_FILE).read_text()
     assert "## Scale" in table and "transform_scaling_2_over_1" in table
     assert f"lazy_over_small_tables: {block['lazy_over_small_tables']}" in table
     assert f"{os.cpu_count()} cores" in block["note"]

@@ -45,16 +45,17 @@ def add_parser(sub) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from pipeline import benchmark
+    from pipeline.bench import runner
+    from pipeline.bench.settings import BenchError, BenchSettings
 
-    settings = benchmark.BenchSettings.quick() if args.quick else benchmark.BenchSettings.full()
+    settings = BenchSettings.quick() if args.quick else BenchSettings.full()
     if args.rows is not None and args.only != "quality-at-size":
-        raise benchmark.BenchError("--rows sets the size of --only quality-at-size only")
+        raise BenchError("--rows sets the size of --only quality-at-size only")
     if args.only == "quality-at-size":
-        from pipeline import quality_at_size
+        from pipeline.bench import quality_at_size
 
         if args.quick or args.data:
-            raise benchmark.BenchError(
+            raise BenchError(
                 "--only quality-at-size runs on generated rows (--rows): it takes neither "
                 "--quick nor --data"
             )
@@ -63,22 +64,22 @@ def command(args: argparse.Namespace) -> int:
             at_size = dataclasses.replace(at_size, rows=args.rows)
         command = "rocket bench --only quality-at-size"
         command += (f" --rows {args.rows}" if args.rows else "") + f" --output {args.output}"
-        quality_at_size.run_alone(Path(args.output).resolve(), at_size, settings, command)
+        runner.run_quality_at_size_only(Path(args.output).resolve(), at_size, settings, command)
         return EXIT_OK
     if args.only == "quality":
         command = "rocket bench --only quality" + (" --quick" if args.quick else "")
         command += (f" --data {args.data}" if args.data else "") + f" --output {args.output}"
-        benchmark.run_quality_only(
+        runner.run_quality_only(
             Path(args.output).resolve(), settings, args.data, REAL_SAMPLE, command=command
         )
         return EXIT_OK
     if args.only:
         if args.quick or args.data:
-            raise benchmark.BenchError(
+            raise BenchError(
                 f"--only {args.only} runs its full-size part on data it generates: it takes "
                 "neither --quick nor --data"
             )
-        run_alone = {"scale": benchmark.run_scale_only, "size": benchmark.run_size_only}
+        run_alone = {"scale": runner.run_scale_only, "size": runner.run_size_only}
         run_alone[args.only](
             Path(args.output).resolve(),
             settings,
@@ -87,7 +88,7 @@ def command(args: argparse.Namespace) -> int:
         return EXIT_OK
     command = "rocket bench" + (" --quick" if args.quick else "")
     command += (f" --data {args.data}" if args.data else "") + f" --output {args.output}"
-    benchmark.run_bench(
+    runner.run_bench(
         Path(args.output).resolve(),
         settings,
         data=args.data,

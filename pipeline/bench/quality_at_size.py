@@ -20,15 +20,26 @@ from pathlib import Path
 
 import rocket_config
 
-from pipeline import benchmark, sample_data
+from pipeline import sample_data
+from pipeline.bench import quality, report
+from pipeline.bench.data import BenchData, _examples, analyze_and_transform, load_dataset
+from pipeline.bench.settings import (
+    BOOSTER_ALONE,
+    LIGHT_ALONE,
+    LINEAR,
+    LINEAR_VARIANT,
+    ROCKET,
+)
+from pipeline.bench.targets import target
 from pipeline.settings import EVAL_FRACTION
 
+KEY = "quality_at_size"  # its key in benchmark.json
 # The variants of the quality block, in its order: (kind, model options).
 VARIANTS = {
-    benchmark.LIGHT_ALONE: (benchmark.LIGHT_ALONE, {}),
-    benchmark.ROCKET: (benchmark.ROCKET, {}),
-    benchmark.BOOSTER_ALONE: (benchmark.BOOSTER_ALONE, {}),
-    benchmark.LINEAR: benchmark.LINEAR_VARIANT,
+    LIGHT_ALONE: (LIGHT_ALONE, {}),
+    ROCKET: (ROCKET, {}),
+    BOOSTER_ALONE: (BOOSTER_ALONE, {}),
+    LINEAR: LINEAR_VARIANT,
 }
 
 
@@ -59,7 +70,7 @@ def training_budget(train_rows: int, settings: AtSizeSettings, train) -> tuple[i
 def variant_config(base, kind: str, seed: int, settings: AtSizeSettings, train_rows: int,
                    **model):  # fmt: skip
     """The bench's variant config with the Trainer's validation, keep and early stop."""
-    config = benchmark.variant_config(base, kind, seed, 1, settings.batch_size, **model)
+    config = quality.variant_config(base, kind, seed, 1, settings.batch_size, **model)
     steps, every, epoch = training_budget(train_rows, settings, config.train)
     return rocket_config.with_changes(
         config,
@@ -72,7 +83,7 @@ def variant_config(base, kind: str, seed: int, settings: AtSizeSettings, train_r
     )
 
 
-def datasets(data: benchmark.BenchData, train):
+def datasets(data: BenchData, train):
     """The Trainer's two training inputs from in-memory rows: shuffled, repeated train
     batches without the validation rows, and the validation rows (rocket_training's
     row-content split: the same rows whatever the order)."""
@@ -92,7 +103,7 @@ def datasets(data: benchmark.BenchData, train):
     return train_dataset.prefetch(2), validation.rebatch(train.eval_batch_size).cache()
 
 
-def train_variant(data: benchmark.BenchData, config) -> tuple[object, dict]:
+def train_variant(data: BenchData, config) -> tuple[object, dict]:
     """One model trained by the Trainer's loop; returns it and what training kept."""
     import rocket_training
     import tensorflow as tf
@@ -112,15 +123,15 @@ def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], Non
     rows = sample_data.generate_rows(settings.rows, seed=0)
     lines = [("generated", i + 1, r.encode()) for i, r in enumerate(rows)]
     del rows
-    data = benchmark.load_dataset(
+    data = load_dataset(
         "generated_at_size",
         f"pipeline.sample_data, {settings.rows} rows, seed 0",
-        benchmark._examples(lines, base),
+        _examples(lines, base),
         settings.eval_fraction,
         False,
     )
     del lines
-    benchmark.analyze_and_transform(data, base, workdir)
+    analyze_and_transform(data, base, workdir)
     log(
         f"[bench] {settings.rows:,} generated rows split and analysed: "
         f"{len(data.train_examples):,} train / {len(data.eval_examples):,} eval "
@@ -147,17 +158,15 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
                 config = variant_config(base, kind, seed, settings, train_rows, **options)
                 model, training = train_variant(data, config)
                 nets = {
-                    benchmark.LIGHT_ALONE: [rocket_model.LIGHT],
-                    benchmark.BOOSTER_ALONE: [rocket_model.BOOSTER],
+                    LIGHT_ALONE: [rocket_model.LIGHT],
+                    BOOSTER_ALONE: [rocket_model.BOOSTER],
                 }.get(kind, [rocket_model.LIGHT, rocket_model.BOOSTER])
                 for net in nets:
                     key = (
-                        name
-                        if net == rocket_model.LIGHT or kind != benchmark.ROCKET
-                        else (f"{name}_booster")
+                        name if net == rocket_model.LIGHT or kind != ROCKET else (f"{name}_booster")
                     )
-                    predictions = benchmark.predict(model, net, data.eval_features)
-                    result = benchmark.auc_and_gauc(data.eval_labels, predictions, data.eval_users)
+                    predictions = quality.predict(model, net, data.eval_features)
+                    result = quality.auc_and_gauc(data.eval_labels, predictions, data.eval_users)
                     entry = scores.setdefault(key, {"auc": [], "gauc": []})
                     entry["auc"].append(result["auc"])
                     entry["gauc"].append(result["gauc"])
@@ -188,85 +197,71 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
     """The part's JSON: the bench's quality block plus the training regime, each run's
     kept step, gap_closed per seed and the targets."""
     variants = {
-        name: {"auc": benchmark.spread(v["auc"]), "gauc": benchmark.spread(v["gauc"])}
+        name: {"auc": quality.spread(v["auc"]), "gauc": quality.spread(v["gauc"])}
         for name, v in scores.items()
     }
-    quality = benchmark._quality_block(data, seeds, steps, settings.batch_size, variants)
-    quality["training"] = (
+    part = quality._quality_block(data, seeds, steps, settings.batch_size, variants)
+    part["training"] = (
         f"the Trainer's loop: 10% of the train rows held out for validation, a check every "
         f"{every} steps ({settings.checks_per_epoch} per epoch), the best check's weights "
         f"kept, early stop after an epoch without a better validation AUC of the served "
         f"net, at most {steps} steps ({settings.max_epochs:g} epochs)"
     )
-    quality["runs"] = runs
+    part["runs"] = runs
     for metric in ("auc", "gauc"):
-        quality["gap_closed"][metric]["per_seed"] = per_seed_gap(scores, metric)
-    quality["targets"] = targets(quality)
-    return quality
+        part["gap_closed"][metric]["per_seed"] = per_seed_gap(scores, metric)
+    part["targets"] = targets(part)
+    return part
 
 
 def per_seed_gap(scores: dict, metric: str) -> dict:
     """gap_closed of each seed's three runs (same seed: same initialisation and batches);
     a seed whose booster alone is not better than its light alone has none."""
-    light = scores[benchmark.LIGHT_ALONE][metric]
-    rocket = scores[benchmark.ROCKET][metric]
-    booster = scores[benchmark.BOOSTER_ALONE][metric]
+    light = scores[LIGHT_ALONE][metric]
+    rocket = scores[ROCKET][metric]
+    booster = scores[BOOSTER_ALONE][metric]
     values = [(r - lt) / (b - lt) if b > lt else None for lt, r, b in zip(light, rocket, booster)]
     defined = [v for v in values if v is not None]
     return {
         "values": [None if v is None else round(v, 4) for v in values],
-        "spread": benchmark.spread(defined) if defined else None,
+        "spread": quality.spread(defined) if defined else None,
     }
 
 
-def targets(quality: dict) -> list[dict]:
-    variants = quality["variants"]
-    light, linear = variants[benchmark.ROCKET]["auc"], variants[benchmark.LINEAR]["auc"]
-    gap = quality["gap_closed"]["auc"]
+def targets(part: dict) -> list[dict]:
+    variants = part["variants"]
+    light, linear = variants[ROCKET]["auc"], variants[LINEAR]["auc"]
+    gap = part["gap_closed"]["auc"]
     return [
-        benchmark._target(
+        target(
             "rocket light AUC − linear AUC (generated_at_size)",
             round(light["mean"] - linear["mean"], 5),
             ">",
             max(light["std"], linear["std"]),
             "beyond the seeds' spread (the larger std of the two)",
         ),
-        benchmark._target(
+        target(
             "gap_closed (generated_at_size, AUC)", gap["value"], ">=", 0.6, gap["why_null"] or ""
         ),
     ]
 
 
-def lines(quality: dict) -> list[str]:
+def lines(part: dict) -> list[str]:
     """benchmark.md's section of this part."""
-    out = benchmark.quality_lines({"generated_at_size": quality})
+    out = report.quality_lines({"generated_at_size": part})
     out[0] = "## Quality at size (eval split; mean ± std over seeds)"
-    steps = f"{quality['train_steps']} steps of"
+    steps = f"{part['train_steps']} steps of"
     out = [line.replace(steps, f"at most {steps}") for line in out]
-    out += ["", f"Training: {quality['training']}.", "", "| variant | seed | kept step | "
+    out += ["", f"Training: {part['training']}.", "", "| variant | seed | kept step | "
             "stopped at | seconds |", "|---|---|---|---|---|"]  # fmt: skip
-    for name, runs in quality["runs"].items():
+    for name, runs in part["runs"].items():
         for run in runs:
             out.append(
                 f"| {name} | {run['seed']} | {run['exported_step']} | "
                 f"{run['stopped_at_step']} | {run['seconds']} |"
             )
     for metric in ("auc", "gauc"):
-        per_seed = quality["gap_closed"][metric]["per_seed"]
+        per_seed = part["gap_closed"][metric]["per_seed"]
         values = ", ".join("null" if v is None else f"{v:.3f}" for v in per_seed["values"])
         out.append(f"\ngap_closed per seed ({metric.upper()}): {values}")
-    return out + benchmark.targets_lines({"quality_at_size": quality}, ("quality_at_size",))
-
-
-def run_alone(output: Path, settings: AtSizeSettings, mode_settings, command: str,
-              log: Callable[[str], None] = print) -> dict:  # fmt: skip
-    """`rocket bench --only quality-at-size`: benchmark.json with the key
-    `quality_at_size`, and benchmark.md."""
-    started = time.time()
-    output.mkdir(parents=True, exist_ok=True)
-    meta = benchmark._meta(mode_settings, command)
-    quality = measure(settings, log)
-    return benchmark._write_alone(
-        output, "quality-at-size", {"quality_at_size": quality}, lines(quality), meta,
-        started, log,
-    )  # fmt: skip
+    return out + report.targets_lines({KEY: part}, (KEY,))
