@@ -39,13 +39,7 @@ CONFIG = rocket_config.RocketConfig(
     train=rocket_config.TrainConfig(batch_size=64, eval_batch_size=128, train_steps=20),
 ).validate()
 
-RAW_SPEC = {
-    "clk": tf.io.VarLenFeature(tf.int64),
-    "user_id": tf.io.VarLenFeature(tf.string),
-    "ad_id": tf.io.VarLenFeature(tf.string),
-    "tags": tf.io.VarLenFeature(tf.string),
-    "price": tf.io.VarLenFeature(tf.int64),
-}
+RAW_SPEC = rocket_preprocessing.raw_feature_spec(CONFIG)  # every column VarLen
 
 
 def raw_rows(count: int, seed: int) -> list[dict]:

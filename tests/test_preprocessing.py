@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import rocket_config
 import rocket_preprocessing
-import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from rocket_config import BUCKET, ID, TAG, FeatureConfig, FeatureGroup, InputField
@@ -44,12 +43,7 @@ RAW = [
 
 
 def analyze_and_transform(config, raw, tmp_path_factory):
-    spec = {
-        "clk": tf.io.VarLenFeature(tf.int64),
-        "user_id": tf.io.VarLenFeature(tf.string),
-        "tags": tf.io.VarLenFeature(tf.string),
-        "price": tf.io.VarLenFeature(tf.int64),
-    }
+    spec = rocket_preprocessing.raw_feature_spec(config)  # every column VarLen
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     fn = functools.partial(
         rocket_preprocessing.preprocessing_fn,
