@@ -19,7 +19,7 @@ EVALUATION_COMPONENTS = ("ServedModelBaseline", "Evaluator")
 
 def measure_pipeline(settings: BenchSettings, output: Path, log: Callable[[str], None]) -> dict:
     """Wall time per component of a `rocket run` in a subprocess (its own process: Beam
-    and TFX state must not leak into the measurements above)."""
+    and TFX state must not leak into the other parts' measurements)."""
     if settings.pipeline_args is None:
         return {"skipped": "no pipeline run in this configuration", "note": settings.pipeline_note}
     return run_pipeline(settings.pipeline_args, settings.pipeline_note, output, "pipeline_run", log)
