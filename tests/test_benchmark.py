@@ -6,13 +6,15 @@ latencies) and that bad options are reported by name.
 """
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rocket_config
 
 from pipeline import cli, sample_data
-from pipeline.bench import pipeline_runs, quality, report, runner, settings
+from pipeline.bench import pipeline_runs, quality, quality_at_size, report, runner, settings
 
 TINY = settings.BenchSettings(
     mode="tiny",
@@ -205,3 +207,61 @@ def test_only_quality_writes_the_quality_part_alone(tmp_path):
     assert table.startswith("# rocket bench --only quality")
     rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in quality["targets"]]
+
+
+def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
+    """--only quality-at-size: every variant over the seeds, each ended by the Trainer's
+    validation checks (kept step ≤ stopped step ≤ the epoch budget), gap_closed per seed
+    from the same seed's three runs, and the targets in the table."""
+    at_size = quality_at_size.AtSizeSettings(rows=2500, seeds=2, max_epochs=2.0,
+                                             checks_per_epoch=2, batch_size=64)  # fmt: skip
+    output = tmp_path / "at_size"
+    runner.run_quality_at_size_only(output, at_size, TINY, log=lambda _: None)
+    written = json.loads((output / settings.JSON_FILE).read_text())
+    assert list(written) == [quality_at_size.KEY]
+    part = written[quality_at_size.KEY]
+    assert set(part["variants"]) == {
+        "light_alone", "rocket", "rocket_booster", "booster_alone", "linear"
+    }  # fmt: skip
+    train_rows = part["rows"]["train"]
+    steps, every, epoch = quality_at_size.training_budget(
+        train_rows, at_size, rocket_config.TrainConfig()
+    )
+    assert part["train_steps"] == steps and steps % every == 0
+    assert epoch == math.ceil(train_rows * 0.9 / 64) and every == math.ceil(epoch / 2)
+    for runs in part["runs"].values():
+        assert [r["seed"] for r in runs] == [0, 1]
+        for run in runs:
+            assert run["exported_step"] % every == 0
+            assert every <= run["exported_step"] <= run["stopped_at_step"] <= steps
+            assert 0.0 < run["best_validation_auc"] <= 1.0  # the served net's, never 0
+    scores = part["variants"]
+    for metric in ("auc", "gauc"):
+        light = scores["light_alone"][metric]["values"]
+        rocket = scores["rocket"][metric]["values"]
+        booster = scores["booster_alone"][metric]["values"]
+        expected = [(r - lt) / (b - lt) if b > lt else None
+                    for lt, r, b in zip(light, rocket, booster)]  # fmt: skip
+        got = part["gap_closed"][metric]["per_seed"]["values"]
+        # The written scores are rounded to 5 digits, the gaps computed before rounding.
+        assert got == [None if e is None else pytest.approx(e, rel=0.05, abs=0.01)
+                       for e in expected]  # fmt: skip
+    table = (output / settings.TABLE_FILE).read_text()
+    assert table.startswith("# rocket bench --only quality-at-size")
+    assert f"at most {steps} steps of 64" in table
+    rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in part["targets"]]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--rows", "5000"], "--rows sets the size of --only quality-at-size only"),
+        (["--only", "quality-at-size", "--quick"], "takes neither --quick nor --data"),
+        (["--only", "quality-at-size", "--rows", "10"], "10: must be 1000 or more"),
+    ],
+)
+def test_quality_at_size_options_are_checked(tmp_path, capsys, argv, message):
+    code = cli._main(["bench", *argv, "--output", str(tmp_path)])
+    assert code == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err

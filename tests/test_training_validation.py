@@ -5,10 +5,12 @@ the best check's weights and stops early, and the settings that drive them."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 import pytest
 import rocket_config
+import rocket_model
 import tensorflow as tf
 import tf_keras as keras
 from rocket_training import BestModelKeeper, TrainingError, split_rows
@@ -16,6 +18,7 @@ from rocket_training import BestModelKeeper, TrainingError, split_rows
 from pipeline.cli.common import load_config
 
 ROWS = 2000
+MODEL = rocket_config.default_config().model
 
 
 def batches(batch_size: int, order: np.ndarray) -> tf.data.Dataset:
@@ -79,15 +82,17 @@ def test_validation_rows_are_the_same_whatever_the_order_and_never_trained_on():
             assert [t for t in tags[index] if t >= 0] == list(range(row % 4))
 
 
-def run_checks(keeper: BestModelKeeper, model: keras.Model, aucs: list[float], every: int):
+def run_checks(keeper: BestModelKeeper, model: keras.Model, aucs: list[float], every: int,
+               other: str = "booster"):  # fmt: skip
     """Train-loop events as Keras sends them; before each check the weights are set to
-    the check's number, so the kept weights show which check they came from."""
+    the check's number, so the kept weights show which check they came from. The
+    other net's validation AUC is 0, as the model reports a net it does not have."""
     keeper.set_model(model)
     for check, auc in enumerate(aucs, start=1):
         model.set_weights([np.full(w.shape, check, w.dtype) for w in model.get_weights()])
         for batch in range(every):
             keeper.on_train_batch_end(batch)
-        keeper.on_epoch_end(check - 1, {"val_auc_light": auc})
+        keeper.on_epoch_end(check - 1, {f"val_auc_{keeper.net}": auc, f"val_auc_{other}": 0.0})
         if model.stop_training:
             break
 
@@ -108,6 +113,21 @@ def test_keeper_exports_the_best_check_and_stops_after_the_patience():
     assert summary["best_validation_auc_light"] == pytest.approx(0.70)
     assert "early stop" in summary["stop_reason"]
     assert [step for step, _ in summary["validation_checks"]] == [10, 20, 30, 40, 50]
+
+
+def test_a_booster_trained_alone_is_kept_by_its_own_validation_auc():
+    """The served net decides: a booster alone (a bench baseline) has no light net, whose
+    AUC the model reports as 0; monitoring that kept the first check and stopped."""
+    assert rocket_model.served_net(dataclasses.replace(MODEL, nets="booster")) == "booster"
+    assert rocket_model.served_net(MODEL) == rocket_model.served_net(
+        dataclasses.replace(MODEL, nets="light")
+    ) == "light"  # fmt: skip
+    model = small_model()
+    keeper = BestModelKeeper(every=10, keep_best=True, early_stop=True, patience=20,
+                             report=False, net="booster")  # fmt: skip
+    run_checks(keeper, model, [0.60, 0.70, 0.75, 0.74], every=10, other="light")
+    assert keeper.restore_best() == 30 and not model.stop_training
+    assert keeper.summary(30)["best_validation_auc_booster"] == pytest.approx(0.75)
 
 
 def test_keep_final_exports_the_last_weights_and_no_early_stop_runs_every_check():
