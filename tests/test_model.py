@@ -5,9 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 import rocket_config
+import rocket_memory
 import rocket_model
 import rocket_optimizers
-import rocket_training
 import tensorflow as tf
 from rocket_preprocessing import transformed_name
 
@@ -218,16 +218,14 @@ def test_embedding_memory_counts_weights_and_the_optimizers_slots():
     )
     sizes = {f.name: 100 for f in config.model_features()}
     sizes["user_id"] = 1_000_010  # 1,000,000 ids + 10 OOV buckets
-    tables = {
-        t.feature: t for t in rocket_training.embedding_memory(config.model_features(), sizes)
-    }
+    tables = {t.feature: t for t in rocket_memory.embedding_memory(config.model_features(), sizes)}
     user = tables["user_id"]
     assert (user.rows, user.dim) == (1_000_010, 8)
     assert user.weight_bytes == 1_000_010 * 8 * 4
     assert user.slot_bytes == 2 * user.weight_bytes  # Adam's m and v
     assert user.total_bytes == 3 * 1_000_010 * 8 * 4
     assert tables["price"].total_bytes == 3 * 100 * 16 * 4
-    text = rocket_training.format_embedding_memory(list(tables.values()))
+    text = rocket_memory.format_embedding_memory(list(tables.values()))
     lines = text.splitlines()
     assert "Adam's m and v" in lines[0] and "per worker" in lines[0]
     user_line = next(line for line in lines if line.split()[0] == "user_id")
@@ -240,7 +238,7 @@ def test_embedding_memory_counts_weights_and_the_optimizers_slots():
     for optimizer, count in expected.items():
         assert rocket_optimizers.slots(train(optimizer=optimizer))[0] == count, optimizer
     assert rocket_optimizers.slots(train(optimizer="rms_prop", momentum=0.0))[0] == 1
-    (adagrad,) = rocket_training.embedding_memory(config.model_features()[:1], sizes, slots=1)
+    (adagrad,) = rocket_memory.embedding_memory(config.model_features()[:1], sizes, slots=1)
     assert adagrad.total_bytes == 2 * adagrad.weight_bytes
 
 

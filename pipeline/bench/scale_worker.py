@@ -106,6 +106,7 @@ def run_training(
     With `table_rows`, every table is capped to that many rows and the ids are folded
     into it: the same data, batches and model, only the tables are small (the reference
     the large tables' examples/s is compared with)."""
+    import rocket_memory
     import rocket_model
     import rocket_training
     import tensorflow_transform as tft
@@ -120,8 +121,8 @@ def run_training(
     sizes = rocket_training.table_sizes(config, tft_output)
     capped = {n: table_rows for n, size in sizes.items() if table_rows and size > table_rows}
     sizes.update(capped)
-    memory = rocket_training.embedding_memory(features, sizes)
-    print(rocket_training.format_embedding_memory(memory), flush=True)
+    memory = rocket_memory.embedding_memory(features, sizes)
+    print(rocket_memory.format_embedding_memory(memory), flush=True)
     keras.utils.set_random_seed(settings.seed)
     model = rocket_model.build_model(config, sizes)
     dataset = rocket_training.make_dataset(
@@ -160,7 +161,7 @@ def run_training(
             "user_id": round(sizes_mb["user_id"], 1),
             "adgroup_id": round(sizes_mb["adgroup_id"], 1),
         },
-        "embedding_memory_table": rocket_training.format_embedding_memory(memory).splitlines(),
+        "embedding_memory_table": rocket_memory.format_embedding_memory(memory).splitlines(),
         "fit_seconds": round(time.time() - started, 2),
         "timed_seconds": round(seconds, 3),
         "examples_per_second": round(settings.train_steps * settings.batch_size / seconds, 1),
