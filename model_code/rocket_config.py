@@ -109,6 +109,12 @@ KEEP_CHOICES = ("best", "final")  # which weights the Trainer exports
 # export the final weights (no hold-out, no early stop), e.g. to time the Trainer or to
 # make two runs' models differ only by their step counts.
 FIXED_STEPS = {"train.validation_fraction": 0.0, "train.keep": "final", "train.early_stop": False}
+# The linear baseline (`model.*` changes) that the Trainer and the bench train beside the
+# nets: the light net alone with no share tower and no hidden layer, whose logit is a
+# weighted sum of the pooled embeddings, i.e. one learned weight per id and tag token: a
+# logistic regression over one-hot ids and tag tokens.
+LINEAR_MODEL = {"nets": "light", "share_dnn": None, "light_dnn": DNNConfig(()),
+                "feature_based_distillation": False}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,10 @@ class TrainConfig:
     keep: str = "best"
     early_stop: bool = True
     max_check_steps: int = 0
+    # Ours: the Trainer also trains LINEAR_MODEL on the same rows by the same loop and
+    # records its eval AUC (metrics.json linear_baseline, the run summary): what the nets
+    # must beat to be worth serving. Not exported.
+    linear_baseline: bool = True
 
     def check_every(self) -> int:
         """Steps between two validation checks."""
@@ -513,6 +523,7 @@ __all__ = [
     "TAG",
     "DNNConfig",
     "FIXED_STEPS",
+    "LINEAR_MODEL",
     "FeatureConfig",
     "FeatureGroup",
     "InputField",

@@ -351,6 +351,18 @@ def train_and_export(
             f"auc_booster={metrics['auc_booster']:.4f}",
             flush=True,
         )
+    if config.train.linear_baseline:
+        metrics["linear_baseline"] = train_linear_baseline(
+            config, sizes, train_dataset, validation_dataset, eval_dataset, train_steps,
+            strategy, role,
+        )  # fmt: skip
+        if role.is_chief:
+            print(
+                f"[Trainer] linear baseline (a logistic regression over the same ids and tag "
+                f"tokens, same rows and loop): eval auc={metrics['linear_baseline']['auc']:.4f} "
+                f"against the light net's {metrics['auc_light']:.4f}",
+                flush=True,
+            )
     scratch = None
     if not role.is_chief:
         # The usual Keras multi-worker pattern: every worker takes part in the saves (they
@@ -368,6 +380,32 @@ def train_and_export(
     if role.multi_worker:
         barrier(strategy)
     return metrics
+
+
+def train_linear_baseline(
+    config: rocket_config.RocketConfig,
+    sizes: dict[str, int],
+    train_dataset: tf.data.Dataset,
+    validation_dataset: tf.data.Dataset | None,
+    eval_dataset: tf.data.Dataset,
+    train_steps: int,
+    strategy: tf.distribute.Strategy,
+    role: WorkerRole,
+) -> dict:
+    """rocket_config.LINEAR_MODEL trained by fit_model on the pair's rows (same seed,
+    batches, validation checks and early stop): its eval AUC and what training kept."""
+    changes = {f"model.{name}": value for name, value in rocket_config.LINEAR_MODEL.items()}
+    linear = rocket_config.with_changes(config, **changes)
+    model, training = fit_model(
+        linear, sizes, train_dataset, validation_dataset, train_steps, strategy, role,
+        prefix="[Trainer] linear baseline:",
+    )  # fmt: skip
+    evaluation = model.evaluate(eval_dataset, verbose=0, return_dict=True)
+    return {
+        "auc": float(evaluation["auc_light"]),
+        "exported_step": training["exported_step"],
+        "stop_reason": training["stop_reason"],
+    }
 
 
 def fit_model(

@@ -99,6 +99,9 @@ def summarize(metadata_path: str) -> dict:
     summary["trainer_booster_auc"] = trainer_metrics.get("auc_booster")
     # Which weights the Trainer exported and why training stopped (rocket_training).
     summary["training"] = trainer_metrics.get("training")
+    # The logistic regression the Trainer trained beside the nets (train_config
+    # linear_baseline): what the light net must beat.
+    summary["linear_baseline_auc"] = (trainer_metrics.get("linear_baseline") or {}).get("auc")
 
     evaluation = outputs.get((EVALUATOR, "evaluation"))
     by_model = tfma_results.metrics_by_model(evaluation.uri) if evaluation else {}
@@ -176,6 +179,12 @@ def format_summary(summary: dict) -> str:
         + ("none (first run)" if baseline is None else fmt(baseline)),
         f"  rows: train {summary['train_rows']}, eval {summary['eval_rows']}",
     ]
+    if summary.get("linear_baseline_auc") is not None:
+        lines.insert(
+            4,
+            "  logistic regression, same rows (Trainer's linear baseline): "
+            f"{fmt(summary['linear_baseline_auc'])}",
+        )
     training = summary.get("training")
     if training:
         best = training.get("best_validation_auc_light")

@@ -267,7 +267,9 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         ),
     ).with_id(EVALUATOR)
     report = EvaluationReport(
-        evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"]
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        model_run=trainer.outputs["model_run"],
     ).with_id(EVALUATION_REPORT)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

@@ -62,6 +62,7 @@ EDGES = {
     ("Evaluator", "model_run"): ("Trainer", "model_run"),
     ("EvaluationReport", "evaluation"): ("Evaluator", "evaluation"),
     ("EvaluationReport", "blessing"): ("Evaluator", "blessing"),
+    ("EvaluationReport", "model_run"): ("Trainer", "model_run"),
     ("Pusher", "model"): ("Trainer", "model"),
     ("Pusher", "model_blessing"): ("Evaluator", "blessing"),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -138,14 +139,23 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
         env=env, capture_output=True, text=True, timeout=420,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    training = json.loads((work / "output" / "model_run" / "metrics.json").read_text())["training"]
+    metrics = json.loads((work / "output" / "model_run" / "metrics.json").read_text())
+    training = metrics["training"]
     checks = [step for step, _ in training["validation_checks"]]
     every = dataclasses.replace(CONFIG.train, train_steps=60).check_every()  # TrainArgs' 60
     assert every == 5 and checks == list(range(every, training["stopped_at_step"] + 1, every))
     best = max(training["validation_checks"], key=lambda check: check[1])
     assert training["exported_step"] == training["best_validation_step"] == best[0]
     assert f"keeping the weights of step {best[0]} (best validation AUC)" in result.stdout
-    assert result.stdout.count("validation auc_light=") == len(checks)
+    pair_checks = re.findall(r"^\[Trainer\] step \d+: validation auc_light=", result.stdout, re.M)
+    assert len(pair_checks) == len(checks)
+    # The linear baseline: trained by the same loop on the same rows, checked as often.
+    linear = metrics["linear_baseline"]
+    assert 0.0 < linear["auc"] < 1.0 and linear["exported_step"] % every == 0
+    assert (
+        f"linear baseline (a logistic regression over the same ids and tag tokens, same rows "
+        f"and loop): eval auc={linear['auc']:.4f}" in result.stdout
+    )
 
 
 @pytest.mark.parametrize(

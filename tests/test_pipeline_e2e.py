@@ -92,6 +92,14 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert "| GAUC |" in text and "booster − light" in text and "pid=430548_1007" in text
     for plot in ("roc.png", "calibration.png"):
         assert (report.parent / plot).read_bytes()[:4] == b"\x89PNG"
+    # The Trainer's linear baseline (a logistic regression on the same rows): in the
+    # summary, on the console and in the report.
+    linear = summary["linear_baseline_auc"]
+    assert 0.0 < linear < 1.0
+    assert f"logistic regression, same rows (Trainer's linear baseline): {linear:.4f}" in (
+        result.stdout
+    )
+    assert f"AUC {linear:.4f} on the eval split; light − linear: " in text
 
 
 def test_pushed_model_is_the_light_net_only(generated_run):

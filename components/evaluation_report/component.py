@@ -19,6 +19,7 @@ from components.evaluation_report.report import (
     collect,
     render_markdown,
     render_plots,
+    trainer_metrics,
 )
 
 
@@ -26,10 +27,11 @@ from components.evaluation_report.report import (
 def EvaluationReport(  # noqa: N802 (TFX component naming)
     evaluation: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelEvaluation],
     blessing: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
+    model_run: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelRun],
     report: tfx.dsl.components.OutputArtifact[RocketEvaluationReport],
 ) -> None:
     blessed = blessing.get_int_custom_property("blessed") == 1
-    data = collect(evaluation.uri, blessed)
+    data = collect(evaluation.uri, blessed, trainer_metrics(model_run.uri))
     os.makedirs(report.uri, exist_ok=True)
     with open(os.path.join(report.uri, METRICS_FILE), "w") as handle:
         json.dump(data, handle, indent=2)

@@ -3,6 +3,7 @@ and the ROC and calibration plots (render_plots), from the Evaluator's TFMA outp
 
 from __future__ import annotations
 
+import json
 import os
 
 from components.evaluation_report import tfma_results
@@ -21,8 +22,18 @@ ROWS = (
 )
 
 
-def collect(evaluation_uri: str, blessed: bool) -> dict:
-    """The report's numbers, from the Evaluator's output (all three models)."""
+def trainer_metrics(model_run_uri: str) -> dict:
+    """The Trainer's metrics.json in its model_run ({} when there is none)."""
+    import tensorflow as tf
+    from rocket_export import METRICS_FILE as TRAINER_METRICS
+
+    path = os.path.join(model_run_uri, TRAINER_METRICS)
+    return json.loads(tf.io.gfile.GFile(path).read()) if tf.io.gfile.exists(path) else {}
+
+
+def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None) -> dict:
+    """The report's numbers, from the Evaluator's output (all three models) and the
+    Trainer's metrics (its linear baseline)."""
     by_model = tfma_results.metrics_by_model(evaluation_uri)
     light = by_model.get(CANDIDATE, {})
     baseline = by_model.get(BASELINE, {})
@@ -36,6 +47,7 @@ def collect(evaluation_uri: str, blessed: bool) -> dict:
         "booster_by_slice": {k: v for k, v in booster.items() if k != overall},
         "blessed": blessed,
         "not_blessed_reasons": [] if blessed else tfma_results.failed_thresholds(evaluation_uri),
+        "linear_baseline": (trainer or {}).get("linear_baseline"),
     }
     for metric in ("auc", "gauc"):
         if metric in data["light"] and metric in data["booster"]:
@@ -73,6 +85,17 @@ def render_markdown(data: dict) -> str:
         if baseline:
             row += f" {_fmt(baseline.get(key))} |"
         lines.append(row)
+    linear = data.get("linear_baseline")
+    if linear:
+        light = data["light"].get("auc")
+        versus = "" if light is None else f"; light − linear: {light - linear['auc']:+.4f}"
+        lines += [
+            "",
+            f"Logistic regression over the same ids and tag tokens (the Trainer's linear "
+            f"baseline, same rows and training loop, kept step {linear['exported_step']}): "
+            f"AUC {_fmt(linear['auc'])} on the eval split{versus}. The nets are worth "
+            "serving where they beat it.",
+        ]
     if data["light_by_slice"]:
         lines += [
             "",

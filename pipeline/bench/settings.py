@@ -21,12 +21,11 @@ EASYREC_LIGHT_MS_B512 = 13.3
 EASYREC_TRAIN_EXAMPLES_PER_S = 2400.0
 
 LIGHT_ALONE, ROCKET, BOOSTER_ALONE = "light_alone", "rocket", "booster_alone"
-# The linear baseline: the light net alone with no hidden layer and no share tower, so its
-# logit is a weighted sum of the pooled embeddings, i.e. one learned weight per id and per
-# tag token: a logistic regression over every column's one-hot ids and tag tokens, trained
-# on the same rows, batches and steps as the nets.
+# The linear baseline (rocket_config.LINEAR_MODEL, the Trainer's too): a logistic
+# regression over every column's one-hot ids and tag tokens, trained on the same rows,
+# batches and steps as the nets. The variant's kind sets `nets`.
 LINEAR = "linear"
-LINEAR_VARIANT = (LIGHT_ALONE, {"share_dnn": None, "light_dnn": rocket_config.DNNConfig(())})
+LINEAR_VARIANT = (LIGHT_ALONE, {k: v for k, v in rocket_config.LINEAR_MODEL.items() if k != "nets"})
 
 
 class BenchError(UsageError):
