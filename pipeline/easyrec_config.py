@@ -219,6 +219,8 @@ def _train_config(message, train, source: str):
         changes["eval_every_steps"] = message.save_checkpoints_steps
     if message.HasField("validation_fraction"):
         changes["validation_fraction"] = message.validation_fraction
+    if message.HasField("linear_baseline"):
+        changes["linear_baseline"] = message.linear_baseline
     for optimizer in message.optimizer_config:
         optimizer_changes, rate = _optimizer(optimizer, source)
         changes.update(optimizer_changes)

@@ -84,8 +84,10 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("save_checkpoints_steps", "uint32", False),
         ("sync_replicas", "bool", False),
         ("keep_checkpoint_max", "uint32", False),
-        # Ours, not EasyRec's: the share of train rows held out as validation data.
+        # Ours, not EasyRec's: the share of train rows held out as validation data, and
+        # whether the Trainer also trains the linear baseline.
         ("validation_fraction", "float", False),
+        ("linear_baseline", "bool", False),
     ],
     "OptimizerConfig": [
         ("adam_optimizer", "AdamOptimizer", False),

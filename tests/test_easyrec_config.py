@@ -144,6 +144,13 @@ def test_bad_configs_are_clear_errors(text, message):
         easyrec_config.to_rocket_config(easyrec_proto.parse(text, "x.config"), "x.config")
 
 
+def test_the_linear_baseline_is_on_unless_train_config_turns_it_off(tmp_path):
+    assert rocket_config.default_config().train.linear_baseline is True
+    path = tmp_path / "off.config"
+    path.write_text("train_config { num_steps: 10 linear_baseline: false }\n")
+    assert easyrec_config.load(str(path)).train.linear_baseline is False
+
+
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"--config .*nope\.config: no such file"):
         easyrec_config.load(tmp_path / "nope.config")
