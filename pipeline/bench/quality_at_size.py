@@ -10,6 +10,7 @@ do when the data holds enough of each cross (README: "Where Rocket Launching pay
 
 from __future__ import annotations
 
+import gc
 import math
 import shutil
 import tempfile
@@ -54,6 +55,9 @@ class AtSizeSettings:
     checks_per_epoch: int = 4  # validation checks; early stop after three without gain
     batch_size: int = 512
     eval_fraction: float = EVAL_FRACTION
+    # Rows shuffled together. The generated rows are already in random order; a buffer
+    # of all 800,000 sparse rows held 9 GB more and the process was killed for memory.
+    shuffle_buffer: int = 100_000
 
 
 def training_budget(train_rows: int, settings: AtSizeSettings, train) -> tuple[int, int, int]:
@@ -83,7 +87,7 @@ def variant_config(base, kind: str, seed: int, settings: AtSizeSettings, train_r
     )
 
 
-def datasets(data: BenchData, train):
+def datasets(data: BenchData, train, shuffle_buffer: int):
     """The Trainer's two training inputs from in-memory rows: shuffled, repeated train
     batches without the validation rows, and the validation rows (rocket_training's
     row-content split: the same rows whatever the order)."""
@@ -92,7 +96,8 @@ def datasets(data: BenchData, train):
 
     n = int(data.train_labels.shape[0])
     rows = tf.data.Dataset.from_tensor_slices((data.train_features, data.train_labels))
-    shuffled = rows.shuffle(n, seed=train.seed, reshuffle_each_iteration=True).repeat()
+    buffer = min(n, shuffle_buffer)
+    shuffled = rows.shuffle(buffer, seed=train.seed, reshuffle_each_iteration=True).repeat()
     fraction = train.validation_fraction
     train_dataset = rocket_training.split_rows(
         shuffled.batch(train.batch_size), fraction, validation=False
@@ -103,13 +108,13 @@ def datasets(data: BenchData, train):
     return train_dataset.prefetch(2), validation.rebatch(train.eval_batch_size).cache()
 
 
-def train_variant(data: BenchData, config) -> tuple[object, dict]:
+def train_variant(data: BenchData, config, shuffle_buffer: int) -> tuple[object, dict]:
     """One model trained by the Trainer's loop; returns it and what training kept."""
     import rocket_training
     import tensorflow as tf
     from rocket_distribution import WorkerRole
 
-    train_dataset, validation = datasets(data, config.train)
+    train_dataset, validation = datasets(data, config.train, shuffle_buffer)
     sizes = rocket_training.table_sizes(config, data.tft_output)
     return rocket_training.fit_model(
         config, sizes, train_dataset, validation, config.train.train_steps,
@@ -132,6 +137,7 @@ def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], Non
     )
     del lines
     analyze_and_transform(data, base, workdir)
+    gc.collect()  # the Beam pipeline's garbage, before the training datasets are built
     log(
         f"[bench] {settings.rows:,} generated rows split and analysed: "
         f"{len(data.train_examples):,} train / {len(data.eval_examples):,} eval "
@@ -156,7 +162,7 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
             for name, (kind, options) in VARIANTS.items():
                 started = time.time()
                 config = variant_config(base, kind, seed, settings, train_rows, **options)
-                model, training = train_variant(data, config)
+                model, training = train_variant(data, config, settings.shuffle_buffer)
                 nets = {
                     LIGHT_ALONE: [rocket_model.LIGHT],
                     BOOSTER_ALONE: [rocket_model.BOOSTER],
