@@ -126,6 +126,9 @@ class TrainConfig:
 
     batch_size: int = 512
     train_steps: int = 1200  # at most; early stopping usually ends training sooner
+    # EasyRec's data_config num_epochs: at most this many passes over the train rows left
+    # after the validation hold-out, or train_steps, whichever ends first (0: steps only).
+    num_epochs: float = 0.0
     eval_batch_size: int = 2048
     learning_rate: float = 0.001
     decay_steps: int = 1000
@@ -316,8 +319,10 @@ class RocketConfig:
                 raise ValueError(f"rocket_launching.{name} must be 0 or more, got "
                                  f"{getattr(model, name)}")  # fmt: skip
         train = self.train
-        if train.batch_size <= 0 or train.train_steps <= 0:
-            raise ValueError("train_config: batch_size and train_steps must be positive")
+        if train.batch_size <= 0 or train.train_steps <= 0 or not train.num_epochs >= 0:
+            raise ValueError(
+                "train_config: batch_size and train_steps must be positive, num_epochs 0 or more"
+            )
         if not (train.learning_rate > 0 and train.min_learning_rate >= 0):
             raise ValueError(
                 "train_config: the learning rate must be positive and its floor 0 or more, got "

@@ -27,7 +27,7 @@ import tensorflow_transform as tft
 from rocket_distribution import make_strategy, worker_role
 from rocket_preprocessing import CONFIG_KEY
 from rocket_preprocessing import preprocessing_fn as _preprocessing_fn
-from rocket_training import read_splits, train_and_export
+from rocket_training import read_splits, train_and_export, train_steps_of
 
 
 def _config_from(custom_config: dict | None) -> rocket_config.RocketConfig:
@@ -61,7 +61,7 @@ def run_fn(fn_args) -> None:
         tft_output,
         splits.train,
         splits.eval,
-        fn_args.train_steps or config.train.train_steps,
+        train_steps_of(fn_args, config.train, role.is_chief),
         fn_args.serving_model_dir,
         fn_args.model_run_dir,
         strategy=strategy,

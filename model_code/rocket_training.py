@@ -235,6 +235,41 @@ def table_sizes(config: rocket_config.RocketConfig, tft_output: tft.TFTransformO
     return {f.name: table_size(f, tft_output) for f in config.model_features()}
 
 
+def count_rows(file_patterns: list[str] | str) -> int:
+    """Records in the gzipped TFRecord files of a split (as ExampleGen writes them)."""
+    patterns = [file_patterns] if isinstance(file_patterns, str) else file_patterns
+    files = sorted(name for pattern in patterns for name in tf.io.gfile.glob(pattern))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    return int(records.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def epoch_limited_steps(train: rocket_config.TrainConfig, train_rows: int, steps: int) -> int:
+    """`steps`, or fewer when train.num_epochs passes over the rows training sees (the
+    train split less its validation hold-out) end sooner; at least one step."""
+    if not train.num_epochs:
+        return steps
+    rows = train_rows * (1 - train.validation_fraction)
+    return max(1, min(steps, math.ceil(train.num_epochs * rows / train.batch_size)))
+
+
+def train_steps_of(fn_args, train: rocket_config.TrainConfig, report: bool = True) -> int:
+    """The step budget of a TFX FnArgs (the Trainer's or the Tuner's): TrainArgs'
+    num_steps (else train_steps), capped by num_epochs when it is set."""
+    steps = fn_args.train_steps or train.train_steps
+    if not train.num_epochs:
+        return steps
+    rows = count_rows(fn_args.train_files)
+    limited = epoch_limited_steps(train, rows, steps)
+    if report:
+        print(
+            f"[Trainer] num_epochs {train.num_epochs:g} over {rows:,} train rows "
+            f"({train.validation_fraction:.0%} held out for validation), batch "
+            f"{train.batch_size}: at most {limited} steps (of {steps})",
+            flush=True,
+        )
+    return limited
+
+
 @dataclass
 class Splits:
     """What training reads: the train rows (repeated, shuffled, without the validation

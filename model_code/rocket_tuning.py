@@ -213,7 +213,7 @@ def tuner_fn_result(fn_args, config: rocket_config.RocketConfig):
     custom = fn_args.custom_config or {}
     max_trials = int(custom.get(TRIALS_KEY, DEFAULT_TRIALS))
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    train_steps = fn_args.train_steps or config.train.train_steps
+    train_steps = rocket_training.train_steps_of(fn_args, config.train)
     tuner = make_tuner(
         config,
         rocket_training.table_sizes(config, tft_output),

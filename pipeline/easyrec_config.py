@@ -109,6 +109,8 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
         separator = data.separator or separator
         if data.batch_size:
             train = _replace(train, batch_size=data.batch_size)
+        if data.num_epochs:
+            train = _replace(train, num_epochs=float(data.num_epochs))
         limits = {
             name: getattr(data, name)
             for name in ("max_field_bytes", "max_tag_items")

@@ -56,6 +56,7 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("input_type", "InputType", False),
         ("prefetch_size", "uint32", False),
         ("shuffle", "bool", False),
+        ("num_epochs", "uint32", False),
         # Ours, not EasyRec's: the input contract training and serving share.
         ("max_field_bytes", "uint32", False),
         ("max_tag_items", "uint32", False),

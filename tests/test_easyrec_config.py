@@ -151,6 +151,14 @@ def test_the_linear_baseline_is_on_unless_train_config_turns_it_off(tmp_path):
     assert easyrec_config.load(str(path)).train.linear_baseline is False
 
 
+def test_num_epochs_comes_from_data_config(tmp_path):
+    assert rocket_config.default_config().train.num_epochs == 0  # steps only
+    path = tmp_path / "epochs.config"
+    path.write_text("data_config { num_epochs: 3 batch_size: 128 }\n")
+    train = easyrec_config.load(str(path)).train
+    assert (train.num_epochs, train.batch_size) == (3.0, 128)
+
+
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"--config .*nope\.config: no such file"):
         easyrec_config.load(tmp_path / "nope.config")

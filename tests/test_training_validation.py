@@ -13,7 +13,14 @@ import rocket_config
 import rocket_model
 import tensorflow as tf
 import tf_keras as keras
-from rocket_training import BestModelKeeper, TrainingError, split_rows
+from rocket_training import (
+    BestModelKeeper,
+    TrainingError,
+    count_rows,
+    epoch_limited_steps,
+    split_rows,
+    train_steps_of,
+)
 
 from pipeline.cli.common import load_config
 
@@ -173,3 +180,27 @@ def test_fixed_steps_turns_validation_and_early_stopping_off():
     )  # fmt: skip
     args.fixed_steps = False
     assert load_config(args).train.keep == "best"
+
+
+def test_num_epochs_caps_the_steps_by_the_rows_training_sees(tmp_path, capsys):
+    """EasyRec's data_config num_epochs: passes over the train split's rows less the
+    validation hold-out, counted in ExampleGen's gzipped TFRecords; train_steps (or
+    TrainArgs' num_steps) still caps."""
+    for shard, rows in (("a", 700), ("b", 300)):
+        options = tf.io.TFRecordOptions(compression_type="GZIP")
+        with tf.io.TFRecordWriter(str(tmp_path / f"data_{shard}.gz"), options) as writer:
+            for i in range(rows):
+                writer.write(f"row {i}".encode())
+    files = [str(tmp_path / "data_*.gz")]
+    assert count_rows(files) == 1000
+    train = rocket_config.TrainConfig(batch_size=64, num_epochs=2, validation_fraction=0.1)
+    assert epoch_limited_steps(train, 1000, 1200) == 29  # ceil(2 * 900 / 64)
+    assert epoch_limited_steps(train, 1000, 20) == 20
+    assert epoch_limited_steps(dataclasses.replace(train, num_epochs=0), 1000, 1200) == 1200
+    fn_args = argparse.Namespace(train_files=files, train_steps=500)
+    assert train_steps_of(fn_args, train) == 29
+    assert "num_epochs 2 over 1,000 train rows" in capsys.readouterr().out
+    fn_args.train_steps = 0  # no TrainArgs count: the config's train_steps
+    assert train_steps_of(fn_args, dataclasses.replace(train, train_steps=10)) == 10
+    with pytest.raises(ValueError, match="num_epochs 0 or more"):
+        rocket_config.with_changes(rocket_config.default_config(), **{"train.num_epochs": -1})
