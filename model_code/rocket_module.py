@@ -24,10 +24,11 @@ from __future__ import annotations
 import rocket_config
 import rocket_tuning
 import tensorflow_transform as tft
+from rocket_data import read_splits, train_steps_of
 from rocket_distribution import make_strategy, worker_role
 from rocket_preprocessing import CONFIG_KEY
 from rocket_preprocessing import preprocessing_fn as _preprocessing_fn
-from rocket_training import read_splits, train_and_export, train_steps_of
+from rocket_training import train_and_export
 
 
 def _config_from(custom_config: dict | None) -> rocket_config.RocketConfig:

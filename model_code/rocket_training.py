@@ -1,6 +1,7 @@
-"""Training the pair: the input datasets, the loop with its progress log and NaN guard,
-the Trainer's in-graph evaluation, and the exports (rocket_export) on the chief; the
-memory estimate printed first is rocket_memory's."""
+"""Training the pair: the loop with its progress log and NaN guard, the validation checks
+that keep the best weights, the linear baseline, the Trainer's in-graph evaluation and
+the exports (rocket_export) on the chief. What it reads is rocket_data's; the memory
+estimate printed first is rocket_memory's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 
 import rocket_config
 import rocket_export
@@ -20,9 +20,8 @@ import rocket_optimizers
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
-from rocket_distribution import WorkerRole, barrier, shard_policy
-from rocket_preprocessing import LABEL_KEY, table_size
-from tfx_bsl.public import tfxio
+from rocket_distribution import WorkerRole, barrier
+from rocket_preprocessing import table_size
 
 
 class TrainingError(RuntimeError):
@@ -140,199 +139,9 @@ class BestModelKeeper(keras.callbacks.Callback):
         }
 
 
-VALIDATION_BUCKETS = 10000
-
-
-def row_buckets(features: dict, label: tf.Tensor) -> tf.Tensor:
-    """A bucket in [0, VALIDATION_BUCKETS) for each row of a batch, from the row's label
-    and all its feature values: a row lands in the same bucket whatever the order, shuffle,
-    batch or worker it is read in, so the validation rows are never trained on."""
-    rows = tf.shape(label)[0]
-    parts = [_row_strings(label, rows)]
-    parts += [_row_strings(features[name], rows) for name in sorted(features)]
-    joined = tf.strings.reduce_join(tf.stack(parts, axis=1), axis=1, separator="\x1f")
-    return tf.strings.to_hash_bucket_fast(joined, VALIDATION_BUCKETS)
-
-
-def _row_strings(value, rows: tf.Tensor) -> tf.Tensor:
-    """Each row's values of one feature joined into one string; a sparse or ragged
-    feature joins only the row's own values (no padding, which depends on the batch)."""
-    if isinstance(value, tf.SparseTensor):
-        value = tf.RaggedTensor.from_sparse(value)
-    if isinstance(value, tf.RaggedTensor):
-        if value.dtype != tf.string:
-            value = tf.ragged.map_flat_values(tf.strings.as_string, value)
-        return tf.strings.reduce_join(value, axis=1, separator=",")
-    value = tf.reshape(value, [rows, -1])
-    if value.dtype != tf.string:
-        value = tf.strings.as_string(value)
-    return tf.strings.reduce_join(value, axis=1, separator=",")
-
-
-def split_rows(dataset: tf.data.Dataset, fraction: float, validation: bool) -> tf.data.Dataset:
-    """Each batch of a batched (features, label) dataset with only its rows in (or, with
-    validation False, out of) the validation share. Batches shrink by about that share;
-    `.rebatch()` restores a fixed size. Rows are masked within the batch: unbatching and
-    batching again cost 18 s per 300 batches of 512 here, masking 2.7 s."""
-    limit = round(fraction * VALIDATION_BUCKETS)
-
-    def select(features, label):
-        buckets = row_buckets(features, label)
-        keep = buckets < limit if validation else buckets >= limit
-        return {name: _rows(value, keep) for name, value in features.items()}, _rows(label, keep)
-
-    return dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _rows(value, keep: tf.Tensor):
-    """The rows of a dense, sparse or ragged batch where `keep` is True."""
-    if isinstance(value, tf.RaggedTensor):
-        return tf.ragged.boolean_mask(value, keep)
-    if not isinstance(value, tf.SparseTensor):
-        return tf.boolean_mask(value, keep)
-    entry_kept = tf.gather(keep, value.indices[:, 0])
-    indices = tf.boolean_mask(value.indices, entry_kept)
-    new_row = tf.cumsum(tf.cast(keep, tf.int64)) - 1  # old row -> new row
-    indices = tf.concat([tf.gather(new_row, indices[:, :1]), indices[:, 1:]], axis=1)
-    shape = tf.concat([[tf.reduce_sum(tf.cast(keep, tf.int64))], value.dense_shape[1:]], 0)
-    return tf.SparseTensor(indices, tf.boolean_mask(value.values, entry_kept), shape)
-
-
-def make_dataset(
-    file_pattern: list[str] | str,
-    data_accessor,
-    tft_output: tft.TFTransformOutput,
-    batch_size: int,
-    num_epochs: int | None,
-    shuffle: bool,
-    shuffle_seed: int | None = None,
-    auto_shard_policy: tf.data.experimental.AutoShardPolicy | None = None,
-) -> tf.data.Dataset:
-    """Batches of transformed features from TFX's data accessor. `batch_size` is the global
-    batch: under a multi-worker strategy Keras splits it over the replicas and shards the
-    dataset over the workers by `auto_shard_policy`. Element sharding needs every worker
-    to read the same order, hence `shuffle_seed` for multi-worker runs."""
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(
-            batch_size=batch_size,
-            label_key=LABEL_KEY,
-            num_epochs=num_epochs,
-            shuffle=shuffle,
-            shuffle_seed=shuffle_seed,
-        ),
-        tft_output.transformed_metadata.schema,
-    )
-    if auto_shard_policy is not None:
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = auto_shard_policy
-        dataset = dataset.with_options(options)
-    return dataset
-
-
 def table_sizes(config: rocket_config.RocketConfig, tft_output: tft.TFTransformOutput) -> dict:
     """Rows of each feature's embedding table, from its TFT vocabulary or bucket count."""
     return {f.name: table_size(f, tft_output) for f in config.model_features()}
-
-
-def count_rows(file_patterns: list[str] | str) -> int:
-    """Records in the gzipped TFRecord files of a split (as ExampleGen writes them)."""
-    patterns = [file_patterns] if isinstance(file_patterns, str) else file_patterns
-    files = sorted(name for pattern in patterns for name in tf.io.gfile.glob(pattern))
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    return int(records.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
-
-
-def epoch_limited_steps(train: rocket_config.TrainConfig, train_rows: int, steps: int) -> int:
-    """`steps`, or fewer when train.num_epochs passes over the rows training sees (the
-    train split less its validation hold-out) end sooner; at least one step."""
-    if not train.num_epochs:
-        return steps
-    rows = train_rows * (1 - train.validation_fraction)
-    return max(1, min(steps, math.ceil(train.num_epochs * rows / train.batch_size)))
-
-
-def train_steps_of(fn_args, train: rocket_config.TrainConfig, report: bool = True) -> int:
-    """The step budget of a TFX FnArgs (the Trainer's or the Tuner's): TrainArgs'
-    num_steps (else train_steps), capped by num_epochs when it is set."""
-    steps = fn_args.train_steps or train.train_steps
-    if not train.num_epochs:
-        return steps
-    rows = count_rows(fn_args.train_files)
-    limited = epoch_limited_steps(train, rows, steps)
-    if report:
-        print(
-            f"[Trainer] num_epochs {train.num_epochs:g} over {rows:,} train rows "
-            f"({train.validation_fraction:.0%} held out for validation), batch "
-            f"{train.batch_size}: at most {limited} steps (of {steps})",
-            flush=True,
-        )
-    return limited
-
-
-@dataclass
-class Splits:
-    """What training reads: the train rows (repeated, shuffled, without the validation
-    rows), the validation rows held out of the train split (None when
-    validation_fraction is 0) and the eval split (one ordered pass)."""
-
-    train: tf.data.Dataset
-    validation: tf.data.Dataset | None
-    eval: tf.data.Dataset
-
-
-def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config.TrainConfig,
-                role: WorkerRole) -> Splits:  # fmt: skip
-    """The datasets of a TFX FnArgs (the Trainer's or the Tuner's): same rows, same order,
-    same validation hold-out for both."""
-    # A seeded shuffle: a rerun sees the same batches (with the seeded weights, the same
-    # model), and under multi-worker training every worker reads the same order, so that
-    # sharding by element gives each worker a disjoint part. The global seed too: a
-    # shuffle's order depends on it as well as on its own seed, and a process that has
-    # already trained (a Tuner's later trials) has it set.
-    keras.utils.set_random_seed(train.seed)
-    train_sharding = eval_sharding = None
-    if role.multi_worker:
-        train_sharding = shard_policy(fn_args.train_files, role.num_workers)
-        # Eval by element: every worker gets an even share of a finite split even when its
-        # files differ in size.
-        eval_sharding = tf.data.experimental.AutoShardPolicy.DATA
-        print(f"[Trainer] train data sharded by {train_sharding.name}", flush=True)
-    train_dataset = make_dataset(
-        fn_args.train_files,
-        fn_args.data_accessor,
-        tft_output,
-        train.batch_size,
-        num_epochs=None,
-        shuffle=True,
-        shuffle_seed=train.seed,
-        auto_shard_policy=train_sharding,
-    )
-
-    def read_once(files):  # eval-sized batches, in file order, one pass
-        return make_dataset(
-            files,
-            fn_args.data_accessor,
-            tft_output,
-            train.eval_batch_size,
-            num_epochs=1,
-            shuffle=False,
-            auto_shard_policy=eval_sharding,
-        )
-
-    validation_dataset = None
-    if train.validation_fraction > 0:
-        # Held out of the train split by each row's content (row_buckets), so the eval
-        # split stays the gate's alone and no validation row is trained on.
-        train_dataset = split_rows(
-            train_dataset, train.validation_fraction, validation=False
-        ).rebatch(train.batch_size, drop_remainder=True)
-        validation_dataset = (
-            split_rows(read_once(fn_args.train_files), train.validation_fraction, validation=True)
-            .rebatch(train.eval_batch_size)
-            .cache()  # read once: the later checks reuse it
-        )
-    return Splits(train_dataset, validation_dataset, read_once(fn_args.eval_files))
 
 
 def train_and_export(

@@ -205,6 +205,7 @@ def make_tuner(config: rocket_config.RocketConfig, table_sizes: dict[str, int],
 
 def tuner_fn_result(fn_args, config: rocket_config.RocketConfig):
     """What TFX's Tuner executor runs: the tuner and the datasets it searches with."""
+    import rocket_data
     import rocket_distribution
     import rocket_training
     import tensorflow_transform as tft
@@ -213,7 +214,7 @@ def tuner_fn_result(fn_args, config: rocket_config.RocketConfig):
     custom = fn_args.custom_config or {}
     max_trials = int(custom.get(TRIALS_KEY, DEFAULT_TRIALS))
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    train_steps = rocket_training.train_steps_of(fn_args, config.train)
+    train_steps = rocket_data.train_steps_of(fn_args, config.train)
     tuner = make_tuner(
         config,
         rocket_training.table_sizes(config, tft_output),
@@ -231,7 +232,7 @@ def tuner_fn_result(fn_args, config: rocket_config.RocketConfig):
         tuner=tuner,
         fit_kwargs={
             "read_splits": functools.partial(
-                rocket_training.read_splits,
+                rocket_data.read_splits,
                 fn_args,
                 tft_output,
                 config.train,

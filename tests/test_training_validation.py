@@ -13,14 +13,8 @@ import rocket_config
 import rocket_model
 import tensorflow as tf
 import tf_keras as keras
-from rocket_training import (
-    BestModelKeeper,
-    TrainingError,
-    count_rows,
-    epoch_limited_steps,
-    split_rows,
-    train_steps_of,
-)
+from rocket_data import count_rows, epoch_limited_steps, split_rows, train_steps_of
+from rocket_training import BestModelKeeper, TrainingError
 
 from pipeline.cli.common import load_config
 

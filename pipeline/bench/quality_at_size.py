@@ -89,9 +89,9 @@ def variant_config(base, kind: str, seed: int, settings: AtSizeSettings, train_r
 
 def datasets(data: BenchData, train, shuffle_buffer: int):
     """The Trainer's two training inputs from in-memory rows: shuffled, repeated train
-    batches without the validation rows, and the validation rows (rocket_training's
+    batches without the validation rows, and the validation rows (rocket_data's
     row-content split: the same rows whatever the order)."""
-    import rocket_training
+    import rocket_data
     import tensorflow as tf
 
     n = int(data.train_labels.shape[0])
@@ -99,10 +99,10 @@ def datasets(data: BenchData, train, shuffle_buffer: int):
     buffer = min(n, shuffle_buffer)
     shuffled = rows.shuffle(buffer, seed=train.seed, reshuffle_each_iteration=True).repeat()
     fraction = train.validation_fraction
-    train_dataset = rocket_training.split_rows(
+    train_dataset = rocket_data.split_rows(
         shuffled.batch(train.batch_size), fraction, validation=False
     ).rebatch(train.batch_size, drop_remainder=True)
-    validation = rocket_training.split_rows(
+    validation = rocket_data.split_rows(
         rows.batch(train.eval_batch_size), fraction, validation=True
     )
     return train_dataset.prefetch(2), validation.rebatch(train.eval_batch_size).cache()

@@ -13,7 +13,7 @@ and `ads` distinct ad ids (pipeline.bench.scale_data) and measures:
   DirectRunner in multi-processing mode with 1 and 2 workers: rows/s, the 2-over-1
   scaling ratio, peak memory of the process tree.
 - Trainer: the rocket model with the table sizes of that Transform output, trained on it
-  through the Trainer's own input path (rocket_training.make_dataset): examples/s after a
+  through the Trainer's own input path (rocket_data.make_dataset): examples/s after a
   warm-up, peak memory, and the embedding-memory estimate the Trainer prints.
 
 Each Transform run and the training run is a fresh subprocess (`python -m

@@ -106,6 +106,7 @@ def run_training(
     With `table_rows`, every table is capped to that many rows and the ids are folded
     into it: the same data, batches and model, only the tables are small (the reference
     the large tables' examples/s is compared with)."""
+    import rocket_data
     import rocket_memory
     import rocket_model
     import rocket_training
@@ -125,7 +126,7 @@ def run_training(
     print(rocket_memory.format_embedding_memory(memory), flush=True)
     keras.utils.set_random_seed(settings.seed)
     model = rocket_model.build_model(config, sizes)
-    dataset = rocket_training.make_dataset(
+    dataset = rocket_data.make_dataset(
         str(transform_dir / f"{TRANSFORMED_PREFIX}*"),
         _Accessor(),
         tft_output,
