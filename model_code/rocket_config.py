@@ -1,9 +1,10 @@
 """The one typed configuration of a Rocket Launching run, built once and passed down.
 
-Defaults are exactly the seed's EasyRec `model_config` (17 features of group `all`,
-share [128,96,64], booster [256,128,96,64], light [128,64], ...) and the input format of
-EasyRec's Taobao CSVInput. The whole object travels to the TFX components as JSON
-(`to_json` / `from_json`), so Transform and Trainer see the same values as the CLI.
+Defaults are exactly the seed's EasyRec `model_config` (share [128,96,64], booster
+[256,128,96,64], light [128,64], ...); the seed's features and EasyRec's Taobao input
+format are rocket_seed's (`rocket_seed.default_config()`). The whole object travels to
+the TFX components as JSON (`to_json` / `from_json`), so Transform and Trainer see the
+same values as the CLI.
 """
 
 from __future__ import annotations
@@ -425,90 +426,6 @@ def _convert(type_name: str, value: Any) -> Any:
     return value
 
 
-# --- The seed's defaults ------------------------------------------------------------------
-
-# The user-profile columns of the Taobao data: the same names in the raw user_profile.csv
-# and in our input rows.
-TAOBAO_PROFILE_FIELDS = (
-    "cms_segid",
-    "cms_group_id",
-    "final_gender_code",
-    "age_level",
-    "pvalue_level",
-    "shopping_level",
-    "occupation",
-    "new_user_class_level",
-)
-
-TAOBAO_INPUT_FIELDS = (
-    InputField("clk", "int"),
-    InputField("buy", "int"),
-    *(
-        InputField(name)
-        for name in (
-            "pid",
-            "adgroup_id",
-            "cate_id",
-            "campaign_id",
-            "customer",
-            "brand",
-            "user_id",
-            *TAOBAO_PROFILE_FIELDS,
-            "tag_category_list",
-            "tag_brand_list",
-        )
-    ),
-    InputField("price", "int"),
-)
-
-SEED_GROUP_ALL = (
-    "user_id",
-    "cms_segid",
-    "cms_group_id",
-    "age_level",
-    "pvalue_level",
-    "shopping_level",
-    "occupation",
-    "new_user_class_level",
-    "adgroup_id",
-    "cate_id",
-    "campaign_id",
-    "customer",
-    "brand",
-    "price",
-    "pid",
-    "tag_category_list",
-    "tag_brand_list",
-)
-
-
-def default_features() -> tuple[FeatureConfig, ...]:
-    features = []
-    for field_ in TAOBAO_INPUT_FIELDS:
-        if field_.name in ("clk", "buy"):
-            continue
-        if field_.name.startswith("tag_"):
-            features.append(FeatureConfig(field_.name, kind=TAG))
-        elif field_.name == "price":
-            features.append(FeatureConfig(field_.name, kind=BUCKET, num_buckets=50))
-        else:
-            features.append(FeatureConfig(field_.name, kind=ID))
-    return tuple(features)
-
-
-def default_config(**train_overrides: Any) -> RocketConfig:
-    """The seed's configuration on EasyRec's Taobao input format."""
-    return RocketConfig(
-        input_fields=TAOBAO_INPUT_FIELDS,
-        label_field="clk",
-        features=default_features(),
-        model=ModelConfig(feature_groups=(FeatureGroup("all", SEED_GROUP_ALL),)),
-        train=TrainConfig(**train_overrides),
-        user_field="user_id",
-        slice_fields=("pid",),
-    ).validate()
-
-
 def with_changes(config: RocketConfig, **changes: Any) -> RocketConfig:
     """A copy with top-level fields or `model.*` / `train.*` fields replaced."""
     model = {k[6:]: v for k, v in changes.items() if k.startswith("model.")}
@@ -535,6 +452,5 @@ __all__ = [
     "ModelConfig",
     "RocketConfig",
     "TrainConfig",
-    "default_config",
     "with_changes",
 ]

@@ -10,18 +10,21 @@ which import each other as top-level modules.
 The Trainer writes:
 - `serving_model_dir` (Format-Serving): the light net only, with the TFT layer;
 - `model_run_dir/booster`: the booster, exported the same way, for comparison;
-- `model_run_dir/metrics.json`: both nets' AUC and losses on the eval split.
+- `model_run_dir/metrics.json`: both nets' AUC and losses on the eval split, what training
+  kept, and the linear baseline's AUC.
 
 This file holds the three entry points; the work is in its neighbours: rocket_config (the
-configuration), rocket_preprocessing, rocket_model (the nets), rocket_optimizers,
-rocket_training (datasets, the loop, the in-graph evaluation), rocket_tuning (the
-search), rocket_distribution (the TF_CONFIG cluster: strategy, sharding, barrier) and
-rocket_export (SavedModels).
+configuration) and rocket_seed (the seed's), rocket_preprocessing, rocket_model (the
+nets), rocket_optimizers, rocket_data (datasets, validation rows, step budget),
+rocket_training (the loop, the checks, the linear baseline, the in-graph evaluation),
+rocket_memory, rocket_tuning (the search), rocket_distribution (the TF_CONFIG cluster:
+strategy, sharding, barrier) and rocket_export (SavedModels).
 """
 
 from __future__ import annotations
 
 import rocket_config
+import rocket_seed
 import rocket_tuning
 import tensorflow_transform as tft
 from rocket_data import read_splits, train_steps_of
@@ -34,7 +37,7 @@ from rocket_training import train_and_export
 def _config_from(custom_config: dict | None) -> rocket_config.RocketConfig:
     if custom_config and CONFIG_KEY in custom_config:
         return rocket_config.RocketConfig.from_json(custom_config[CONFIG_KEY])
-    return rocket_config.default_config()
+    return rocket_seed.default_config()
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import rocket_config
+import rocket_seed
 from rocket_config import BUCKET, ID, TAG, DNNConfig, FeatureConfig, FeatureGroup
 
 from pipeline.easyrec_proto import ConfigError, notices, parse
@@ -93,7 +94,7 @@ def _feature(message, where: str) -> FeatureConfig:
 
 def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketConfig:
     """Seed defaults, overridden by what the message sets; raises ConfigError naming fields."""
-    base = rocket_config.default_config()
+    base = rocket_seed.default_config()
     input_fields, label, separator = base.input_fields, base.label_field, base.separator
     limits: dict[str, int] = {}
     slice_fields: tuple[str, ...] | None = None

@@ -326,7 +326,7 @@ def check_pipeline_root(target: str, root: str) -> None:
 
 def build_settings(options: CompileOptions) -> PipelineSettings:
     """PipelineSettings of a compiled pipeline: code from the image, runtime parameters."""
-    import rocket_config
+    import rocket_seed
 
     data_root, data_pattern = split_data_path(options.data, options.data_pattern)
     root = options.pipeline_root.rstrip("/")
@@ -335,7 +335,7 @@ def build_settings(options: CompileOptions) -> PipelineSettings:
         data_root=data_root,
         data_pattern=data_pattern,
         serving_dir=(options.serving_dir or f"{root}/serving").rstrip("/"),
-        config=options.config or rocket_config.default_config(),
+        config=options.config or rocket_seed.default_config(),
         pipeline_name=options.pipeline_name,
         min_auc=options.min_auc,
         min_class_examples=options.min_class_examples,

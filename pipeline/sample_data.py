@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rocket_config
+import rocket_seed
 
-COLUMNS = tuple(f.name for f in rocket_config.TAOBAO_INPUT_FIELDS)  # EasyRec CSV order
+COLUMNS = tuple(f.name for f in rocket_seed.TAOBAO_INPUT_FIELDS)  # EasyRec CSV order
 
 PIDS = ("430548_1007", "430539_1007")
 TARGET_CTR = 0.05

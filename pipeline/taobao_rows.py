@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import rocket_config
+import rocket_seed
 
 DAY_SECONDS = 86_400
 PRICE_BUCKETS = 50
@@ -20,11 +20,11 @@ _FORBIDDEN = (",", '"', "|", "\n", "\r")  # would break an EasyRec row or a tag 
 
 RAW_SAMPLE = ("user", "time_stamp", "adgroup_id", "pid", "nonclk", "clk")
 AD_FEATURE = ("adgroup_id", "cate_id", "campaign_id", "customer", "brand", "price")
-USER_PROFILE = ("userid", *rocket_config.TAOBAO_PROFILE_FIELDS)
+USER_PROFILE = ("userid", *rocket_seed.TAOBAO_PROFILE_FIELDS)
 BEHAVIOR_LOG = ("user", "time_stamp", "btag", "cate", "brand")
 PROFILE_FIELDS = USER_PROFILE[1:]
 # The 20 EasyRec columns, in order: the input format the pipeline reads.
-OUTPUT_COLUMNS = tuple(f.name for f in rocket_config.TAOBAO_INPUT_FIELDS)
+OUTPUT_COLUMNS = tuple(f.name for f in rocket_seed.TAOBAO_INPUT_FIELDS)
 TRAIN, EVAL = "train", "eval"
 
 

@@ -29,7 +29,7 @@ def taobao_sample(tmp_path_factory) -> Path:
 def local_pipeline_nodes(tmp_path: Path, config=None) -> dict:
     """{node id: node} of create_pipeline with `rocket run`'s kind of settings (module_file,
     local folders under tmp_path), for `config` or the seed's."""
-    import rocket_config
+    import rocket_seed
 
     from pipeline import tfx_pipeline
     from pipeline.settings import PipelineSettings
@@ -39,6 +39,6 @@ def local_pipeline_nodes(tmp_path: Path, config=None) -> dict:
         data_root=str(tmp_path / "data"),
         data_pattern="*.csv",
         serving_dir=str(tmp_path / "serving"),
-        config=config or rocket_config.default_config(),
+        config=config or rocket_seed.default_config(),
     )
     return {node.id: node for node in tfx_pipeline.create_pipeline(settings).components}

@@ -10,7 +10,7 @@ import math
 import apache_beam as beam
 import numpy as np
 import pytest
-import rocket_config
+import rocket_seed
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
@@ -70,7 +70,7 @@ def setup(tmp_path_factory):
         paths[name] = str(root / name)
         tf.saved_model.save(module, paths[name], signatures={"serving_default": module.serve})
     config = tfx_pipeline.eval_config(
-        rocket_config.default_config(), min_auc=0.6, max_auc_drop=0.01, min_class_examples=20
+        rocket_seed.default_config(), min_auc=0.6, max_auc_drop=0.01, min_class_examples=20
     )
     config = tfma.utils.update_eval_config_with_defaults(config, has_baseline=True)
     return root, data, paths, config

@@ -1,6 +1,6 @@
 """The configuration's schema catches drift that an inferred schema cannot."""
 
-import rocket_config
+import rocket_seed
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 
@@ -8,7 +8,7 @@ from components.config_schema_gen import schema_from_columns
 from components.easyrec_example_gen import Column, RowParser
 from pipeline import sample_data
 
-COLUMNS = [[f.name, f.type] for f in rocket_config.TAOBAO_INPUT_FIELDS]
+COLUMNS = [[f.name, f.type] for f in rocket_seed.TAOBAO_INPUT_FIELDS]
 
 
 def statistics(lines: list[str], tmp_path):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import rocket_config
+import rocket_seed
 from conftest import local_pipeline_nodes
 from rocket_config import BUCKET, ID, TAG
 
@@ -15,7 +16,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def test_seed_model_config_block_is_exactly_the_default():
-    assert easyrec_config.load(DATA / "seed_model_config.config") == rocket_config.default_config()
+    assert easyrec_config.load(DATA / "seed_model_config.config") == rocket_seed.default_config()
 
 
 def test_whole_pipeline_config_maps_every_option(capsys):
@@ -145,14 +146,14 @@ def test_bad_configs_are_clear_errors(text, message):
 
 
 def test_the_linear_baseline_is_on_unless_train_config_turns_it_off(tmp_path):
-    assert rocket_config.default_config().train.linear_baseline is True
+    assert rocket_seed.default_config().train.linear_baseline is True
     path = tmp_path / "off.config"
     path.write_text("train_config { num_steps: 10 linear_baseline: false }\n")
     assert easyrec_config.load(str(path)).train.linear_baseline is False
 
 
 def test_num_epochs_comes_from_data_config(tmp_path):
-    assert rocket_config.default_config().train.num_epochs == 0  # steps only
+    assert rocket_seed.default_config().train.num_epochs == 0  # steps only
     path = tmp_path / "epochs.config"
     path.write_text("data_config { num_epochs: 3 batch_size: 128 }\n")
     train = easyrec_config.load(str(path)).train
@@ -168,14 +169,14 @@ def test_the_input_contract_is_set_in_data_config():
     text = "data_config { max_field_bytes: 4096 max_tag_items: 20 }"
     config = easyrec_config.to_rocket_config(easyrec_proto.parse(text))
     assert (config.max_field_bytes, config.max_tag_items) == (4096, 20)
-    default = rocket_config.default_config()
+    default = rocket_seed.default_config()
     assert (default.max_field_bytes, default.max_tag_items) == (131_072, 100)
 
 
 def test_gauc_user_and_slice_columns_come_from_the_config(tmp_path):
     """EasyRec's gauc uid_field names GAUC's user column, data_config slice_fields (ours)
     the slices; without them, user_id and pid where the data has such columns."""
-    default = rocket_config.default_config()
+    default = rocket_seed.default_config()
     assert (default.user_field, default.slice_fields) == ("user_id", ("pid",))
     text = (
         "data_config { input_fields { input_name: 'clk' input_type: INT32 } "

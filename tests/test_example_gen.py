@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-import rocket_config
+import rocket_seed
 import tensorflow as tf
 from tfx.components.example_gen import utils
 from tfx.proto import example_gen_pb2
@@ -20,7 +20,7 @@ from components.easyrec_example_gen.component import (
 )
 from components.easyrec_example_gen.executor import Executor
 
-COLUMNS = [[f.name, f.type] for f in rocket_config.TAOBAO_INPUT_FIELDS]
+COLUMNS = [[f.name, f.type] for f in rocket_seed.TAOBAO_INPUT_FIELDS]
 
 
 def run_executor(

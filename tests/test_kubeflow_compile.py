@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import rocket_config
+import rocket_seed
 import yaml
 from conftest import local_pipeline_nodes
 from google.protobuf import json_format
@@ -593,7 +594,7 @@ def test_tuning_puts_tfx_tuner_between_transform_and_trainer(tmp_path):
         data_root=str(tmp_path / "data"),
         data_pattern="*.csv",
         serving_dir=str(tmp_path / "serving"),
-        config=rocket_config.default_config(),
+        config=rocket_seed.default_config(),
         tune_trials=4,
     )
     nodes = {n.id: n for n in tfx_pipeline.create_pipeline(settings).components}

@@ -8,6 +8,7 @@ import rocket_config
 import rocket_memory
 import rocket_model
 import rocket_optimizers
+import rocket_seed
 import tensorflow as tf
 from rocket_preprocessing import transformed_name
 
@@ -15,7 +16,7 @@ TABLE_SIZE = 30
 
 
 def small_config(**changes) -> rocket_config.RocketConfig:
-    return rocket_config.with_changes(rocket_config.default_config(), **changes)
+    return rocket_config.with_changes(rocket_seed.default_config(), **changes)
 
 
 def batch(config, size=256, seed=0):
@@ -213,7 +214,7 @@ def test_embedding_memory_counts_weights_and_the_optimizers_slots():
     config = small_config(
         features=tuple(
             dataclasses.replace(f, embedding_dim=8) if f.name == "user_id" else f
-            for f in rocket_config.default_config().features
+            for f in rocket_seed.default_config().features
         )
     )
     sizes = {f.name: 100 for f in config.model_features()}

@@ -225,6 +225,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import rocket_config, rocket_model
+import rocket_seed
 from rocket_preprocessing import transformed_name
 import tf_keras as keras
 
@@ -232,7 +233,7 @@ import tf_keras as keras
 # give the same update from two half batches as from the whole batch.
 dnn = dict(use_bn=False)
 config = rocket_config.with_changes(
-    rocket_config.default_config(),
+    rocket_seed.default_config(),
     **{
         "model.share_dnn": rocket_config.DNNConfig((32,), **dnn),
         "model.booster_dnn": rocket_config.DNNConfig((32, 16), **dnn),

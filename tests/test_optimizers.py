@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import rocket_config
 import rocket_optimizers
+import rocket_seed
 import tensorflow as tf
 import tf_keras as keras
 from test_model import batch, build, small_config
@@ -14,7 +15,7 @@ ROWS, DIM = 50, 3
 
 def train_config(**changes) -> rocket_config.TrainConfig:
     return rocket_config.with_changes(
-        rocket_config.default_config(), **{f"train.{k}": v for k, v in changes.items()}
+        rocket_seed.default_config(), **{f"train.{k}": v for k, v in changes.items()}
     ).train
 
 

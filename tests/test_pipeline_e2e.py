@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rocket_config
+import rocket_seed
 import tensorflow as tf
 
 from components.easyrec_example_gen import Column, RowParser
@@ -133,7 +134,7 @@ def test_pushed_model_is_the_light_net_only(generated_run):
 def test_pushed_model_serves_real_unseen_and_sparse_examples(generated_run, taobao_sample):
     out, _, summary = generated_run
     pushed = summary["pushed_model_dir"]
-    parser = RowParser([Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS])
+    parser = RowParser([Column(f.name, f.type) for f in rocket_seed.TAOBAO_INPUT_FIELDS])
     lines = taobao_sample.read_bytes().splitlines()[:300]
     real = [parser.parse(line, "sample", i) for i, line in enumerate(lines, 1)]
     for example in real:

@@ -3,14 +3,14 @@ first run (nothing served) is judged. The e2e tests run it on real models."""
 
 from __future__ import annotations
 
-import rocket_config
+import rocket_seed
 import tensorflow_model_analysis as tfma
 
 from components.rocket_evaluator import BASELINE, BOOSTER, CANDIDATE
 from components.rocket_evaluator.executor import without_baseline
 from pipeline import tfx_pipeline
 
-SEED = rocket_config.default_config()
+SEED = rocket_seed.default_config()
 
 
 def thresholds(spec: tfma.MetricsSpec) -> dict[str, tfma.MetricThreshold]:

@@ -2,10 +2,11 @@
 
 import pytest
 import rocket_config
+import rocket_seed
 
 from components.easyrec_example_gen import BadRowError, Column, RowParser
 
-COLUMNS = [Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS]
+COLUMNS = [Column(f.name, f.type) for f in rocket_seed.TAOBAO_INPUT_FIELDS]
 GOOD = (
     "0,0,430548_1007,620392,6519,336811,252462,NULL,100002,5,2,2,2,,3,1,2,"
     "4281|4526,283837|367594,23"

@@ -300,13 +300,14 @@ def runs(tmp_path_factory) -> dict[str, dict]:
     placed in the gs:// stand-in), run twice: as compiled, then with 2 training steps.
     The two backends' runs go side by side (each step is mostly one core's work)."""
     import rocket_config
+    import rocket_seed
 
     # 60 fixed steps on every row, so the second run (2 steps) is degraded by its step count
     # alone: with validation checks and early stopping, which step the first run keeps
     # depends on 300 validation rows, and its margin over 2 steps can fall under the gate's
     # -0.01 (it did, once, in CI).
     config = rocket_config.with_changes(
-        rocket_config.default_config(), **{"train.train_steps": 60}, **rocket_config.FIXED_STEPS
+        rocket_seed.default_config(), **{"train.train_steps": 60}, **rocket_config.FIXED_STEPS
     )
     setups = {}
     for backend in BACKENDS:
@@ -343,6 +344,7 @@ def two_runs(request, runs) -> dict:
 
 @pytest.mark.slow
 def test_first_run_blesses_and_pushes_a_light_model_that_serves(two_runs):
+    import rocket_seed
     import tensorflow as tf
 
     from components.easyrec_example_gen import Column, RowParser
@@ -362,9 +364,8 @@ def test_first_run_blesses_and_pushes_a_light_model_that_serves(two_runs):
     assert destination.startswith(f"{ROOT}/serving/")
     assert f"pushed: {destination}" in result.stdout
     # The pushed light model loads and answers raw tf.Examples.
-    import rocket_config
 
-    parser = RowParser([Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS])
+    parser = RowParser([Column(f.name, f.type) for f in rocket_seed.TAOBAO_INPUT_FIELDS])
     rows = sample_data.generate_rows(20, seed=9)
     examples = [parser.parse(r.encode(), "x", i) for i, r in enumerate(rows, 1)]
     model = tf.saved_model.load(str(stand_in(two_runs["root"], destination)))

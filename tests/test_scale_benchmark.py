@@ -49,10 +49,10 @@ def test_click_rate_is_realistic():
 
 
 def test_examples_equal_what_example_gen_parses_from_the_csv_line():
-    import rocket_config
+    import rocket_seed
 
     data = scale_data.generate(TINY)
-    config = rocket_config.default_config()
+    config = rocket_seed.default_config()
     parser = RowParser(
         [Column(f.name, f.type) for f in config.input_fields], label_field=config.label_field
     )

@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 
 import pytest
-import rocket_config
+import rocket_seed
 
 from components.easyrec_example_gen.row_parser import Column, RowParser
 from pipeline import cli, taobao_convert, taobao_rows
@@ -204,7 +204,7 @@ def test_history_days_and_max_tags_options(tmp_path):
 
 def test_output_rows_go_through_the_easyrec_row_parser(converted):
     output, _ = converted
-    columns = [Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS]
+    columns = [Column(f.name, f.type) for f in rocket_seed.TAOBAO_INPUT_FIELDS]
     assert tuple(c.name for c in columns) == OUTPUT_COLUMNS
     parser = RowParser(columns, ",", label_field="clk")
     parsed = 0

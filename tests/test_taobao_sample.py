@@ -3,7 +3,7 @@ pipeline's own parser, installed with the package."""
 
 import hashlib
 
-import rocket_config
+import rocket_seed
 
 from components.easyrec_example_gen import Column, RowParser
 from pipeline import data_source
@@ -18,7 +18,7 @@ def test_the_shipped_sample_is_the_sources_bytes(taobao_sample):
 
 
 def test_every_row_parses_with_533_clicks(taobao_sample):
-    parser = RowParser([Column(f.name, f.type) for f in rocket_config.TAOBAO_INPUT_FIELDS])
+    parser = RowParser([Column(f.name, f.type) for f in rocket_seed.TAOBAO_INPUT_FIELDS])
     lines = taobao_sample.read_bytes().splitlines()
     examples = [parser.parse(line, str(taobao_sample), i) for i, line in enumerate(lines, 1)]
     assert len(examples) == 10_000

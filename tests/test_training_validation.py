@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rocket_config
 import rocket_model
+import rocket_seed
 import tensorflow as tf
 import tf_keras as keras
 from rocket_data import count_rows, epoch_limited_steps, split_rows, train_steps_of
@@ -19,7 +20,7 @@ from rocket_training import BestModelKeeper, TrainingError
 from pipeline.cli.common import load_config
 
 ROWS = 2000
-MODEL = rocket_config.default_config().model
+MODEL = rocket_seed.default_config().model
 
 
 def batches(batch_size: int, order: np.ndarray) -> tf.data.Dataset:
@@ -152,7 +153,7 @@ def test_check_interval_and_patience_defaults_and_invalid_settings():
     assert (train.check_every(), train.patience()) == (100, 300)  # 1200 steps: 12 checks
     steps = rocket_config.TrainConfig(train_steps=1201, eval_every_steps=0, max_check_steps=500)
     assert (steps.check_every(), steps.patience()) == (101, 500)
-    base = rocket_config.default_config()
+    base = rocket_seed.default_config()
     for changes, message in (
         ({"train.validation_fraction": 0.0}, "need validation data"),
         ({"train.keep": "latest"}, "keep must be one of"),
@@ -197,4 +198,4 @@ def test_num_epochs_caps_the_steps_by_the_rows_training_sees(tmp_path, capsys):
     fn_args.train_steps = 0  # no TrainArgs count: the config's train_steps
     assert train_steps_of(fn_args, dataclasses.replace(train, train_steps=10)) == 10
     with pytest.raises(ValueError, match="num_epochs 0 or more"):
-        rocket_config.with_changes(rocket_config.default_config(), **{"train.num_epochs": -1})
+        rocket_config.with_changes(rocket_seed.default_config(), **{"train.num_epochs": -1})

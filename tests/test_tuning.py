@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import rocket_config
+import rocket_seed
 import rocket_tuning
 from small_transform import CONFIG, write_transformed
 from tfx.components.trainer import executor as trainer_executor
@@ -110,7 +111,7 @@ def test_the_trainer_trains_with_the_best_hyperparameters_and_records_them(tuned
 
 
 def test_apply_maps_each_hyperparameter_and_refuses_unknown_ones():
-    config = rocket_config.default_config()
+    config = rocket_seed.default_config()
     tuned = rocket_tuning.apply(
         config,
         {"learning_rate": 0.003, "embedding_regularization": 1e-5, "light_dnn": "64x32"},
@@ -129,6 +130,6 @@ def test_apply_maps_each_hyperparameter_and_refuses_unknown_ones():
 
 
 def test_tuning_needs_validation_rows(tmp_path):
-    config = rocket_config.with_changes(rocket_config.default_config(), **rocket_config.FIXED_STEPS)
+    config = rocket_config.with_changes(rocket_seed.default_config(), **rocket_config.FIXED_STEPS)
     with pytest.raises(rocket_tuning.TuningError, match="validation_fraction must be above 0"):
         rocket_tuning.make_tuner(config, {}, 10, 2, str(tmp_path))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rocket_config
+import rocket_seed
 
 from pipeline import sample_data
 from pipeline.bench import quality, report
@@ -150,7 +151,7 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
     """Every variant over the seeds; the quality block with each run's kept step."""
     import rocket_model
 
-    base = rocket_config.default_config()
+    base = rocket_seed.default_config()
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_size_"))
     try:
         data = load(settings, base, workdir, log)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import rocket_config  # TensorFlow-free
+import rocket_seed
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline.bench import quality_at_size
@@ -82,7 +83,7 @@ def run_bench(
 
     started = time.time()
     output.mkdir(parents=True, exist_ok=True)
-    base = rocket_config.default_config()
+    base = rocket_seed.default_config()
     label = base.label_field
     meta = _meta(settings, command)
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
@@ -236,7 +237,7 @@ def run_quality_only(
     started = time.time()
     output.mkdir(parents=True, exist_ok=True)
     meta = _meta(settings, command)
-    base = rocket_config.default_config()
+    base = rocket_seed.default_config()
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
     try:
         main = load_main(settings, base, data, output, workdir, log)

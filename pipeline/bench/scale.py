@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import rocket_config
+import rocket_seed
 
 from pipeline.bench.scale_data import RAW_PREFIX, generate, vocabulary_floor_sizes, write_examples
 from pipeline.bench.settings import ScaleSettings
@@ -194,7 +194,7 @@ def run_scale(
         array_seconds = time.time() - t0
         paths = write_examples(data, workdir / "raw", settings.shards)
         generation_seconds = time.time() - t0
-        threshold = rocket_config.default_config().feature("user_id").frequency_threshold
+        threshold = rocket_seed.default_config().feature("user_id").frequency_threshold
         expected = vocabulary_floor_sizes(data, threshold)
         click_rate = float(data.clk.mean())
         raw_mb = sum(os.path.getsize(p) for p in paths) / 2**20

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rocket_config
+import rocket_seed
 
 from pipeline import sample_data
 from pipeline.bench.settings import ScaleSettings
@@ -215,7 +215,7 @@ def encoded_examples(data: ScaleData) -> Callable[[int, int], list[bytes]]:
     """A function (start, stop) -> serialized tf.Examples of those rows."""
     profiles = [
         {v: _optional(column, v) for v in np.unique(data.user_profile[:, i]).tolist()}
-        for i, column in enumerate(rocket_config.TAOBAO_PROFILE_FIELDS)
+        for i, column in enumerate(rocket_seed.TAOBAO_PROFILE_FIELDS)
     ]
     users = [
         _bytes_entry("user_id", str(u + 1).encode())

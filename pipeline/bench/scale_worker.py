@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import rocket_config
+import rocket_seed
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline.bench.settings import ScaleSettings
@@ -40,7 +41,7 @@ def run_transform(raw_pattern: str, output: Path, workers: int) -> dict:
     import rocket_preprocessing
     import tensorflow_transform as tft
 
-    config = rocket_config.default_config()
+    config = rocket_seed.default_config()
     shutil.rmtree(output, ignore_errors=True)
     seconds = run_tft(
         config,
@@ -114,7 +115,7 @@ def run_training(
     import tf_keras as keras
 
     total = settings.warmup_steps + settings.train_steps
-    config = rocket_config.default_config(
+    config = rocket_seed.default_config(
         batch_size=settings.batch_size, train_steps=total, optimizer=optimizer
     )
     tft_output = tft.TFTransformOutput(str(transform_dir / TRANSFORM_FN_DIR))

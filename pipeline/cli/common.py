@@ -75,13 +75,14 @@ def add_tune(parser: argparse.ArgumentParser) -> None:
 def load_config(args: argparse.Namespace):
     """--config (or the seed's), with --train-steps / --batch-size / --fixed-steps applied."""
     import rocket_config
+    import rocket_seed
 
     if args.config:
         from pipeline import easyrec_config
 
         config = easyrec_config.load(args.config)
     else:
-        config = rocket_config.default_config()
+        config = rocket_seed.default_config()
     train = {}
     if args.train_steps is not None:
         train["train.train_steps"] = args.train_steps
