@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -11,13 +10,13 @@ import rocket_tuning
 import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from rocket_export import METRICS_FILE
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.orchestration import metadata
 from tfx.utils import path_utils
 
 from components.evaluation_report import tfma_results
 from components.evaluation_report.report import REPORT_FILE
+from components.evaluation_report.report import trainer_metrics as read_trainer_metrics
 from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
 from pipeline.component_ids import (
     EVALUATION_REPORT,
@@ -89,11 +88,7 @@ def summarize(metadata_path: str) -> dict:
     summary["eval_rows"] = _split_rows(statistics.uri, "eval") if statistics else None
 
     model_run = outputs.get((TRAINER, "model_run"))
-    trainer_metrics = {}
-    if model_run is not None:
-        path = os.path.join(model_run.uri, METRICS_FILE)
-        if tf.io.gfile.exists(path):
-            trainer_metrics = json.loads(tf.io.gfile.GFile(path).read())
+    trainer_metrics = read_trainer_metrics(model_run.uri) if model_run is not None else {}
     summary["booster_auc"] = trainer_metrics.get("auc_booster")
     summary["trainer_light_auc"] = trainer_metrics.get("auc_light")
     summary["trainer_booster_auc"] = trainer_metrics.get("auc_booster")

@@ -136,6 +136,23 @@ def gap_closed(light_alone: float, rocket: float, booster_alone: float) -> dict:
     return {"value": round((rocket - light_alone) / denominator, 4), "why_null": None}
 
 
+def score_nets(model, name: str, kind: str, data: BenchData, per_variant: dict) -> None:
+    """Append the eval AUC and GAUC of each net a variant's model has to `per_variant`:
+    the net itself when trained alone, light under `name` and booster under
+    `name_booster` for rocket."""
+    import rocket_model
+
+    nets = {LIGHT_ALONE: [rocket_model.LIGHT], BOOSTER_ALONE: [rocket_model.BOOSTER]}
+    for net in nets.get(kind, [rocket_model.LIGHT, rocket_model.BOOSTER]):
+        scores = auc_and_gauc(
+            data.eval_labels, predict(model, net, data.eval_features), data.eval_users
+        )
+        key = name if kind != ROCKET or net == rocket_model.LIGHT else f"{name}_booster"
+        entry = per_variant.setdefault(key, {"auc": [], "gauc": []})
+        entry["auc"].append(scores["auc"])
+        entry["gauc"].append(scores["gauc"])
+
+
 def run_variants(
     data: BenchData,
     base,
@@ -149,7 +166,6 @@ def run_variants(
     """Train each named variant (kind, model options) once per seed; AUC and GAUC of the net
     that would serve (light for rocket, the net itself when alone). Also returns the
     models trained with `keep_seed`, for export."""
-    import rocket_model
 
     per_variant: dict[str, dict[str, list[float]]] = {}
     kept = {}
@@ -159,15 +175,7 @@ def run_variants(
             started = time.time()
             config = variant_config(base, kind, seed, steps, batch_size, **model_options)
             model = build_trained(data, config, traced)
-            nets = {LIGHT_ALONE: [rocket_model.LIGHT], BOOSTER_ALONE: [rocket_model.BOOSTER]}
-            for net in nets.get(kind, [rocket_model.LIGHT, rocket_model.BOOSTER]):
-                scores = auc_and_gauc(
-                    data.eval_labels, predict(model, net, data.eval_features), data.eval_users
-                )
-                key = name if kind != ROCKET or net == rocket_model.LIGHT else f"{name}_booster"
-                entry = per_variant.setdefault(key, {"auc": [], "gauc": []})
-                entry["auc"].append(scores["auc"])
-                entry["gauc"].append(scores["gauc"])
+            score_nets(model, name, kind, data, per_variant)
             log(
                 f"[bench] {data.name} {name} seed {seed}: light/self AUC "
                 f"{per_variant[name]['auc'][-1]:.4f} ({time.time() - started:.0f}s)"

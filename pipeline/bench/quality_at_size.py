@@ -167,19 +167,7 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
                 started = time.time()
                 config = variant_config(base, kind, seed, settings, train_rows, **options)
                 model, training = train_variant(data, config, settings.shuffle_buffer)
-                nets = {
-                    LIGHT_ALONE: [rocket_model.LIGHT],
-                    BOOSTER_ALONE: [rocket_model.BOOSTER],
-                }.get(kind, [rocket_model.LIGHT, rocket_model.BOOSTER])
-                for net in nets:
-                    key = (
-                        name if net == rocket_model.LIGHT or kind != ROCKET else (f"{name}_booster")
-                    )
-                    predictions = quality.predict(model, net, data.eval_features)
-                    result = quality.auc_and_gauc(data.eval_labels, predictions, data.eval_users)
-                    entry = scores.setdefault(key, {"auc": [], "gauc": []})
-                    entry["auc"].append(result["auc"])
-                    entry["gauc"].append(result["gauc"])
+                quality.score_nets(model, name, kind, data, scores)
                 runs.setdefault(name, []).append(
                     {
                         "seed": seed,
