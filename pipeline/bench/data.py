@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,10 @@ class BenchData:
     train_labels: Any = None
     eval_features: dict = field(default_factory=dict)
     eval_labels: np.ndarray | None = None
+    # Rows of the train split; the at-size part keeps them in files, not train_examples.
+    train_rows: int = 0
+    # The transformed train split's gzipped TFRecords (the at-size part), else None.
+    train_files: str | None = None
 
 
 def _read_lines(files: list[str]) -> list[tuple[str, int, bytes]]:
@@ -45,8 +49,9 @@ def _read_lines(files: list[str]) -> list[tuple[str, int, bytes]]:
     return lines
 
 
-def _examples(lines: list[tuple[str, int, bytes]], config) -> list:
-    """tf.Examples as the pipeline's ExampleGen writes them (same parser, same errors)."""
+def parse_rows(lines: Iterable[tuple[str, int, bytes]], config) -> Iterator:
+    """tf.Examples as the pipeline's ExampleGen writes them (same parser, same errors),
+    one (file, line number, raw line) at a time; rows the parser skips are left out."""
     from components.easyrec_example_gen.row_parser import Column, RowParser
 
     parser = RowParser(
@@ -54,34 +59,42 @@ def _examples(lines: list[tuple[str, int, bytes]], config) -> list:
         separator=config.separator,
         label_field=config.label_field,
     )
-    out = []
     for path, number, raw in lines:
         example = parser.parse(raw, path, number)
         if example is not None:
-            out.append(example)
-    return out
+            yield example
 
 
-def _user_of(example, user_field: str) -> str:
+def _examples(lines: list[tuple[str, int, bytes]], config) -> list:
+    return list(parse_rows(lines, config))
+
+
+def user_of(example, user_field: str) -> str:
     values = example.features.feature[user_field].bytes_list.value
     return values[0].decode() if values else ""
+
+
+def in_eval(example, eval_fraction: float, by_user: bool, user_field: str = "user_id") -> bool:
+    """Whether an example goes to the eval split. By user: a crc32 of the user id decides,
+    so no eval user is seen in training (the real sample is grouped by user). Else a crc32
+    of the example's bytes, as the pipeline's hash split does."""
+    if by_user:
+        key = user_of(example, user_field).encode()
+    else:
+        # deterministic: map fields are otherwise serialized in a per-process order.
+        key = example.SerializeToString(deterministic=True)
+    return zlib.crc32(key) % 1000 < int(eval_fraction * 1000)
 
 
 def split_examples(
     examples: list, eval_fraction: float, by_user: bool, user_field: str = "user_id"
 ) -> tuple[list, list]:
-    """(train, eval). By user: a crc32 of the user id decides, so no eval user is seen in
-    training (the real sample is grouped by user). Else a crc32 of the example's bytes,
-    as the pipeline's hash split does."""
+    """(train, eval), each example placed by `in_eval`."""
     train, evaluation = [], []
-    threshold = int(eval_fraction * 1000)
     for example in examples:
-        if by_user:
-            key = _user_of(example, user_field).encode()
-        else:
-            # deterministic: map fields are otherwise serialized in a per-process order.
-            key = example.SerializeToString(deterministic=True)
-        (evaluation if zlib.crc32(key) % 1000 < threshold else train).append(example)
+        (evaluation if in_eval(example, eval_fraction, by_user, user_field) else train).append(
+            example
+        )
     if not train or not evaluation:
         raise BenchError(
             f"the {len(examples)} rows give an empty train or eval split; give more rows"
@@ -104,18 +117,41 @@ def load_dataset(
         split=split,
         train_examples=[e.SerializeToString() for e in train],
         eval_examples=[e.SerializeToString() for e in evaluation],
-        eval_users=np.array([_user_of(e, "user_id") for e in evaluation]),
+        eval_users=np.array([user_of(e, "user_id") for e in evaluation]),
+        train_rows=len(train),
     )
+
+
+def transform_in_memory(tft_output, config, examples: list[bytes]) -> tuple[dict, Any]:
+    """(transformed features, labels) of serialized raw examples, by the transform graph
+    in memory, in their order."""
+    import rocket_preprocessing
+    import tensorflow as tf
+
+    spec = rocket_preprocessing.raw_feature_spec(config)
+    layer = tft_output.transform_features_layer()
+    parts = []
+    for start in range(0, len(examples), 4096):
+        raw = tf.io.parse_example(tf.constant(examples[start : start + 4096]), spec)
+        parts.append(layer(raw))
+    merged = {}
+    for key in parts[0]:
+        values = [part[key] for part in parts]
+        if isinstance(values[0], tf.SparseTensor):
+            width = max(int(v.dense_shape[1]) for v in values)
+            values = [tf.sparse.reset_shape(v, [v.dense_shape[0], width]) for v in values]
+            merged[key] = tf.sparse.concat(0, values)
+        else:
+            merged[key] = tf.concat(values, 0)
+    labels = merged.pop(rocket_preprocessing.LABEL_KEY)
+    return merged, labels
 
 
 def analyze_and_transform(data: BenchData, config, workdir: Path) -> None:
     """TFT analysis of the train split on Beam's DirectRunner (once per dataset), then the
     transform graph applied to both splits once; the results stay in memory."""
-    import rocket_preprocessing
-    import tensorflow as tf
     import tensorflow_transform as tft
 
-    spec = rocket_preprocessing.raw_feature_spec(config)
     out_dir = workdir / f"transform_{data.name}"
     run_tft(
         config,
@@ -125,31 +161,11 @@ def analyze_and_transform(data: BenchData, config, workdir: Path) -> None:
         ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
     )
     data.tft_output = tft.TFTransformOutput(str(out_dir))
-    layer = data.tft_output.transform_features_layer()
-
-    def transform(examples: list[bytes]) -> dict:
-        parts = []
-        for start in range(0, len(examples), 4096):
-            raw = tf.io.parse_example(tf.constant(examples[start : start + 4096]), spec)
-            parts.append(layer(raw))
-        merged = {}
-        for key in parts[0]:
-            values = [part[key] for part in parts]
-            if isinstance(values[0], tf.SparseTensor):
-                width = max(int(v.dense_shape[1]) for v in values)
-                values = [tf.sparse.reset_shape(v, [v.dense_shape[0], width]) for v in values]
-                merged[key] = tf.sparse.concat(0, values)
-            else:
-                merged[key] = tf.concat(values, 0)
-        return merged
-
-    label = rocket_preprocessing.LABEL_KEY
-    train = transform(data.train_examples)
-    data.train_labels = train.pop(label)
-    data.train_features = train
-    evaluation = transform(data.eval_examples)
-    data.eval_labels = evaluation.pop(label).numpy()
-    data.eval_features = evaluation
+    data.train_features, data.train_labels = transform_in_memory(
+        data.tft_output, config, data.train_examples
+    )
+    data.eval_features, labels = transform_in_memory(data.tft_output, config, data.eval_examples)
+    data.eval_labels = labels.numpy()
 
 
 def load_main(

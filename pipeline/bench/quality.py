@@ -203,7 +203,7 @@ def _quality_block(
     return {
         "data": data.source,
         "split": data.split,
-        "rows": {"train": len(data.train_examples), "eval": len(data.eval_examples)},
+        "rows": {"train": data.train_rows, "eval": len(data.eval_examples)},
         "eval_click_rate": round(float(np.mean(data.eval_labels)), 4),
         "seeds": seeds,
         "seed_varies": "weight initialisation and batch order (the data and split are fixed)",

@@ -18,21 +18,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import rocket_config
 import rocket_seed
 
 from pipeline import sample_data
 from pipeline.bench import quality, report
-from pipeline.bench.data import BenchData, _examples, analyze_and_transform, load_dataset
+from pipeline.bench.data import BenchData, in_eval, parse_rows, transform_in_memory, user_of
 from pipeline.bench.settings import (
     BOOSTER_ALONE,
     LIGHT_ALONE,
     LINEAR,
     LINEAR_VARIANT,
     ROCKET,
+    BenchError,
 )
 from pipeline.bench.targets import target
+from pipeline.bench.transform import ExampleFiles, run_tft
 from pipeline.settings import EVAL_FRACTION
 
 KEY = "quality_at_size"  # its key in benchmark.json
@@ -50,18 +54,17 @@ class AtSizeSettings:
     """Rows of generated data, seeds, and the training budget in epochs of the train
     rows left after the validation hold-out."""
 
-    # The datasets are held in memory: 300,000 rows ran beside the test suite (4.5 GB
-    # resident when sampled during training); 1,000,000 rows passed 20 GB once training
-    # began and did not fit in 24 GB (measured 2026-11-29).
-    rows: int = 300_000
+    # The train split is read from transformed TFRecord files, as the Trainer reads it;
+    # only the eval split is held in memory. (Held in memory, 1,000,000 rows passed 20 GB
+    # once training began and did not fit in 24 GB; measured 2026-11-29.)
+    rows: int = 1_000_000
     seeds: int = 3
     max_epochs: float = 4.0
     checks_per_epoch: int = 4  # validation checks; early stop after an epoch without gain
     batch_size: int = 512
     eval_fraction: float = EVAL_FRACTION
-    # Rows shuffled together. The generated rows are already in random order; a buffer
-    # of all 800,000 sparse rows held 9 GB more and the process was killed for memory.
-    shuffle_buffer: int = 100_000
+    beam_workers: int = 2  # TFT's DirectRunner processes
+    train_shards: int = 4  # raw train files, so that Beam's workers read in parallel
 
 
 def training_budget(train_rows: int, settings: AtSizeSettings, train) -> tuple[int, int, int]:
@@ -91,60 +94,103 @@ def variant_config(base, kind: str, seed: int, settings: AtSizeSettings, train_r
     )
 
 
-def datasets(data: BenchData, train, shuffle_buffer: int):
-    """The Trainer's two training inputs from in-memory rows: shuffled, repeated train
-    batches without the validation rows, and the validation rows (rocket_data's
-    row-content split: the same rows whatever the order)."""
+def train_variant(data: BenchData, config) -> tuple[object, dict]:
+    """One model trained by the Trainer's loop on the Trainer's input: the transformed
+    train files read by rocket_data.read_splits (seeded shuffle, validation rows held
+    out by content); returns the model and what training kept."""
     import rocket_data
-    import tensorflow as tf
-
-    n = int(data.train_labels.shape[0])
-    rows = tf.data.Dataset.from_tensor_slices((data.train_features, data.train_labels))
-    buffer = min(n, shuffle_buffer)
-    shuffled = rows.shuffle(buffer, seed=train.seed, reshuffle_each_iteration=True).repeat()
-    fraction = train.validation_fraction
-    train_dataset = rocket_data.split_rows(
-        shuffled.batch(train.batch_size), fraction, validation=False
-    ).rebatch(train.batch_size, drop_remainder=True)
-    validation = rocket_data.split_rows(
-        rows.batch(train.eval_batch_size), fraction, validation=True
-    )
-    return train_dataset.prefetch(2), validation.rebatch(train.eval_batch_size).cache()
-
-
-def train_variant(data: BenchData, config, shuffle_buffer: int) -> tuple[object, dict]:
-    """One model trained by the Trainer's loop; returns it and what training kept."""
     import rocket_training
     import tensorflow as tf
     from rocket_distribution import WorkerRole
 
-    train_dataset, validation = datasets(data, config.train, shuffle_buffer)
+    # read_splits takes a TFX FnArgs; the bench scores its eval rows from memory, so the
+    # eval dataset it also builds (here over the train files) is never read.
+    fn_args = SimpleNamespace(
+        train_files=[data.train_files], eval_files=[data.train_files], data_accessor=ExampleFiles()
+    )
+    role = WorkerRole()
+    splits = rocket_data.read_splits(fn_args, data.tft_output, config.train, role)
     sizes = rocket_training.table_sizes(config, data.tft_output)
     return rocket_training.fit_model(
-        config, sizes, train_dataset, validation, config.train.train_steps,
-        tf.distribute.get_strategy(), WorkerRole(), prefix="[bench]",
+        config, sizes, splits.train, splits.validation, config.train.train_steps,
+        tf.distribute.get_strategy(), role, prefix="[bench]",
     )  # fmt: skip
 
 
-def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], None]):
-    """The generated rows, split like the bench's main data and analysed by TFT."""
-    started = time.time()
+def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
+    """The generated rows parsed as ExampleGen parses them and split as the bench splits
+    (bench.data.in_eval): the train split streamed to gzipped TFRecord shards in
+    `raw_dir`, the eval split kept (serialized, with each row's raw user id for GAUC)."""
+    import tensorflow as tf
+
     rows = sample_data.generate_rows(settings.rows, seed=0)
-    lines = [("generated", i + 1, r.encode()) for i, r in enumerate(rows)]
-    del rows
-    data = load_dataset(
-        "generated_at_size",
-        f"pipeline.sample_data, {settings.rows} rows, seed 0",
-        _examples(lines, base),
-        settings.eval_fraction,
-        False,
+    lines = (("generated", i + 1, r.encode()) for i, r in enumerate(rows))
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    shards = settings.train_shards
+    writers = [
+        tf.io.TFRecordWriter(str(raw_dir / f"train-{i:05d}-of-{shards:05d}.gz"), "GZIP")
+        for i in range(shards)
+    ]
+    evaluation, users, train_rows = [], [], 0
+    try:
+        for example in parse_rows(lines, base):
+            if in_eval(example, settings.eval_fraction, by_user=False):
+                evaluation.append(example.SerializeToString())
+                users.append(user_of(example, "user_id"))
+            else:
+                writers[train_rows % shards].write(example.SerializeToString())
+                train_rows += 1
+    finally:
+        for writer in writers:
+            writer.close()
+    if not train_rows or not evaluation:
+        raise BenchError(f"{settings.rows} rows give an empty train or eval split")
+    return BenchData(
+        name="generated_at_size",
+        source=f"pipeline.sample_data, {settings.rows} rows, seed 0",
+        split=f"by row: crc32 of each example puts ~{settings.eval_fraction:.0%} in eval",
+        train_examples=[],
+        eval_examples=evaluation,
+        eval_users=np.array(users),
+        train_rows=train_rows,
     )
-    del lines
-    analyze_and_transform(data, base, workdir)
-    gc.collect()  # the Beam pipeline's garbage, before the training datasets are built
+
+
+def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], None]):
+    """The generated rows split like the bench's main data; TFT analyses the train split
+    and writes it transformed (as the pipeline's Transform does); the eval split is
+    transformed in memory for scoring."""
+    import tensorflow_transform as tft
+
+    started = time.time()
+    data = write_splits(settings, base, workdir / "raw")
+    gc.collect()
     log(
-        f"[bench] {settings.rows:,} generated rows split and analysed: "
-        f"{len(data.train_examples):,} train / {len(data.eval_examples):,} eval "
+        f"[bench] {settings.rows:,} generated rows parsed and split: {data.train_rows:,} "
+        f"train / {len(data.eval_examples):,} eval ({time.time() - started:.0f}s)"
+    )
+    started = time.time()
+    transform_dir = workdir / "transform"
+    run_tft(
+        base,
+        str(workdir / "raw" / "train-*.gz"),
+        transform_dir,
+        workdir / "tft_tmp",
+        [
+            "--runner=DirectRunner",
+            "--direct_running_mode=multi_processing",
+            f"--direct_num_workers={settings.beam_workers}",
+        ],
+        transformed_prefix=workdir / "transformed" / "train",
+    )
+    shutil.rmtree(workdir / "raw", ignore_errors=True)
+    shutil.rmtree(workdir / "tft_tmp", ignore_errors=True)
+    data.tft_output = tft.TFTransformOutput(str(transform_dir))
+    data.train_files = str(workdir / "transformed" / "train*")
+    data.eval_features, labels = transform_in_memory(data.tft_output, base, data.eval_examples)
+    data.eval_labels = labels.numpy()
+    log(
+        f"[bench] TFT analysed and wrote the train split, transformed the eval split "
         f"({time.time() - started:.0f}s)"
     )
     return data
@@ -158,7 +204,7 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_size_"))
     try:
         data = load(settings, base, workdir, log)
-        train_rows = len(data.train_examples)
+        train_rows = data.train_rows
         seeds = list(range(settings.seeds))
         scores: dict[str, dict[str, list[float]]] = {}
         runs: dict[str, list[dict]] = {}
@@ -166,7 +212,7 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
             for name, (kind, options) in VARIANTS.items():
                 started = time.time()
                 config = variant_config(base, kind, seed, settings, train_rows, **options)
-                model, training = train_variant(data, config, settings.shuffle_buffer)
+                model, training = train_variant(data, config)
                 quality.score_nets(model, name, kind, data, scores)
                 runs.setdefault(name, []).append(
                     {

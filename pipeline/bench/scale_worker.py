@@ -18,7 +18,7 @@ import rocket_seed
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline.bench.settings import ScaleSettings
-from pipeline.bench.transform import run_tft
+from pipeline.bench.transform import ExampleFiles, run_tft
 
 TRANSFORMED_PREFIX = "transformed_examples"
 TRANSFORM_FN_DIR = "transform_output"
@@ -68,20 +68,6 @@ def run_transform(raw_pattern: str, output: Path, workers: int) -> dict:
     }
 
 
-class _Accessor:
-    """What the Trainer's fn_args.data_accessor does for tf.Example files: a tfxio
-    TFExampleRecord's TensorFlowDataset with the transformed schema."""
-
-    @staticmethod
-    def tf_dataset_factory(file_pattern, options, schema):
-        from tfx_bsl.public import tfxio
-
-        record = tfxio.TFExampleRecord(
-            file_pattern=file_pattern, schema=schema, telemetry_descriptors=["rocket_bench"]
-        )
-        return record.TensorFlowDataset(options)
-
-
 def _fold_ids(features: dict, label, rows: dict[str, int]):
     """The ids of the capped features folded into their capped tables (id mod rows)."""
     import tensorflow as tf
@@ -129,7 +115,7 @@ def run_training(
     model = rocket_model.build_model(config, sizes)
     dataset = rocket_data.make_dataset(
         str(transform_dir / f"{TRANSFORMED_PREFIX}*"),
-        _Accessor(),
+        ExampleFiles(),
         tft_output,
         settings.batch_size,
         num_epochs=None,

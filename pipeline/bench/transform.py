@@ -93,3 +93,17 @@ def run_tft(
         str(transform_fn_dir / tft.TFTransformOutput.RAW_METADATA_DIR),
     )
     return seconds
+
+
+class ExampleFiles:
+    """What the Trainer's fn_args.data_accessor does for tf.Example files: a tfxio
+    TFExampleRecord's TensorFlowDataset with the given (transformed) schema."""
+
+    @staticmethod
+    def tf_dataset_factory(file_pattern, options, schema):
+        from tfx_bsl.public import tfxio
+
+        record = tfxio.TFExampleRecord(
+            file_pattern=file_pattern, schema=schema, telemetry_descriptors=["rocket_bench"]
+        )
+        return record.TensorFlowDataset(options)

@@ -32,13 +32,13 @@ def add_parser(sub) -> None:
         "1,000,000 user ids and 500,000 ad ids (about 15 minutes); size = the default "
         "`rocket run` and one at 300,000 rows and 1,200 steps (about 15 minutes); "
         "quality-at-size = light alone, rocket, booster alone and linear on --rows generated "
-        "rows (default 300,000), 3 seeds, each trained by the Trainer's loop to its best "
-        "validation check (about 40 minutes on 2 cores; the rows are held in memory)",
+        "rows (default 1,000,000), 3 seeds, each trained by the Trainer's loop on the "
+        "transformed train files to its best validation check (about 90 minutes on 2 cores)",
     )
     bench.add_argument(
         "--rows",
         type=count(1000),
-        help="generated rows of --only quality-at-size (default 300,000)",
+        help="generated rows of --only quality-at-size (default 1,000,000)",
     )
     bench.add_argument("--output", required=True, help="output folder")
     bench.set_defaults(handler=command)
