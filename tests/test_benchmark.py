@@ -214,7 +214,8 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     validation checks (kept step ≤ stopped step ≤ the epoch budget), gap_closed per seed
     from the same seed's three runs, and the targets in the table."""
     at_size = quality_at_size.AtSizeSettings(rows=2500, seeds=2, max_epochs=2.0,
-                                             checks_per_epoch=2, batch_size=64)  # fmt: skip
+                                             checks_per_epoch=2, batch_size=64,
+                                             sweep=((),), sweep_seeds=1)  # fmt: skip
     output = tmp_path / "at_size"
     runner.run_quality_at_size_only(output, at_size, TINY, log=lambda _: None)
     written = json.loads((output / settings.JSON_FILE).read_text())
@@ -229,8 +230,8 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     )
     assert part["train_steps"] == steps and steps % every == 0
     assert epoch == math.ceil(train_rows * 0.9 / 64) and every == math.ceil(epoch / 2)
-    for runs in part["runs"].values():
-        assert [r["seed"] for r in runs] == [0, 1]
+    for name, runs in part["runs"].items():  # the sweep's over its one seed
+        assert [r["seed"] for r in runs] == ([0, 1] if name in quality_at_size.VARIANTS else [0])
         for run in runs:
             assert run["exported_step"] % every == 0
             assert every <= run["exported_step"] <= run["stopped_at_step"] <= steps
@@ -246,9 +247,22 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
         # The written scores are rounded to 5 digits, the gaps computed before rounding.
         assert got == [None if e is None else pytest.approx(e, rel=0.05, abs=0.01)
                        for e in expected]  # fmt: skip
+    # The sweep: the configured light net is the rocket variant's seed-0 run, the others
+    # trained by the same loop; the nets alone over the same seed beside them.
+    sweep = part["sweep"]
+    assert sweep["seeds"] == [0]
+    assert [(p["name"], p["light_dnn"]) for p in sweep["points"]] == [
+        ("light_128x64", [128, 64]), ("light_none", [])
+    ]  # fmt: skip
+    assert sweep["points"][0]["auc"]["values"] == scores["rocket"]["auc"]["values"][:1]
+    assert sweep["light_alone"]["auc"]["values"] == scores["light_alone"]["auc"]["values"][:1]
+    assert [r["seed"] for r in part["runs"]["light_none"]] == [0]
+    assert 0.0 < sweep["points"][1]["auc"]["mean"] < 1.0
+    assert "light_none" not in scores and "light_none_booster" not in scores
     table = (output / settings.TABLE_FILE).read_text()
     assert table.startswith("# rocket bench --only quality-at-size")
     assert f"at most {steps} steps of 64" in table
+    assert "| rocket light_none |" in table
     rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in part["targets"]]
 

@@ -27,6 +27,7 @@ import rocket_seed
 from pipeline import sample_data
 from pipeline.bench import quality, report
 from pipeline.bench.data import BenchData, in_eval, parse_rows, transform_in_memory, user_of
+from pipeline.bench.serving import sweep_name
 from pipeline.bench.settings import (
     BOOSTER_ALONE,
     LIGHT_ALONE,
@@ -40,6 +41,7 @@ from pipeline.bench.transform import ExampleFiles, run_tft
 from pipeline.settings import EVAL_FRACTION
 
 KEY = "quality_at_size"  # its key in benchmark.json
+METRICS = ("auc", "gauc")
 # The variants of the quality block, in its order: (kind, model options).
 VARIANTS = {
     LIGHT_ALONE: (LIGHT_ALONE, {}),
@@ -63,6 +65,10 @@ class AtSizeSettings:
     checks_per_epoch: int = 4  # validation checks; early stop after an epoch without gain
     batch_size: int = 512
     eval_fraction: float = EVAL_FRACTION
+    # Rocket Launching with smaller light nets (the configured one is the rocket
+    # variant), over the first sweep_seeds seeds.
+    sweep: tuple[tuple[int, ...], ...] = ((64, 32), (32,), ())
+    sweep_seeds: int = 1
     beam_workers: int = 2  # TFT's DirectRunner processes
     train_shards: int = 4  # raw train files, so that Beam's workers read in parallel
 
@@ -208,30 +214,40 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
         seeds = list(range(settings.seeds))
         scores: dict[str, dict[str, list[float]]] = {}
         runs: dict[str, list[dict]] = {}
+
+        def train_and_score(name: str, kind: str, seed: int, options: dict) -> None:
+            started = time.time()
+            config = variant_config(base, kind, seed, settings, train_rows, **options)
+            model, training = train_variant(data, config)
+            quality.score_nets(model, name, kind, data, scores)
+            runs.setdefault(name, []).append(
+                {
+                    "seed": seed,
+                    "exported_step": training["exported_step"],
+                    "stopped_at_step": training["stopped_at_step"],
+                    "best_validation_auc": training.get(
+                        f"best_validation_auc_{rocket_model.served_net(config.model)}"
+                    ),
+                    "seconds": round(time.time() - started, 1),
+                }
+            )
+            log(
+                f"[bench] at size: {name} seed {seed}: AUC {scores[name]['auc'][-1]:.4f}, "
+                f"kept step {training['exported_step']} of {training['stopped_at_step']} "
+                f"({time.time() - started:.0f}s)"
+            )
+
         for seed in seeds:
             for name, (kind, options) in VARIANTS.items():
-                started = time.time()
-                config = variant_config(base, kind, seed, settings, train_rows, **options)
-                model, training = train_variant(data, config)
-                quality.score_nets(model, name, kind, data, scores)
-                runs.setdefault(name, []).append(
-                    {
-                        "seed": seed,
-                        "exported_step": training["exported_step"],
-                        "stopped_at_step": training["stopped_at_step"],
-                        "best_validation_auc": training.get(
-                            f"best_validation_auc_{rocket_model.served_net(config.model)}"
-                        ),
-                        "seconds": round(time.time() - started, 1),
-                    }
-                )
-                log(
-                    f"[bench] at size: {name} seed {seed}: AUC {scores[name]['auc'][-1]:.4f}, "
-                    f"kept step {training['exported_step']} of {training['stopped_at_step']} "
-                    f"({time.time() - started:.0f}s)"
-                )
+                train_and_score(name, kind, seed, options)
+        for seed in seeds[: settings.sweep_seeds]:
+            for units in settings.sweep:
+                options = {"light_dnn": rocket_config.DNNConfig(units)}
+                train_and_score(sweep_name(units), ROCKET, seed, options)
         steps, every, _ = training_budget(train_rows, settings, base.train)
-        return block(data, settings, seeds, scores, runs, steps, every)
+        part = block(data, settings, seeds, scores, runs, steps, every)
+        part["sweep"] = sweep_block(scores, settings, base.model.light_dnn.hidden_units)
+        return part
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -240,9 +256,11 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
           steps: int, every: int) -> dict:  # fmt: skip
     """The part's JSON: the bench's quality block plus the training regime, each run's
     kept step, gap_closed per seed and the targets."""
+    main = (*VARIANTS, f"{ROCKET}_booster")  # not the sweep's
     variants = {
         name: {"auc": quality.spread(v["auc"]), "gauc": quality.spread(v["gauc"])}
         for name, v in scores.items()
+        if name in main
     }
     part = quality._quality_block(data, seeds, steps, settings.batch_size, variants)
     part["training"] = (
@@ -256,6 +274,29 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
         part["gap_closed"][metric]["per_seed"] = per_seed_gap(scores, metric)
     part["targets"] = targets(part)
     return part
+
+
+def sweep_block(scores: dict, settings: AtSizeSettings, configured: tuple[int, ...]) -> dict:
+    """The light-net sweep on this data: the rocket light net at each width over the
+    sweep's seeds (the configured width is the rocket variant's first seeds), beside
+    the light and booster trained alone over the same seeds."""
+    n = settings.sweep_seeds
+    scored_as = {sweep_name(configured): ROCKET}
+    points = [(sweep_name(configured), configured)] + [(sweep_name(u), u) for u in settings.sweep]
+    block = {
+        "seeds": list(range(n)),
+        "points": [
+            {
+                "name": name,
+                "light_dnn": list(units),
+                **{m: quality.spread(scores[scored_as.get(name, name)][m][:n]) for m in METRICS},
+            }
+            for name, units in points
+        ],
+    }
+    for name in (LIGHT_ALONE, BOOSTER_ALONE):
+        block[name] = {m: quality.spread(scores[name][m][:n]) for m in METRICS}
+    return block
 
 
 def per_seed_gap(scores: dict, metric: str) -> dict:
@@ -304,6 +345,19 @@ def lines(part: dict) -> list[str]:
                 f"| {name} | {run['seed']} | {run['exported_step']} | "
                 f"{run['stopped_at_step']} | {run['seconds']} |"
             )
+    sweep = part["sweep"]
+    out += [
+        "",
+        f"Light-net sweep (seeds {sweep['seeds']}; rocket light nets of each width, the "
+        "configured one first, beside the nets trained alone):",
+        "",
+        "| net | AUC | GAUC |",
+        "|---|---|---|",
+    ]
+    entries = [(f"rocket {p['name']}", p) for p in sweep["points"]]
+    entries += [(name, sweep[name]) for name in (LIGHT_ALONE, BOOSTER_ALONE)]
+    for name, entry in entries:
+        out.append(report.score_row(name, entry))
     for metric in ("auc", "gauc"):
         per_seed = part["gap_closed"][metric]["per_seed"]
         values = ", ".join("null" if v is None else f"{v:.3f}" for v in per_seed["values"])

@@ -49,8 +49,13 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def _pm(stats: dict) -> str:
+def plus_minus(stats: dict) -> str:
     return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+
+
+def score_row(name: str, scores: dict) -> str:
+    """A table row: the name, AUC and GAUC as mean ± std."""
+    return f"| {name} | {plus_minus(scores['auc'])} | {plus_minus(scores['gauc'])} |"
 
 
 def quality_lines(quality: dict) -> list[str]:
@@ -74,7 +79,7 @@ def quality_lines(quality: dict) -> list[str]:
             "|---|---|---|",
         ]
         for variant, scores in block["variants"].items():
-            lines.append(f"| {variant} | {_pm(scores['auc'])} | {_pm(scores['gauc'])} |")
+            lines.append(score_row(variant, scores))
         for metric in ("auc", "gauc"):
             gap = block["gap_closed"][metric]
             text = _fmt(gap["value"]) if gap["value"] is not None else f"null ({gap['why_null']})"
@@ -89,7 +94,7 @@ def quality_lines(quality: dict) -> list[str]:
             ]
             for variant, scores in block["ablations"].items():
                 if isinstance(scores, dict):
-                    lines.append(f"| {variant} | {_pm(scores['auc'])} | {_pm(scores['gauc'])} |")
+                    lines.append(score_row(variant, scores))
         lines.append("")
     return lines
 
@@ -125,13 +130,13 @@ def markdown(result: dict) -> str:
     ]
     for p in sweep["points"]:
         lines.append(
-            f"| rocket {p['name']} | {_pm(p['auc'])} | {_pm(p['gauc'])} | "
+            f"| rocket {p['name']} | {plus_minus(p['auc'])} | {plus_minus(p['gauc'])} | "
             f"{_fmt(p['latency_ms_b512'], 3)} | {_fmt(p['latency_ms_b1'], 3)} |"
         )
     for name in (LIGHT_ALONE, BOOSTER_ALONE):
         e = sweep[name]
         lines.append(
-            f"| {name} | {_pm(e['auc'])} | {_pm(e['gauc'])} | "
+            f"| {name} | {plus_minus(e['auc'])} | {plus_minus(e['gauc'])} | "
             f"{_fmt(e['latency_ms_b512'], 3)} | {_fmt(e['latency_ms_b1'], 3)} |"
         )
     serving = result["serving"]
