@@ -23,6 +23,8 @@ strategy, sharding, barrier) and rocket_export (SavedModels).
 
 from __future__ import annotations
 
+import functools
+
 import rocket_config
 import rocket_seed
 import rocket_tuning
@@ -59,18 +61,15 @@ def run_fn(fn_args) -> None:
         if role.is_chief:
             print(f"[Trainer] hyperparameters from the Tuner: {rocket_tuning.describe(values)}")
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    splits = read_splits(fn_args, tft_output, config.train, role)
     train_and_export(
         config,
         tft_output,
-        splits.train,
-        splits.eval,
+        functools.partial(read_splits, fn_args, tft_output, config.train, role),
         train_steps_of(fn_args, config.train, role.is_chief),
         fn_args.serving_model_dir,
         fn_args.model_run_dir,
         strategy=strategy,
         role=role,
-        validation_dataset=splits.validation,
         hyperparameters=values,
     )
 

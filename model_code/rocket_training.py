@@ -11,8 +11,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 
 import rocket_config
+import rocket_data
 import rocket_export
 import rocket_memory
 import rocket_model
@@ -147,20 +149,22 @@ def table_sizes(config: rocket_config.RocketConfig, tft_output: tft.TFTransformO
 def train_and_export(
     config: rocket_config.RocketConfig,
     tft_output: tft.TFTransformOutput,
-    train_dataset: tf.data.Dataset,
-    eval_dataset: tf.data.Dataset,
+    read_splits: Callable[[], rocket_data.Splits],
     train_steps: int,
     serving_model_dir: str,
     model_run_dir: str,
     strategy: tf.distribute.Strategy | None = None,
     role: WorkerRole | None = None,
-    validation_dataset: tf.data.Dataset | None = None,
     hyperparameters: dict | None = None,
 ) -> dict:
     """Train the pair, export light (serving) and booster, return the eval metrics.
-    With `validation_dataset`, training checks the light net on it as config.train says
-    (keep, early_stop) and the metrics say which step was exported and why it stopped;
-    `hyperparameters` (a Tuner's, already in `config`) are recorded with them.
+    `read_splits` gives fresh datasets (rocket_data.read_splits): the pair and the linear
+    baseline each read their own, so both see the same batches from the first (a second
+    iterator of one seeded shuffle continues from the epochs the first consumed, which
+    its prefetching makes timing-dependent). With validation rows, training checks the
+    light net on them as config.train says (keep, early_stop) and the metrics say which
+    step was exported and why it stopped; `hyperparameters` (a Tuner's, already in
+    `config`) are recorded with them.
 
     Every worker of a multi-worker strategy runs all of this (fit, evaluate and the saves
     are collective); only the chief writes to `serving_model_dir` and `model_run_dir`,
@@ -179,10 +183,11 @@ def train_and_export(
             f"{strategy.num_replicas_in_sync} replicas; global batch {config.train.batch_size}",
             flush=True,
         )
+    splits = read_splits()
     model, training = fit_model(
-        config, sizes, train_dataset, validation_dataset, train_steps, strategy, role
+        config, sizes, splits.train, splits.validation, train_steps, strategy, role
     )
-    evaluation = model.evaluate(eval_dataset, verbose=0, return_dict=True)
+    evaluation = model.evaluate(splits.eval, verbose=0, return_dict=True)
     metrics = {name: float(value) for name, value in evaluation.items()}
     if not all(math.isfinite(v) for v in metrics.values()):
         raise TrainingError(f"non-finite evaluation metrics {metrics}; nothing is exported")
@@ -197,9 +202,8 @@ def train_and_export(
         )
     if config.train.linear_baseline:
         metrics["linear_baseline"] = train_linear_baseline(
-            config, sizes, train_dataset, validation_dataset, eval_dataset, train_steps,
-            strategy, role,
-        )  # fmt: skip
+            config, sizes, read_splits(), train_steps, strategy, role
+        )
         if role.is_chief:
             print(
                 f"[Trainer] linear baseline (a logistic regression over the same ids and tag "
@@ -229,22 +233,21 @@ def train_and_export(
 def train_linear_baseline(
     config: rocket_config.RocketConfig,
     sizes: dict[str, int],
-    train_dataset: tf.data.Dataset,
-    validation_dataset: tf.data.Dataset | None,
-    eval_dataset: tf.data.Dataset,
+    splits: rocket_data.Splits,
     train_steps: int,
     strategy: tf.distribute.Strategy,
     role: WorkerRole,
 ) -> dict:
-    """rocket_config.LINEAR_MODEL trained by fit_model on the pair's rows (same seed,
-    batches, validation checks and early stop): its eval AUC and what training kept."""
+    """rocket_config.LINEAR_MODEL trained by fit_model on fresh datasets of the pair's
+    rows (same seed, batches, validation checks and early stop): its eval AUC and what
+    training kept."""
     changes = {f"model.{name}": value for name, value in rocket_config.LINEAR_MODEL.items()}
     linear = rocket_config.with_changes(config, **changes)
     model, training = fit_model(
-        linear, sizes, train_dataset, validation_dataset, train_steps, strategy, role,
+        linear, sizes, splits.train, splits.validation, train_steps, strategy, role,
         prefix="[Trainer] linear baseline:",
     )  # fmt: skip
-    evaluation = model.evaluate(eval_dataset, verbose=0, return_dict=True)
+    evaluation = model.evaluate(splits.eval, verbose=0, return_dict=True)
     return {
         "auc": float(evaluation["auc_light"]),
         "exported_step": training["exported_step"],

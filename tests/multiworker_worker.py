@@ -19,9 +19,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def main(work_dir: Path) -> None:
-    import rocket_module
-    import tensorflow as tf
+def fn_args_for(work_dir: Path):
+    """The Trainer's FnArgs for WORK_DIR, with TFX's own data accessor."""
     from rocket_preprocessing import CONFIG_KEY
     from tfx.components.trainer import fn_args_utils
     from tfx.components.util import tfxio_utils
@@ -39,7 +38,7 @@ def main(work_dir: Path) -> None:
         ),
         data_view_decode_fn=None,
     )
-    fn_args = fn_args_utils.FnArgs(
+    return fn_args_utils.FnArgs(
         train_files=[str(work_dir / "transformed" / "Split-train" / "*")],
         eval_files=[str(work_dir / "transformed" / "Split-eval" / "*")],
         train_steps=int(os.environ.get("ROCKET_TEST_STEPS", "20")),
@@ -50,6 +49,13 @@ def main(work_dir: Path) -> None:
         custom_config={CONFIG_KEY: (work_dir / "config.json").read_text()},
         data_accessor=data_accessor,
     )
+
+
+def main(work_dir: Path) -> None:
+    import rocket_module
+    import tensorflow as tf
+
+    fn_args = fn_args_for(work_dir)
     rocket_module.run_fn(fn_args)
     # What TFX's Trainer executor checks on every worker right after run_fn.
     if not tf.io.gfile.exists(fn_args.serving_model_dir):

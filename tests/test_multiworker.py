@@ -13,10 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import multiworker_worker
 import numpy as np
 import pytest
+import rocket_data
 import rocket_distribution
+import rocket_training
 import tensorflow as tf
+import tensorflow_transform as tft
 from small_transform import CONFIG, write_transformed
 
 WORKER_SCRIPT = Path(__file__).with_name("multiworker_worker.py")
@@ -156,6 +160,23 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
         f"linear baseline (a logistic regression over the same ids and tag tokens, same rows "
         f"and loop): eval auc={linear['auc']:.4f}" in result.stdout
     )
+    # ... and on the batches of a fresh read, as if it were the first model trained: a
+    # second iterator of the pair's seeded shuffle would continue from the epochs the
+    # pair's prefetching consumed, and the baseline would change from run to run.
+    os.environ["ROCKET_TEST_STEPS"] = "60"
+    try:
+        fn_args = multiworker_worker.fn_args_for(work)
+    finally:
+        del os.environ["ROCKET_TEST_STEPS"]
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    role = rocket_distribution.WorkerRole()
+    alone = rocket_training.train_linear_baseline(
+        CONFIG, rocket_training.table_sizes(CONFIG, tft_output),
+        rocket_data.read_splits(fn_args, tft_output, CONFIG.train, role), 60,
+        tf.distribute.get_strategy(), role,
+    )  # fmt: skip
+    assert alone["exported_step"] == linear["exported_step"]
+    assert alone["auc"] == pytest.approx(linear["auc"], abs=1e-6)
 
 
 @pytest.mark.parametrize(
