@@ -118,6 +118,10 @@ def test_gap_closed_is_null_with_a_reason_when_there_is_no_gap():
     assert quality.gap_closed(0.70, 0.72, 0.75)["value"] == pytest.approx(0.4)
     null = quality.gap_closed(0.70, 0.72, 0.69)
     assert null["value"] is None and "≤ 0" in null["why_null"]
+    # A booster ahead by less than the seeds' spread: the ratio would be noise (6 here).
+    noise = quality.gap_closed(0.8251, 0.8257, 0.8252, noise=0.0016)
+    assert noise["value"] is None and "within the seeds' spread (0.00160)" in noise["why_null"]
+    assert quality.gap_closed(0.80, 0.81, 0.82, noise=0.0016)["value"] == pytest.approx(0.5)
 
 
 def test_pipeline_part_reads_component_seconds():
@@ -241,7 +245,8 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
         light = scores["light_alone"][metric]["values"]
         rocket = scores["rocket"][metric]["values"]
         booster = scores["booster_alone"][metric]["values"]
-        expected = [(r - lt) / (b - lt) if b > lt else None
+        noise = max(scores["light_alone"][metric]["std"], scores["booster_alone"][metric]["std"])
+        expected = [(r - lt) / (b - lt) if b - lt > noise else None
                     for lt, r, b in zip(light, rocket, booster)]  # fmt: skip
         got = part["gap_closed"][metric]["per_seed"]["values"]
         # The written scores are rounded to 5 digits, the gaps computed before rounding.

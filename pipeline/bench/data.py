@@ -102,19 +102,21 @@ def split_examples(
     return train, evaluation
 
 
+def split_description(eval_fraction: float, by_user: bool) -> str:
+    """How `in_eval` splits, in words (benchmark.json's `split`)."""
+    if by_user:
+        return f"grouped by user: crc32(user_id) puts {eval_fraction:.0%} of users in eval"
+    return f"by row: crc32 of each example puts ~{eval_fraction:.0%} in eval"
+
+
 def load_dataset(
     name: str, source: str, examples: list, eval_fraction: float, by_user: bool
 ) -> BenchData:
     train, evaluation = split_examples(examples, eval_fraction, by_user)
-    split = (
-        f"grouped by user: crc32(user_id) puts {eval_fraction:.0%} of users in eval"
-        if by_user
-        else f"by row: crc32 of each example puts ~{eval_fraction:.0%} in eval"
-    )
     return BenchData(
         name=name,
         source=source,
-        split=split,
+        split=split_description(eval_fraction, by_user),
         train_examples=[e.SerializeToString() for e in train],
         eval_examples=[e.SerializeToString() for e in evaluation],
         eval_users=np.array([user_of(e, "user_id") for e in evaluation]),

@@ -123,9 +123,10 @@ def spread(values: list[float]) -> dict:
     }
 
 
-def gap_closed(light_alone: float, rocket: float, booster_alone: float) -> dict:
+def gap_closed(light_alone: float, rocket: float, booster_alone: float, noise: float = 0.0) -> dict:
     """(rocket − light alone) / (booster alone − light alone); null with the reason when
-    the booster alone is not better than the light alone (no gap to close)."""
+    the booster alone is not better than the light alone by more than `noise` (the seeds'
+    spread): a gap within the noise makes the ratio noise too (0.0006 / 0.0001 = 6)."""
     denominator = booster_alone - light_alone
     if not denominator > 0:
         return {
@@ -133,7 +134,19 @@ def gap_closed(light_alone: float, rocket: float, booster_alone: float) -> dict:
             "why_null": f"booster alone − light alone = {denominator:+.5f} ≤ 0: the booster "
             "architecture is not better here, so there is no gap to close",
         }
+    if not denominator > noise:
+        return {
+            "value": None,
+            "why_null": f"booster alone − light alone = {denominator:+.5f}, within the seeds' "
+            f"spread ({noise:.5f}): no gap measurable beyond the noise",
+        }
     return {"value": round((rocket - light_alone) / denominator, 4), "why_null": None}
+
+
+def gap_noise(results: dict, metric: str) -> float:
+    """The seeds' spread a gap must exceed: the larger std of light alone and booster
+    alone."""
+    return max(results[LIGHT_ALONE][metric]["std"], results[BOOSTER_ALONE][metric]["std"])
 
 
 def score_nets(model, name: str, kind: str, data: BenchData, per_variant: dict) -> None:
@@ -197,6 +210,7 @@ def _quality_block(
             results[LIGHT_ALONE][metric]["mean"],
             results[ROCKET][metric]["mean"],
             results[BOOSTER_ALONE][metric]["mean"],
+            gap_noise(results, metric),
         )
         for metric in ("auc", "gauc")
     }

@@ -26,7 +26,14 @@ import rocket_seed
 
 from pipeline import sample_data
 from pipeline.bench import quality, report
-from pipeline.bench.data import BenchData, in_eval, parse_rows, transform_in_memory, user_of
+from pipeline.bench.data import (
+    BenchData,
+    in_eval,
+    parse_rows,
+    split_description,
+    transform_in_memory,
+    user_of,
+)
 from pipeline.bench.serving import sweep_name
 from pipeline.bench.settings import (
     BOOSTER_ALONE,
@@ -154,7 +161,7 @@ def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
     return BenchData(
         name="generated_at_size",
         source=f"pipeline.sample_data, {settings.rows} rows, seed 0",
-        split=f"by row: crc32 of each example puts ~{settings.eval_fraction:.0%} in eval",
+        split=split_description(settings.eval_fraction, by_user=False),
         train_examples=[],
         eval_examples=evaluation,
         eval_users=np.array(users),
@@ -271,7 +278,8 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
     )
     part["runs"] = runs
     for metric in ("auc", "gauc"):
-        part["gap_closed"][metric]["per_seed"] = per_seed_gap(scores, metric)
+        noise = quality.gap_noise(variants, metric)
+        part["gap_closed"][metric]["per_seed"] = per_seed_gap(scores, metric, noise)
     part["targets"] = targets(part)
     return part
 
@@ -299,13 +307,16 @@ def sweep_block(scores: dict, settings: AtSizeSettings, configured: tuple[int, .
     return block
 
 
-def per_seed_gap(scores: dict, metric: str) -> dict:
+def per_seed_gap(scores: dict, metric: str, noise: float) -> dict:
     """gap_closed of each seed's three runs (same seed: same initialisation and batches);
-    a seed whose booster alone is not better than its light alone has none."""
+    a seed whose booster alone is not better than its light alone by more than `noise`
+    (the spread over the seeds, as for the means' gap_closed) has none."""
     light = scores[LIGHT_ALONE][metric]
     rocket = scores[ROCKET][metric]
     booster = scores[BOOSTER_ALONE][metric]
-    values = [(r - lt) / (b - lt) if b > lt else None for lt, r, b in zip(light, rocket, booster)]
+    values = [
+        (r - lt) / (b - lt) if b - lt > noise else None for lt, r, b in zip(light, rocket, booster)
+    ]
     defined = [v for v in values if v is not None]
     return {
         "values": [None if v is None else round(v, 4) for v in values],
