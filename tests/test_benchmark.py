@@ -252,22 +252,33 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
         # The written scores are rounded to 5 digits, the gaps computed before rounding.
         assert got == [None if e is None else pytest.approx(e, rel=0.05, abs=0.01)
                        for e in expected]  # fmt: skip
-    # The sweep: the configured light net is the rocket variant's seed-0 run, the others
-    # trained by the same loop; the nets alone over the same seed beside them.
+    # The sweep: the configured light net's runs are the rocket and light-alone variants'
+    # seed 0; every other width trained by the same loop with and without the booster.
     sweep = part["sweep"]
     assert sweep["seeds"] == [0]
     assert [(p["name"], p["light_dnn"]) for p in sweep["points"]] == [
         ("light_128x64", [128, 64]), ("light_none", [])
     ]  # fmt: skip
-    assert sweep["points"][0]["auc"]["values"] == scores["rocket"]["auc"]["values"][:1]
-    assert sweep["light_alone"]["auc"]["values"] == scores["light_alone"]["auc"]["values"][:1]
-    assert [r["seed"] for r in part["runs"]["light_none"]] == [0]
-    assert 0.0 < sweep["points"][1]["auc"]["mean"] < 1.0
-    assert "light_none" not in scores and "light_none_booster" not in scores
+    configured, none = sweep["points"]
+    assert configured["auc"]["values"] == scores["rocket"]["auc"]["values"][:1]
+    assert configured["alone"]["auc"]["values"] == scores["light_alone"]["auc"]["values"][:1]
+    assert sweep["booster_alone"]["auc"]["values"] == scores["booster_alone"]["auc"]["values"][:1]
+    for name in ("light_none", "light_alone_none"):
+        assert [r["seed"] for r in part["runs"][name]] == [0]
+    for metric in ("auc", "gauc"):
+        alone, rocket = none["alone"][metric]["mean"], none[metric]["mean"]
+        booster = sweep["booster_alone"][metric]["mean"]
+        noise = max(scores["light_alone"][metric]["std"], scores["booster_alone"][metric]["std"])
+        gap = none["gap_closed"][metric]["value"]
+        if booster - alone > noise:
+            assert gap == pytest.approx((rocket - alone) / (booster - alone), rel=0.05, abs=0.01)
+        else:
+            assert gap is None
+    assert not {"light_none", "light_alone_none", "light_none_booster"} & set(scores)
     table = (output / settings.TABLE_FILE).read_text()
     assert table.startswith("# rocket bench --only quality-at-size")
     assert f"at most {steps} steps of 64" in table
-    assert "| rocket light_none |" in table
+    assert "| light_none |" in table
     rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in part["targets"]]
 
@@ -275,7 +286,9 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--rows", "5000"], "--rows sets the size of --only quality-at-size only"),
+        (["--rows", "5000"], "--rows and --seeds set --only quality-at-size only"),
+        (["--only", "quality", "--seeds", "1"], "--rows and --seeds set --only quality-at-size"),
+        (["--only", "quality-at-size", "--seeds", "0"], "0: must be 1 or more"),
         (["--only", "quality-at-size", "--quick"], "takes neither --quick nor --data"),
         (["--only", "quality-at-size", "--rows", "10"], "10: must be 1000 or more"),
     ],

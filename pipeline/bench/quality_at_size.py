@@ -251,9 +251,12 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
             for units in settings.sweep:
                 options = {"light_dnn": rocket_config.DNNConfig(units)}
                 train_and_score(sweep_name(units), ROCKET, seed, options)
+                train_and_score(alone_name(units), LIGHT_ALONE, seed, options)
         steps, every, _ = training_budget(train_rows, settings, base.train)
         part = block(data, settings, seeds, scores, runs, steps, every)
-        part["sweep"] = sweep_block(scores, settings, base.model.light_dnn.hidden_units)
+        noise = {m: quality.gap_noise(part["variants"], m) for m in METRICS}
+        configured = base.model.light_dnn.hidden_units
+        part["sweep"] = sweep_block(scores, settings, configured, noise)
         return part
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -284,27 +287,35 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
     return part
 
 
-def sweep_block(scores: dict, settings: AtSizeSettings, configured: tuple[int, ...]) -> dict:
-    """The light-net sweep on this data: the rocket light net at each width over the
-    sweep's seeds (the configured width is the rocket variant's first seeds), beside
-    the light and booster trained alone over the same seeds."""
+def alone_name(units: tuple[int, ...]) -> str:
+    """The sweep's light net of these widths trained alone (no booster, no hint)."""
+    return f"{LIGHT_ALONE}_{sweep_name(units).removeprefix('light_')}"
+
+
+def sweep_block(scores: dict, settings: AtSizeSettings, configured: tuple[int, ...],
+                noise: dict[str, float]) -> dict:  # fmt: skip
+    """The light-net sweep on this data, over the sweep's seeds: at each width the light
+    net trained by Rocket Launching and the same net trained alone, and how much of the
+    gap to the booster alone distillation closes (gap_closed, null within `noise`: the
+    main variants' spread). The configured width's runs are the rocket and light-alone
+    variants' first seeds."""
     n = settings.sweep_seeds
-    scored_as = {sweep_name(configured): ROCKET}
-    points = [(sweep_name(configured), configured)] + [(sweep_name(u), u) for u in settings.sweep]
-    block = {
-        "seeds": list(range(n)),
-        "points": [
-            {
-                "name": name,
-                "light_dnn": list(units),
-                **{m: quality.spread(scores[scored_as.get(name, name)][m][:n]) for m in METRICS},
-            }
-            for name, units in points
-        ],
-    }
-    for name in (LIGHT_ALONE, BOOSTER_ALONE):
-        block[name] = {m: quality.spread(scores[name][m][:n]) for m in METRICS}
-    return block
+    rocket_of = {sweep_name(configured): ROCKET}
+    alone_of = {sweep_name(configured): LIGHT_ALONE}
+    booster = {m: quality.spread(scores[BOOSTER_ALONE][m][:n]) for m in METRICS}
+    points = []
+    for units in (configured, *settings.sweep):
+        name = sweep_name(units)
+        rocket = {m: quality.spread(scores[rocket_of.get(name, name)][m][:n]) for m in METRICS}
+        alone_key = alone_of.get(name, alone_name(units))
+        alone = {m: quality.spread(scores[alone_key][m][:n]) for m in METRICS}
+        gaps = {
+            m: quality.gap_closed(alone[m]["mean"], rocket[m]["mean"], booster[m]["mean"], noise[m])
+            for m in METRICS
+        }
+        points.append({"name": name, "light_dnn": list(units), **rocket, "alone": alone,
+                       "gap_closed": gaps})  # fmt: skip
+    return {"seeds": list(range(n)), "points": points, BOOSTER_ALONE: booster}
 
 
 def per_seed_gap(scores: dict, metric: str, noise: float) -> dict:
@@ -359,16 +370,22 @@ def lines(part: dict) -> list[str]:
     sweep = part["sweep"]
     out += [
         "",
-        f"Light-net sweep (seeds {sweep['seeds']}; rocket light nets of each width, the "
-        "configured one first, beside the nets trained alone):",
+        f"Light-net sweep (seeds {sweep['seeds']}): each light net trained by Rocket "
+        "Launching and alone; gap_closed against the booster alone "
+        f"(AUC {report.plus_minus(sweep[BOOSTER_ALONE]['auc'])}), null within the seeds' "
+        "spread.",
         "",
-        "| net | AUC | GAUC |",
-        "|---|---|---|",
+        "| light net | rocket AUC | alone AUC | rocket GAUC | alone GAUC | gap_closed AUC |",
+        "|---|---|---|---|---|---|",
     ]
-    entries = [(f"rocket {p['name']}", p) for p in sweep["points"]]
-    entries += [(name, sweep[name]) for name in (LIGHT_ALONE, BOOSTER_ALONE)]
-    for name, entry in entries:
-        out.append(report.score_row(name, entry))
+    for p in sweep["points"]:
+        gap = p["gap_closed"]["auc"]
+        gap_text = "null" if gap["value"] is None else f"{gap['value']:.3f}"
+        out.append(
+            f"| {p['name']} | {report.plus_minus(p['auc'])} | "
+            f"{report.plus_minus(p['alone']['auc'])} | {report.plus_minus(p['gauc'])} | "
+            f"{report.plus_minus(p['alone']['gauc'])} | {gap_text} |"
+        )
     for metric in ("auc", "gauc"):
         per_seed = part["gap_closed"][metric]["per_seed"]
         values = ", ".join("null" if v is None else f"{v:.3f}" for v in per_seed["values"])

@@ -40,6 +40,11 @@ def add_parser(sub) -> None:
         type=count(1000),
         help="generated rows of --only quality-at-size (default 1,000,000)",
     )
+    bench.add_argument(
+        "--seeds",
+        type=count(1),
+        help="seeds of --only quality-at-size (default 3); the sweep takes the first",
+    )
     bench.add_argument("--output", required=True, help="output folder")
     bench.set_defaults(handler=command)
 
@@ -49,8 +54,8 @@ def command(args: argparse.Namespace) -> int:
     from pipeline.bench.settings import BenchError, BenchSettings
 
     settings = BenchSettings.quick() if args.quick else BenchSettings.full()
-    if args.rows is not None and args.only != "quality-at-size":
-        raise BenchError("--rows sets the size of --only quality-at-size only")
+    if (args.rows is not None or args.seeds is not None) and args.only != "quality-at-size":
+        raise BenchError("--rows and --seeds set --only quality-at-size only")
     if args.only == "quality-at-size":
         from pipeline.bench import quality_at_size
 
@@ -62,8 +67,12 @@ def command(args: argparse.Namespace) -> int:
         at_size = quality_at_size.AtSizeSettings()
         if args.rows is not None:
             at_size = dataclasses.replace(at_size, rows=args.rows)
+        if args.seeds is not None:
+            at_size = dataclasses.replace(at_size, seeds=args.seeds)
         command = "rocket bench --only quality-at-size"
-        command += (f" --rows {args.rows}" if args.rows else "") + f" --output {args.output}"
+        command += f" --rows {args.rows}" if args.rows else ""
+        command += f" --seeds {args.seeds}" if args.seeds else ""
+        command += f" --output {args.output}"
         runner.run_quality_at_size_only(Path(args.output).resolve(), at_size, settings, command)
         return EXIT_OK
     if args.only == "quality":
