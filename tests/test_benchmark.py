@@ -75,10 +75,17 @@ def test_gap_closed_is_the_formula_on_the_numbers_written(bench):
             rocket = variants["rocket"][metric]["mean"]
             booster = variants["booster_alone"][metric]["mean"]
             gap = block["gap_closed"][metric]
-            if booster - light > 0:
-                assert gap["value"] == pytest.approx((rocket - light) / (booster - light), abs=1e-3)
-            else:
+            spreads = [variants[v][metric] for v in ("light_alone", "booster_alone")]
+            one_seed = min(len(s["values"]) for s in spreads) < 2
+            noise = max(s["std"] for s in spreads)
+            if booster - light <= 0:
                 assert gap["value"] is None and "no gap" in gap["why_null"]
+            elif one_seed:
+                assert gap["value"] is None and "from one seed" in gap["why_null"]
+            elif booster - light <= noise:
+                assert gap["value"] is None and "within the seeds' spread" in gap["why_null"]
+            else:
+                assert gap["value"] == pytest.approx((rocket - light) / (booster - light), abs=1e-3)
     assert len(quality["taobao_sample"]["variants"]["rocket"]["auc"]["values"]) == 2
     assert "grouped by user" in quality["taobao_sample"]["split"]
 
@@ -122,6 +129,11 @@ def test_gap_closed_is_null_with_a_reason_when_there_is_no_gap():
     noise = quality.gap_closed(0.8251, 0.8257, 0.8252, noise=0.0016)
     assert noise["value"] is None and "within the seeds' spread (0.00160)" in noise["why_null"]
     assert quality.gap_closed(0.80, 0.81, 0.82, noise=0.0016)["value"] == pytest.approx(0.5)
+    # One seed: no spread, so no gap can be told from noise (a single 1M-row seed gave 5.7).
+    one = quality.gap_closed(0.8251, 0.8257, 0.8252, noise=None)
+    assert one["value"] is None and "from one seed" in one["why_null"]
+    one_seed = {name: {"auc": quality.spread([0.82])} for name in ("light_alone", "booster_alone")}
+    assert quality.gap_noise(one_seed, "auc") is None
 
 
 def test_pipeline_part_reads_component_seconds():

@@ -123,16 +123,25 @@ def spread(values: list[float]) -> dict:
     }
 
 
-def gap_closed(light_alone: float, rocket: float, booster_alone: float, noise: float = 0.0) -> dict:
+def gap_closed(
+    light_alone: float, rocket: float, booster_alone: float, noise: float | None = 0.0
+) -> dict:
     """(rocket − light alone) / (booster alone − light alone); null with the reason when
     the booster alone is not better than the light alone by more than `noise` (the seeds'
-    spread): a gap within the noise makes the ratio noise too (0.0006 / 0.0001 = 6)."""
+    spread): a gap within the noise makes the ratio noise too (0.0006 / 0.0001 = 6).
+    `noise` None: one seed, so the spread is unknown and no gap can be told from noise."""
     denominator = booster_alone - light_alone
     if not denominator > 0:
         return {
             "value": None,
             "why_null": f"booster alone − light alone = {denominator:+.5f} ≤ 0: the booster "
             "architecture is not better here, so there is no gap to close",
+        }
+    if noise is None:
+        return {
+            "value": None,
+            "why_null": f"booster alone − light alone = {denominator:+.5f} from one seed: "
+            "the seeds' spread it must exceed is unknown (run more seeds)",
         }
     if not denominator > noise:
         return {
@@ -143,10 +152,13 @@ def gap_closed(light_alone: float, rocket: float, booster_alone: float, noise: f
     return {"value": round((rocket - light_alone) / denominator, 4), "why_null": None}
 
 
-def gap_noise(results: dict, metric: str) -> float:
+def gap_noise(results: dict, metric: str) -> float | None:
     """The seeds' spread a gap must exceed: the larger std of light alone and booster
-    alone."""
-    return max(results[LIGHT_ALONE][metric]["std"], results[BOOSTER_ALONE][metric]["std"])
+    alone; None from a single seed (no spread measured)."""
+    light, booster = results[LIGHT_ALONE][metric], results[BOOSTER_ALONE][metric]
+    if min(len(light["values"]), len(booster["values"])) < 2:
+        return None
+    return max(light["std"], booster["std"])
 
 
 def score_nets(model, name: str, kind: str, data: BenchData, per_variant: dict) -> None:

@@ -293,7 +293,7 @@ def alone_name(units: tuple[int, ...]) -> str:
 
 
 def sweep_block(scores: dict, settings: AtSizeSettings, configured: tuple[int, ...],
-                noise: dict[str, float]) -> dict:  # fmt: skip
+                noise: dict[str, float | None]) -> dict:  # fmt: skip
     """The light-net sweep on this data, over the sweep's seeds: at each width the light
     net trained by Rocket Launching and the same net trained alone, and how much of the
     gap to the booster alone distillation closes (gap_closed, null within `noise`: the
@@ -318,7 +318,7 @@ def sweep_block(scores: dict, settings: AtSizeSettings, configured: tuple[int, .
     return {"seeds": list(range(n)), "points": points, BOOSTER_ALONE: booster}
 
 
-def per_seed_gap(scores: dict, metric: str, noise: float) -> dict:
+def per_seed_gap(scores: dict, metric: str, noise: float | None) -> dict:
     """gap_closed of each seed's three runs (same seed: same initialisation and batches);
     a seed whose booster alone is not better than its light alone by more than `noise`
     (the spread over the seeds, as for the means' gap_closed) has none."""
@@ -326,7 +326,8 @@ def per_seed_gap(scores: dict, metric: str, noise: float) -> dict:
     rocket = scores[ROCKET][metric]
     booster = scores[BOOSTER_ALONE][metric]
     values = [
-        (r - lt) / (b - lt) if b - lt > noise else None for lt, r, b in zip(light, rocket, booster)
+        (r - lt) / (b - lt) if noise is not None and b - lt > noise else None
+        for lt, r, b in zip(light, rocket, booster)
     ]
     defined = [v for v in values if v is not None]
     return {
@@ -342,10 +343,12 @@ def targets(part: dict) -> list[dict]:
     return [
         target(
             "rocket light AUC − linear AUC (generated_at_size)",
-            round(light["mean"] - linear["mean"], 5),
+            round(light["mean"] - linear["mean"], 5) if len(light["values"]) > 1 else None,
             ">",
             max(light["std"], linear["std"]),
-            "beyond the seeds' spread (the larger std of the two)",
+            "beyond the seeds' spread (the larger std of the two)"
+            if len(light["values"]) > 1
+            else "one seed: no spread to judge it by",
         ),
         target(
             "gap_closed (generated_at_size, AUC)", gap["value"], ">=", 0.6, gap["why_null"] or ""
