@@ -5,7 +5,7 @@ step instead of a step count that suits one of them.
 
 At 50,000 rows the nets memorise ids long before they learn the generator's feature
 crosses and a logistic regression wins; this part shows what the nets and distillation
-do when the data holds enough of each cross (README: "Where Rocket Launching pays").
+do when the data holds enough of each cross (README: "Quality at size").
 """
 
 from __future__ import annotations
