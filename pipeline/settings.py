@@ -50,12 +50,13 @@ class PipelineSettings:
     beam_pipeline_args: tuple[str, ...] = field(default_factory=tuple)
     # Compiled (Kubeflow / Vertex) pipelines run in an image that has the project
     # installed. There, Transform and Trainer name their functions by import path
-    # (MODULE_FUNCTIONS) instead of taking `module_file`: TFX would otherwise build a
-    # wheel of model_code/ and write it under pipeline_root (gs://) at compile time.
+    # (PREPROCESSING_FN, RUN_FN, TUNER_FN above) instead of taking `module_file`: TFX
+    # would otherwise build a wheel of model_code/ and write it under pipeline_root
+    # (gs://) at compile time.
     module_in_image: bool = False
     # Compiled pipelines only: the data folder and the Trainer's TrainArgs become KFP
-    # runtime parameters (RUNTIME_PARAMETERS in tfx_pipeline), with these settings as
-    # defaults, so a run can change them without recompiling.
+    # runtime parameters (DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER in tfx_pipeline), with
+    # these settings as defaults, so a run can change them without recompiling.
     runtime_parameters: bool = False
     # Compiled pipelines only: the Trainer becomes TFX's Google Cloud extension Trainer,
     # which runs run_fn as a Vertex AI custom training job; these are the entries it
