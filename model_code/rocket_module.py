@@ -23,13 +23,14 @@ strategy, sharding, barrier) and rocket_export (SavedModels).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import rocket_config
 import rocket_seed
 import rocket_tuning
 import tensorflow_transform as tft
-from rocket_data import read_splits, train_steps_of
+from rocket_data import read_splits, training_plan
 from rocket_distribution import make_strategy, worker_role
 from rocket_preprocessing import CONFIG_KEY
 from rocket_preprocessing import preprocessing_fn as _preprocessing_fn
@@ -61,11 +62,13 @@ def run_fn(fn_args) -> None:
         if role.is_chief:
             print(f"[Trainer] hyperparameters from the Tuner: {rocket_tuning.describe(values)}")
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    train, train_steps = training_plan(fn_args, config.train, role.is_chief)
+    config = dataclasses.replace(config, train=train)
     train_and_export(
         config,
         tft_output,
         functools.partial(read_splits, fn_args, tft_output, config.train, role),
-        train_steps_of(fn_args, config.train, role.is_chief),
+        train_steps,
         fn_args.serving_model_dir,
         fn_args.model_run_dir,
         strategy=strategy,

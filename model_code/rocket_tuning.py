@@ -214,7 +214,8 @@ def tuner_fn_result(fn_args, config: rocket_config.RocketConfig):
     custom = fn_args.custom_config or {}
     max_trials = int(custom.get(TRIALS_KEY, DEFAULT_TRIALS))
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    train_steps = rocket_data.train_steps_of(fn_args, config.train)
+    train, train_steps = rocket_data.training_plan(fn_args, config.train)
+    config = dataclasses.replace(config, train=train)
     tuner = make_tuner(
         config,
         rocket_training.table_sizes(config, tft_output),

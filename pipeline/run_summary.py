@@ -14,7 +14,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.orchestration import metadata
 from tfx.utils import path_utils
 
-from components.evaluation_report import tfma_results
+from components.evaluation_report import report, tfma_results
 from components.evaluation_report.report import REPORT_FILE
 from components.evaluation_report.report import trainer_metrics as read_trainer_metrics
 from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
@@ -126,14 +126,22 @@ def summarize(metadata_path: str) -> dict:
         if summary["blessed"] or evaluation is None
         else tfma_results.failed_thresholds(evaluation.uri)
     )
+    gate = report.linear_gate_reason(
+        report.gate_properties(blessing) if blessing else {}, summary["light_auc"]
+    )
+    if gate and not summary["blessed"]:
+        summary["not_blessed_reasons"].append(gate)
+    summary["linear_verdict"] = report.linear_verdict(
+        summary["light_auc"], summary["linear_baseline_auc"]
+    )
 
     pushed = outputs.get((PUSHER, "pushed_model"))
     summary["pushed"] = _int_property(pushed, "pushed") == 1
     summary["pushed_model_dir"] = (
         pushed.custom_properties["pushed_destination"].string_value if summary["pushed"] else None
     )
-    report = outputs.get((EVALUATION_REPORT, "report"))
-    summary["report"] = os.path.join(report.uri, REPORT_FILE) if report else None
+    report_artifact = outputs.get((EVALUATION_REPORT, "report"))
+    summary["report"] = os.path.join(report_artifact.uri, REPORT_FILE) if report_artifact else None
     model = outputs.get((TRAINER, "model"))
     summary["model_dir"] = path_utils.serving_model_dir(model.uri) if model else None
     return summary
@@ -192,6 +200,10 @@ def format_summary(summary: dict) -> str:
             lines.append(f"  tuned (TFX Tuner, best trial): {tuned}")
     if summary.get("bad_rows"):
         lines.append(f"  bad rows set aside: {summary['bad_rows']} (see bad_rows/)")
+    verdict = summary.get("linear_verdict")
+    if verdict:
+        mark = "" if verdict["light_wins"] else "WARNING: "
+        lines.append(f"  {mark}{verdict['text']}")
     lines.append(f"  blessed: {summary['blessed']}")
     lines += [f"    - {reason}" for reason in summary.get("not_blessed_reasons") or []]
     lines += [

@@ -37,6 +37,9 @@ class PipelineSettings:
     min_auc: float = MIN_AUC
     # Bless only if the light AUC is at most this far below the served model's.
     max_auc_drop: float = MAX_AUC_DROP
+    # Bless only if the light AUC is at least the Trainer's linear baseline AUC plus this
+    # (None: no such gate; the verdict still says when the light net is below it).
+    min_lift_over_linear: float | None = None
     # Bless only with at least this many eval clicks and as many non-clicks (an AUC on a
     # few examples is noise).
     min_class_examples: int = MIN_CLASS_EXAMPLES

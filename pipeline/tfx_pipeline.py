@@ -265,6 +265,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             settings.max_auc_drop,
             min_class_examples=settings.min_class_examples,
         ),
+        min_lift_over_linear=settings.min_lift_over_linear,
     ).with_id(EVALUATOR)
     report = EvaluationReport(
         evaluation=evaluator.outputs["evaluation"],

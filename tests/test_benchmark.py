@@ -238,8 +238,19 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     assert list(written) == [quality_at_size.KEY]
     part = written[quality_at_size.KEY]
     assert set(part["variants"]) == {
-        "light_alone", "rocket", "rocket_booster", "booster_alone", "linear"
+        "light_alone", "rocket", "rocket_booster", "booster_alone", "linear",
+        "sklearn_logistic_regression", "sklearn_mlp",
     }  # fmt: skip
+    # scikit-learn's models on one-hot columns of the same split, a score per seed: the
+    # logistic regression is deterministic, the MLP seeded.
+    lr = part["variants"]["sklearn_logistic_regression"]["auc"]["values"]
+    assert len(lr) == 2 and lr[0] == lr[1] and 0.5 < lr[0] <= 1.0
+    assert len(part["variants"]["sklearn_mlp"]["auc"]["values"]) == 2
+    names = [t["target"] for t in part["targets"]]
+    for label in ("rocket light AUC − linear AUC", "rocket light GAUC − linear GAUC",
+                  "booster alone AUC − light alone AUC", "rocket light AUC − scikit-learn MLP AUC",
+                  "linear AUC − scikit-learn logistic regression AUC"):  # fmt: skip
+        assert any(name.startswith(f"{label} (generated_at_size)") for name in names), label
     train_rows = part["rows"]["train"]
     steps, every, epoch = quality_at_size.training_budget(
         train_rows, at_size, rocket_config.TrainConfig()
@@ -295,13 +306,33 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in part["targets"]]
 
 
+def test_quality_at_size_trains_with_the_products_budget_by_default():
+    """Without max_epochs the part trains what a default `rocket run` trains: the
+    config's train_steps, a check every half epoch, three checks of patience."""
+    import rocket_data
+
+    train = rocket_config.TrainConfig()
+    product = quality_at_size.AtSizeSettings()
+    every = rocket_data.epoch_check_steps(train, 40_000, train.train_steps)
+    assert every == 36  # 36,000 rows trained on: 71 steps of 512 an epoch
+    assert quality_at_size.training_budget(40_000, product, train) == (1224, 36, 108)
+    at_1m = quality_at_size.training_budget(800_000, product, train)
+    assert at_1m == (1200, 100, 300)  # a twelfth of the steps is shorter there
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--rows", "5000"], "--rows and --seeds set --only quality-at-size only"),
-        (["--only", "quality", "--seeds", "1"], "--rows and --seeds set --only quality-at-size"),
+        (["--rows", "5000"], "--rows: options of --only quality-at-size only"),
+        (["--only", "quality", "--seeds", "1"], "--seeds: options of --only quality-at-size"),
+        (["--split-by-user"], "--split-by-user: options of --only quality-at-size"),
         (["--only", "quality-at-size", "--seeds", "0"], "0: must be 1 or more"),
-        (["--only", "quality-at-size", "--quick"], "takes neither --quick nor --data"),
+        (["--only", "quality-at-size", "--quick"], "takes no --quick"),
+        (
+            ["--only", "quality-at-size", "--data", "x.csv", "--rows", "5000"],
+            "--data reads its own rows",
+        ),
+        (["--only", "quality-at-size", "--max-epochs", "0"], "--max-epochs 0.0: must be positive"),
         (["--only", "quality-at-size", "--rows", "10"], "10: must be 1000 or more"),
     ],
 )

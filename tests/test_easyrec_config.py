@@ -1,5 +1,6 @@
 """EasyRec text-format configs: parsed by protobuf, every option mapped, bad ones named."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,8 +16,19 @@ from pipeline.easyrec_proto import ConfigError
 DATA = Path(__file__).parent / "data"
 
 
-def test_seed_model_config_block_is_exactly_the_default():
-    assert easyrec_config.load(DATA / "seed_model_config.config") == rocket_seed.default_config()
+def test_seed_model_config_block_is_the_default_but_for_two_measured_changes():
+    """EasyRec's DNNs have BatchNorm unless use_bn says otherwise, and the seed's
+    model_config block says nothing, so it loads with BatchNorm; the product's default
+    has none (DNNConfig). The block has no feature configs: those are the default's
+    (embedding_dim 8, rocket_seed; the seed's own feature_configs say 16)."""
+    seed = easyrec_config.load(DATA / "seed_model_config.config")
+    towers = ("share_dnn", "booster_dnn", "light_dnn")
+    assert all(getattr(seed.model, name).use_bn for name in towers)
+    default = rocket_seed.default_config()
+    assert {f.embedding_dim for f in default.features} == {rocket_seed.EMBEDDING_DIM} == {8}
+    with_bn = {f"model.{name}": dataclasses.replace(getattr(default.model, name), use_bn=True)
+               for name in towers}  # fmt: skip
+    assert seed == rocket_config.with_changes(default, **with_bn)
 
 
 def test_whole_pipeline_config_maps_every_option(capsys):

@@ -95,18 +95,43 @@ def test_distillation_pairs_match_first_booster_layer_of_same_width():
 
 
 @pytest.mark.parametrize("num_class", [2, 1])
-def test_training_lowers_every_loss_term(num_class):
-    config = small_config(**{"model.num_class": num_class, "train.learning_rate": 0.01})
-    model = build(config)
-    features, label = batch(config, size=512)
-    # Batch statistics (training=True) on both sides: BatchNorm's moving averages lag
-    # behind a few dozen steps and would hide what the weights learned.
-    before = model.rocket_losses(model(features, training=True), label)
-    for _ in range(60):
-        model.train_step((features, label))
-    after = model.rocket_losses(model(features, training=True), label)
-    for name in ("light_ce", "booster_ce", "hint_loss", "total_loss"):
+@pytest.mark.parametrize("use_bn", [False, True])
+def test_training_lowers_the_losses_and_the_hint_pulls_light_to_booster(num_class, use_bn):
+    """The default (no BatchNorm) at the default learning rate; with BatchNorm a faster
+    one, so that 60 steps move every term. Without BatchNorm both nets start with logits
+    near 0, so the hint loss starts near 0 and grows as they learn: what the hint must
+    do is keep the light logits nearer the booster's than training without it does."""
+    towers = {
+        f"model.{name}": dataclasses.replace(
+            getattr(rocket_config.ModelConfig(()), name), use_bn=use_bn
+        )
+        for name in ("share_dnn", "booster_dnn", "light_dnn")
+    }
+    learning_rate = 0.01 if use_bn else 0.001
+    features, label = batch(small_config(), size=512)
+
+    def trained(hint_weight: float):
+        config = small_config(**{"model.num_class": num_class, "model.hint_weight": hint_weight,
+                                 "train.learning_rate": learning_rate, **towers})  # fmt: skip
+        tf.keras.utils.set_random_seed(0)
+        model = build(config)
+        # Batch statistics (training=True) on both sides: BatchNorm's moving averages lag
+        # behind a few dozen steps and would hide what the weights learned.
+        before = model.rocket_losses(model(features, training=True), label)
+        for _ in range(60):
+            model.train_step((features, label))
+        return model, before, model.rocket_losses(model(features, training=True), label)
+
+    def logit_gap(model) -> float:
+        outputs = model(features, training=True)
+        return float(tf.reduce_mean(tf.square(outputs["booster_logits"] - outputs["light_logits"])))
+
+    model, before, after = trained(1.0)
+    # Without BatchNorm the hint term starts near 0 and grows, and the total with it.
+    for name in ("light_ce", "booster_ce") + (("hint_loss", "total_loss") if use_bn else ()):
         assert float(after[name]) < float(before[name]), name
+    unhinted, _, _ = trained(0.0)
+    assert logit_gap(model) < logit_gap(unhinted)
     probabilities = model.net_path(rocket_model.LIGHT)(features)
     assert probabilities.shape == (512,)
     assert bool(tf.reduce_all((probabilities >= 0) & (probabilities <= 1)))
@@ -155,11 +180,11 @@ def test_light_path_holds_exactly_the_light_parameters():
     assert not light_refs & {v.ref() for v in model.booster_tower.variables}
     assert not light_refs & {v.ref() for v in model.booster_head.variables}
     emb = sum(TABLE_SIZE * f.embedding_dim for f in config.model_features())
-    # Each layer: kernel a*b, bias b, BatchNorm gamma and beta 2b (moving stats not trainable).
-    dims = [17 * 16, 128, 96, 64]  # share
-    share = sum(a * b + 3 * b for a, b in zip(dims, dims[1:]))
+    # Each layer: kernel a*b and bias b (the default DNNs have no BatchNorm).
+    dims = [sum(f.embedding_dim for f in config.model_features()), 128, 96, 64]  # share
+    share = sum(a * b + b for a, b in zip(dims, dims[1:]))
     light_dims = [64, 128, 64]
-    light_tower = sum(a * b + 3 * b for a, b in zip(light_dims, light_dims[1:]))
+    light_tower = sum(a * b + b for a, b in zip(light_dims, light_dims[1:]))
     head = 64 * 2 + 2
     expected = emb + share + light_tower + head
     assert sum(int(np.prod(v.shape)) for v in light.trainable_variables) == expected
@@ -213,7 +238,7 @@ def test_one_distillation_step_pulls_each_light_layer_towards_its_partner(functi
 def test_embedding_memory_counts_weights_and_the_optimizers_slots():
     config = small_config(
         features=tuple(
-            dataclasses.replace(f, embedding_dim=8) if f.name == "user_id" else f
+            dataclasses.replace(f, embedding_dim=8 if f.name == "user_id" else 16)
             for f in rocket_seed.default_config().features
         )
     )
@@ -335,7 +360,8 @@ def test_the_benchmarks_linear_baseline_is_a_logistic_regression_over_ids_and_to
     model(features)
     light = model.net_path(rocket_model.LIGHT)
     emb = sum(TABLE_SIZE * f.embedding_dim for f in config.model_features())
-    head = 17 * 16 * 2 + 2  # the 17 features' 16-wide pooled embeddings -> 2 logits
+    width = sum(f.embedding_dim for f in config.model_features())  # the pooled embeddings
+    head = width * 2 + 2  # the 17 features' pooled embeddings -> 2 logits
     assert sum(int(np.prod(v.shape)) for v in light.trainable_variables) == emb + head
     # Additive in the features: swapping one row's user_id changes the logits by the same
     # amount whatever the row's other features.

@@ -14,7 +14,14 @@ import rocket_model
 import rocket_seed
 import tensorflow as tf
 import tf_keras as keras
-from rocket_data import count_rows, epoch_limited_steps, split_rows, train_steps_of
+from rocket_data import (
+    count_rows,
+    epoch_check_steps,
+    epoch_limited_steps,
+    split_rows,
+    train_steps_of,
+    training_plan,
+)
 from rocket_training import BestModelKeeper, TrainingError
 
 from pipeline.cli.common import load_config
@@ -199,3 +206,26 @@ def test_num_epochs_caps_the_steps_by_the_rows_training_sees(tmp_path, capsys):
     assert train_steps_of(fn_args, dataclasses.replace(train, train_steps=10)) == 10
     with pytest.raises(ValueError, match="num_epochs 0 or more"):
         rocket_config.with_changes(rocket_seed.default_config(), **{"train.num_epochs": -1})
+
+
+def test_default_checks_come_every_half_epoch_of_the_counted_rows(tmp_path, capsys):
+    """Without eval_every_steps the Trainer counts the train split and checks every half
+    epoch of the rows it trains on (when that is shorter than a twelfth of the steps):
+    the default run's nets peak within two epochs, which 100-step checks stepped over."""
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    with tf.io.TFRecordWriter(str(tmp_path / "train.gz"), options) as writer:
+        for i in range(4000):
+            writer.write(f"row {i}".encode())
+    fn_args = argparse.Namespace(train_files=[str(tmp_path / "*.gz")], train_steps=0)
+    train = rocket_config.TrainConfig(batch_size=64)  # 3,600 rows trained on: 57 steps
+    assert epoch_check_steps(train, 4000, 1200) == 29  # ceil(57 / 2) < 1200 / 12
+    assert epoch_check_steps(train, 400_000, 1200) == 100  # a twelfth of the steps
+    planned, steps = training_plan(fn_args, train)
+    assert (steps, planned.eval_every_steps, planned.check_every()) == (1200, 29, 29)
+    assert "a validation check every 29 steps" in capsys.readouterr().out
+    fixed = dataclasses.replace(train, eval_every_steps=7)  # the config's interval wins
+    assert training_plan(fn_args, fixed)[0].eval_every_steps == 7
+    # No validation rows: nothing to check, and the rows are not counted.
+    none = dataclasses.replace(train, validation_fraction=0.0, keep="final", early_stop=False)
+    fn_args.train_files = [str(tmp_path / "missing-*.gz")]
+    assert training_plan(fn_args, none) == (none, 1200)

@@ -21,6 +21,7 @@ from components.evaluation_report.report import (
     render_plots,
     trainer_metrics,
 )
+from components.rocket_evaluator.model_names import LINEAR_AUC_PROPERTY, MIN_LIFT_PROPERTY
 
 
 @tfx.dsl.components.component
@@ -31,7 +32,12 @@ def EvaluationReport(  # noqa: N802 (TFX component naming)
     report: tfx.dsl.components.OutputArtifact[RocketEvaluationReport],
 ) -> None:
     blessed = blessing.get_int_custom_property("blessed") == 1
-    data = collect(evaluation.uri, blessed, trainer_metrics(model_run.uri))
+    properties = {
+        key: blessing.get_float_custom_property(key)
+        for key in (MIN_LIFT_PROPERTY, LINEAR_AUC_PROPERTY)
+        if blessing.has_custom_property(key)
+    }
+    data = collect(evaluation.uri, blessed, trainer_metrics(model_run.uri), properties)
     os.makedirs(report.uri, exist_ok=True)
     with open(os.path.join(report.uri, METRICS_FILE), "w") as handle:
         json.dump(data, handle, indent=2)

@@ -7,7 +7,13 @@ import json
 import os
 
 from components.evaluation_report import tfma_results
-from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
+from components.rocket_evaluator.model_names import (
+    BASELINE,
+    BOOSTER,
+    CANDIDATE,
+    LINEAR_AUC_PROPERTY,
+    MIN_LIFT_PROPERTY,
+)
 
 REPORT_FILE = "report.md"
 METRICS_FILE = "metrics.json"
@@ -31,7 +37,55 @@ def trainer_metrics(model_run_uri: str) -> dict:
     return json.loads(tf.io.gfile.GFile(path).read()) if tf.io.gfile.exists(path) else {}
 
 
-def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None) -> dict:
+# What to try when the light net loses to the logistic regression, in EasyRec's terms.
+LINEAR_ADVICE = (
+    "the nets memorise ids faster than they learn crosses here: train on more rows, keep "
+    "BatchNorm off (use_bn: false, the default), add dropout_ratio 0.1-0.3 to the DNNs, "
+    "raise the vocabularies' frequency_threshold, or serve a linear model"
+)
+
+
+def linear_verdict(light_auc: float | None, linear_auc: float | None) -> dict | None:
+    """How the light net's eval AUC compares with the Trainer's linear baseline on the
+    same rows: {"lift": light − linear, "light_wins": bool, "text": one sentence}; None
+    without both numbers."""
+    if light_auc is None or linear_auc is None:
+        return None
+    lift = light_auc - linear_auc
+    if lift > 0:
+        text = (f"the light net beats the logistic regression on the same rows by "
+                f"{lift:+.4f} AUC ({light_auc:.4f} vs {linear_auc:.4f})")  # fmt: skip
+    else:
+        text = (f"the light net is {-lift:.4f} AUC below the logistic regression on the same "
+                f"rows ({light_auc:.4f} vs {linear_auc:.4f}): {LINEAR_ADVICE}")  # fmt: skip
+    return {"lift": round(lift, 6), "light_wins": lift > 0, "text": text}
+
+
+def gate_properties(blessing) -> dict:
+    """The --min-lift-over-linear gate's custom properties of a ModelBlessing artifact
+    (an MLMD artifact or a TFX one), {} when the gate was not set."""
+    properties = blessing.custom_properties
+    return {
+        key: properties[key].double_value
+        for key in (MIN_LIFT_PROPERTY, LINEAR_AUC_PROPERTY)
+        if key in properties
+    }
+
+
+def linear_gate_reason(blessing_properties: dict, light_auc: float | None) -> str | None:
+    """The reason the --min-lift-over-linear gate refused the light model, from the
+    blessing's custom properties (the RocketEvaluator records the gate there); None
+    when there is no such gate or the model passed it."""
+    floor = blessing_properties.get(MIN_LIFT_PROPERTY)
+    linear = blessing_properties.get(LINEAR_AUC_PROPERTY)
+    if floor is None or linear is None or light_auc is None or light_auc >= linear + floor:
+        return None
+    return (f"light AUC − linear baseline AUC = {light_auc - linear:+.4f}, below "
+            f"--min-lift-over-linear {floor:g} (linear baseline {linear:.4f})")  # fmt: skip
+
+
+def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None,
+            blessing_properties: dict | None = None) -> dict:  # fmt: skip
     """The report's numbers, from the Evaluator's output (all three models) and the
     Trainer's metrics (its linear baseline)."""
     by_model = tfma_results.metrics_by_model(evaluation_uri)
@@ -49,6 +103,12 @@ def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None) -> 
         "not_blessed_reasons": [] if blessed else tfma_results.failed_thresholds(evaluation_uri),
         "linear_baseline": (trainer or {}).get("linear_baseline"),
     }
+    gate = linear_gate_reason(blessing_properties or {}, data["light"].get("auc"))
+    if gate and not blessed:
+        data["not_blessed_reasons"].append(gate)
+    data["linear_verdict"] = linear_verdict(
+        data["light"].get("auc"), (data["linear_baseline"] or {}).get("auc")
+    )
     for metric in ("auc", "gauc"):
         if metric in data["light"] and metric in data["booster"]:
             data[f"booster_minus_light_{metric}"] = data["booster"][metric] - data["light"][metric]
@@ -96,6 +156,10 @@ def render_markdown(data: dict) -> str:
             f"AUC {_fmt(linear['auc'])} on the eval split{versus}. The nets are worth "
             "serving where they beat it.",
         ]
+        if data.get("linear_verdict"):
+            mark = "" if data["linear_verdict"]["light_wins"] else "**Warning:** "
+            lines += ["", f"{mark}{data['linear_verdict']['text'][0].upper()}"
+                      f"{data['linear_verdict']['text'][1:]}."]  # fmt: skip
     if data["light_by_slice"]:
         lines += [
             "",

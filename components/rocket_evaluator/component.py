@@ -24,6 +24,9 @@ MODEL_RUN_KEY = executor.MODEL_RUN_KEY
 class RocketEvaluatorSpec(types.ComponentSpec):
     PARAMETERS = {
         standard_component_specs.EVAL_CONFIG_KEY: ExecutionParameter(type=tfma.EvalConfig),
+        # Bless only when the light AUC is at least the Trainer's linear baseline AUC plus
+        # this (the baseline is known only after training, so the executor sets the bound).
+        executor.MIN_LIFT_OVER_LINEAR_KEY: ExecutionParameter(type=float, optional=True),
     }
     INPUTS = {
         standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -60,6 +63,7 @@ class RocketEvaluator(base_beam_component.BaseBeamComponent):
         baseline_model: types.BaseChannel,
         model_run: types.BaseChannel,
         eval_config: tfma.EvalConfig,
+        min_lift_over_linear: float | None = None,
     ):
         super().__init__(
             spec=RocketEvaluatorSpec(
@@ -68,6 +72,7 @@ class RocketEvaluator(base_beam_component.BaseBeamComponent):
                 baseline_model=baseline_model,
                 model_run=model_run,
                 eval_config=eval_config,
+                min_lift_over_linear=min_lift_over_linear,
                 evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
                 blessing=types.Channel(type=standard_artifacts.ModelBlessing),
             )

@@ -27,9 +27,16 @@ from components.rocket_evaluator.batched_evaluator import (
     BatchedMetricsEvaluator,
     batched_extractors,
 )
-from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
+from components.rocket_evaluator.model_names import (
+    BASELINE,
+    BOOSTER,
+    CANDIDATE,
+    LINEAR_AUC_PROPERTY,
+    MIN_LIFT_PROPERTY,
+)
 
 MODEL_RUN_KEY = "model_run"
+MIN_LIFT_OVER_LINEAR_KEY = "min_lift_over_linear"
 EVAL_SPLIT = "eval"
 _EXAMPLES = standard_component_specs.EXAMPLES_KEY
 _MODEL = standard_component_specs.MODEL_KEY
@@ -38,6 +45,42 @@ _BASELINE = standard_component_specs.BASELINE_MODEL_KEY
 
 def holds_saved_model(path: str) -> bool:
     return fileio.exists(os.path.join(path, "saved_model.pb"))
+
+
+def linear_baseline_auc(model_run_uri: str) -> float:
+    """The Trainer's linear baseline AUC (model_run's metrics.json); an error naming the
+    file when it has none (train_config linear_baseline false)."""
+    import json
+
+    from rocket_export import METRICS_FILE
+
+    path = os.path.join(model_run_uri, METRICS_FILE)
+    metrics = json.loads(fileio.open(path).read()) if fileio.exists(path) else {}
+    linear = (metrics.get("linear_baseline") or {}).get("auc")
+    if linear is None:
+        raise ValueError(
+            f"--min-lift-over-linear needs the Trainer's linear baseline, and {path} has "
+            "none: set train_config linear_baseline true (the default) or drop the option"
+        )
+    return float(linear)
+
+
+def raise_auc_floor(eval_config: tfma.EvalConfig, floor: float) -> None:
+    """The candidate's overall AUC must reach `floor` as well as any lower bound it has:
+    the gated MetricsSpec's AUC threshold gets lower bound max(bound, floor)."""
+    for metrics_spec in eval_config.metrics_specs:
+        if CANDIDATE not in metrics_spec.model_names:
+            continue
+        for metric in metrics_spec.metrics:
+            if metric.class_name != "AUC":
+                continue
+            if not metric.per_slice_thresholds:
+                metric.per_slice_thresholds.add().slicing_specs.add()
+            bounds = metric.per_slice_thresholds[0].threshold.value_threshold
+            current = bounds.lower_bound.value if bounds.HasField("lower_bound") else None
+            bounds.lower_bound.value = floor if current is None else max(current, floor)
+            return
+    raise ValueError("the eval config has no AUC metric for the candidate to gate")
 
 
 def without_baseline(eval_config: tfma.EvalConfig) -> tfma.EvalConfig:
@@ -75,6 +118,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.EVAL_CONFIG_KEY], eval_config
         )
+        min_lift = exec_properties.get(MIN_LIFT_OVER_LINEAR_KEY)
+        linear = None
+        if min_lift is not None:
+            linear = linear_baseline_auc(model_run.uri)
+            raise_auc_floor(eval_config, linear + float(min_lift))
+            logging.info("Gate: light AUC >= linear baseline %.4f + %g", linear, min_lift)
         # The gate compares with the served model only when configured to (max_auc_drop)
         # and when serving holds one.
         has_baseline = any(spec.is_baseline for spec in eval_config.model_specs)
@@ -132,6 +181,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         write_blessing(
             blessing, output_uri, eval_config, candidate, baseline if has_baseline else None
         )
+        if linear is not None:
+            blessing.set_float_custom_property(MIN_LIFT_PROPERTY, float(min_lift))
+            blessing.set_float_custom_property(LINEAR_AUC_PROPERTY, linear)
         if "current_component_id" in exec_properties:
             blessing.set_string_custom_property(
                 "component_id", exec_properties["current_component_id"]

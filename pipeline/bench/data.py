@@ -136,6 +136,15 @@ def transform_in_memory(tft_output, config, examples: list[bytes]) -> tuple[dict
     for start in range(0, len(examples), 4096):
         raw = tf.io.parse_example(tf.constant(examples[start : start + 4096]), spec)
         parts.append(layer(raw))
+    merged = concat_batches(parts)
+    labels = merged.pop(rocket_preprocessing.LABEL_KEY)
+    return merged, labels
+
+
+def concat_batches(parts: list[dict]) -> dict:
+    """Batches of feature dicts (dense or SparseTensor values) as one dict, in order."""
+    import tensorflow as tf
+
     merged = {}
     for key in parts[0]:
         values = [part[key] for part in parts]
@@ -145,8 +154,21 @@ def transform_in_memory(tft_output, config, examples: list[bytes]) -> tuple[dict
             merged[key] = tf.sparse.concat(0, values)
         else:
             merged[key] = tf.concat(values, 0)
+    return merged
+
+
+def read_transformed(tft_output, file_pattern: str) -> tuple[dict, np.ndarray]:
+    """(features, labels) of gzipped transformed tf.Example files, in memory."""
+    import rocket_preprocessing
+    import tensorflow as tf
+
+    spec = tft_output.transformed_feature_spec()
+    files = sorted(tf.io.gfile.glob(file_pattern))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192)
+    merged = concat_batches([tf.io.parse_example(batch, spec) for batch in records])
     labels = merged.pop(rocket_preprocessing.LABEL_KEY)
-    return merged, labels
+    return merged, np.asarray(tf.reshape(tf.sparse.to_dense(labels) if isinstance(
+        labels, tf.SparseTensor) else labels, [-1]))  # fmt: skip
 
 
 def analyze_and_transform(data: BenchData, config, workdir: Path) -> None:

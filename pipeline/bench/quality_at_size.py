@@ -1,11 +1,10 @@
-"""The bench's quality at size: every variant on more generated rows, trained as the
-Trainer trains (rocket_training.fit_model: validation rows held out of the train split,
-checks, the best check's weights kept, early stop), so each variant ends at its own best
-step instead of a step count that suits one of them.
-
-At 50,000 rows the nets memorise ids long before they learn the generator's feature
-crosses and a logistic regression wins; this part shows what the nets and distillation
-do when the data holds enough of each cross (README: "Quality at size").
+"""The bench's quality at size: every variant on one data set (generated rows of either
+generator, or any EasyRec CSV), trained as the Trainer trains with the product's
+defaults (rocket_training.fit_model: validation rows held out of the train split, a
+check every half epoch, the best check's weights kept, early stop), so each variant ends
+at its own best step instead of a step count that suits one of them; beside them
+scikit-learn's logistic regression and MLP on one-hot columns of the same split
+(bench.references). docs/benchmarks.md has the results on each data set.
 """
 
 from __future__ import annotations
@@ -24,12 +23,14 @@ import numpy as np
 import rocket_config
 import rocket_seed
 
-from pipeline import sample_data
-from pipeline.bench import quality, report
+from pipeline import data_source, sample_data
+from pipeline.bench import deep_data, quality, references, report
 from pipeline.bench.data import (
     BenchData,
+    _read_lines,
     in_eval,
     parse_rows,
+    read_transformed,
     split_description,
     transform_in_memory,
     user_of,
@@ -58,19 +59,31 @@ VARIANTS = {
 }
 
 
+# The generators the part can draw rows from (--generator).
+GENERATORS = {"sample": sample_data, "deep": deep_data}
+
+
 @dataclass(frozen=True)
 class AtSizeSettings:
-    """Rows of generated data, seeds, and the training budget in epochs of the train
-    rows left after the validation hold-out."""
+    """The data set (rows of a generator, or `data`: an EasyRec CSV file or folder),
+    seeds, and the training budget: the product's train_steps (0) or at most `max_epochs`
+    epochs of the train rows left after the validation hold-out."""
 
     # The train split is read from transformed TFRecord files, as the Trainer reads it;
     # only the eval split is held in memory. (Held in memory, 1,000,000 rows passed 20 GB
     # once training began and did not fit in 24 GB; measured 2026-11-29.)
     rows: int = 1_000_000
     seeds: int = 3
-    max_epochs: float = 4.0
-    checks_per_epoch: int = 4  # validation checks; early stop after an epoch without gain
+    # 0: the product's budget (TrainConfig.train_steps) and check interval
+    # (rocket_data.epoch_check_steps), what a default `rocket run` trains with; > 0: at
+    # most this many epochs with checks_per_epoch checks (the 1,000,000-row runs).
+    max_epochs: float = 0.0
+    checks_per_epoch: int = 4  # with max_epochs: early stop after an epoch without gain
     batch_size: int = 512
+    generator: str = "sample"  # GENERATORS' key, when data is None
+    data: str | None = None  # an EasyRec CSV file or folder instead of generated rows
+    by_user: bool = False  # the eval split by user id (the real sample is grouped by user)
+    references: bool = True  # scikit-learn's models on the same split
     eval_fraction: float = EVAL_FRACTION
     # Rocket Launching with smaller light nets (the configured one is the rocket
     # variant), over the first sweep_seeds seeds.
@@ -81,12 +94,19 @@ class AtSizeSettings:
 
 
 def training_budget(train_rows: int, settings: AtSizeSettings, train) -> tuple[int, int, int]:
-    """(at most this many steps, a validation check every this many steps, the steps of
-    one epoch: the early stop's patience). An epoch of patience, not three checks: the
-    first checks catch every net in its bias-fitting transient, which a few checks of
-    patience mistake for its best."""
+    """(at most this many steps, a validation check every this many steps, the early
+    stop's patience in steps). The product's by default (train_steps, a check every half
+    epoch, three checks of patience); with max_epochs an epoch of patience, not three
+    checks: at 1,000,000 rows the first checks catch every net in its bias-fitting
+    transient, which a few checks of patience mistake for its best."""
+    import rocket_data
+
     kept_rows = train_rows * (1 - train.validation_fraction)
     epoch = max(1, math.ceil(kept_rows / settings.batch_size))
+    if not settings.max_epochs:
+        steps = train.train_steps
+        every = rocket_data.epoch_check_steps(train, train_rows, steps)
+        return -(-steps // every) * every, every, 3 * every
     every = max(1, math.ceil(epoch / settings.checks_per_epoch))
     return math.ceil(settings.max_epochs * epoch / every) * every, every, epoch
 
@@ -94,14 +114,15 @@ def training_budget(train_rows: int, settings: AtSizeSettings, train) -> tuple[i
 def variant_config(base, kind: str, seed: int, settings: AtSizeSettings, train_rows: int,
                    **model):  # fmt: skip
     """The bench's variant config with the Trainer's validation, keep and early stop."""
-    config = quality.variant_config(base, kind, seed, 1, settings.batch_size, **model)
-    steps, every, epoch = training_budget(train_rows, settings, config.train)
+    steps = base.train.train_steps
+    config = quality.variant_config(base, kind, seed, steps, settings.batch_size, **model)
+    steps, every, patience = training_budget(train_rows, settings, config.train)
     return rocket_config.with_changes(
         config,
         **{
             "train.train_steps": steps,
             "train.eval_every_steps": every,
-            "train.max_check_steps": epoch,
+            "train.max_check_steps": patience,
             "train.log_every_steps": every,
         },
     )
@@ -130,14 +151,37 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
     )  # fmt: skip
 
 
+def dataset_name(settings: AtSizeSettings) -> str:
+    """The data set's name in the part's JSON and targets."""
+    if settings.data is not None:
+        return "data"
+    return "generated_at_size" if settings.generator == "sample" else f"{settings.generator}_data"
+
+
+def source_lines(settings: AtSizeSettings) -> tuple[str, object]:
+    """(a description, the (file, line number, raw line) of every input row)."""
+    if settings.data is not None:
+        try:
+            source = data_source.resolve(settings.data, Path(tempfile.gettempdir()))
+        except data_source.InputError as error:
+            raise BenchError(str(error)) from None
+        return ", ".join(source.files), _read_lines(list(source.files))
+    if settings.generator not in GENERATORS:
+        raise BenchError(f"--generator {settings.generator}: one of {sorted(GENERATORS)}")
+    module = GENERATORS[settings.generator]
+    rows = module.generate_rows(settings.rows, seed=0)
+    return f"{module.__name__}, {settings.rows} rows, seed 0", (
+        ("generated", i + 1, r.encode()) for i, r in enumerate(rows)
+    )
+
+
 def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
-    """The generated rows parsed as ExampleGen parses them and split as the bench splits
+    """The rows parsed as ExampleGen parses them and split as the bench splits
     (bench.data.in_eval): the train split streamed to gzipped TFRecord shards in
     `raw_dir`, the eval split kept (serialized, with each row's raw user id for GAUC)."""
     import tensorflow as tf
 
-    rows = sample_data.generate_rows(settings.rows, seed=0)
-    lines = (("generated", i + 1, r.encode()) for i, r in enumerate(rows))
+    description, lines = source_lines(settings)
     raw_dir.mkdir(parents=True, exist_ok=True)
     shards = settings.train_shards
     writers = [
@@ -147,7 +191,7 @@ def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
     evaluation, users, train_rows = [], [], 0
     try:
         for example in parse_rows(lines, base):
-            if in_eval(example, settings.eval_fraction, by_user=False):
+            if in_eval(example, settings.eval_fraction, by_user=settings.by_user):
                 evaluation.append(example.SerializeToString())
                 users.append(user_of(example, "user_id"))
             else:
@@ -157,11 +201,11 @@ def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
         for writer in writers:
             writer.close()
     if not train_rows or not evaluation:
-        raise BenchError(f"{settings.rows} rows give an empty train or eval split")
+        raise BenchError(f"{description}: the rows give an empty train or eval split")
     return BenchData(
-        name="generated_at_size",
-        source=f"pipeline.sample_data, {settings.rows} rows, seed 0",
-        split=split_description(settings.eval_fraction, by_user=False),
+        name=dataset_name(settings),
+        source=description,
+        split=split_description(settings.eval_fraction, by_user=settings.by_user),
         train_examples=[],
         eval_examples=evaluation,
         eval_users=np.array(users),
@@ -179,7 +223,7 @@ def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], Non
     data = write_splits(settings, base, workdir / "raw")
     gc.collect()
     log(
-        f"[bench] {settings.rows:,} generated rows parsed and split: {data.train_rows:,} "
+        f"[bench] {data.source}: parsed and split: {data.train_rows:,} "
         f"train / {len(data.eval_examples):,} eval ({time.time() - started:.0f}s)"
     )
     started = time.time()
@@ -212,6 +256,7 @@ def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], Non
 def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dict:
     """Every variant over the seeds; the quality block with each run's kept step."""
     import rocket_model
+    import rocket_training
 
     base = rocket_seed.default_config()
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_size_"))
@@ -252,6 +297,16 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
                 options = {"light_dnn": rocket_config.DNNConfig(units)}
                 train_and_score(sweep_name(units), ROCKET, seed, options)
                 train_and_score(alone_name(units), LIGHT_ALONE, seed, options)
+        if settings.references:
+            train_features, train_labels = read_transformed(data.tft_output, data.train_files)
+            scores.update(
+                references.score_references(
+                    train_features, train_labels, data.eval_features, data.eval_labels,
+                    data.eval_users, rocket_training.table_sizes(base, data.tft_output), seeds,
+                    lambda y, p, users: quality.auc_and_gauc(y, p, users), log,
+                )
+            )  # fmt: skip
+            del train_features
         steps, every, _ = training_budget(train_rows, settings, base.train)
         part = block(data, settings, seeds, scores, runs, steps, every)
         noise = {m: quality.gap_noise(part["variants"], m) for m in METRICS}
@@ -266,19 +321,27 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
           steps: int, every: int) -> dict:  # fmt: skip
     """The part's JSON: the bench's quality block plus the training regime, each run's
     kept step, gap_closed per seed and the targets."""
-    main = (*VARIANTS, f"{ROCKET}_booster")  # not the sweep's
+    main = (*VARIANTS, f"{ROCKET}_booster", *references.NOTES)  # not the sweep's
     variants = {
         name: {"auc": quality.spread(v["auc"]), "gauc": quality.spread(v["gauc"])}
         for name, v in scores.items()
         if name in main
     }
     part = quality._quality_block(data, seeds, steps, settings.batch_size, variants)
+    part["name"] = data.name
+    regime = (
+        f"{settings.checks_per_epoch} per epoch), early stop after an epoch without a "
+        f"better validation AUC of the served net, at most {steps} steps "
+        f"({settings.max_epochs:g} epochs)"
+        if settings.max_epochs
+        else "half an epoch: the product's default), early stop after three checks without "
+        f"a better validation AUC of the served net, at most {steps} steps (train_steps)"
+    )
     part["training"] = (
         f"the Trainer's loop: 10% of the train rows held out for validation, a check every "
-        f"{every} steps ({settings.checks_per_epoch} per epoch), the best check's weights "
-        f"kept, early stop after an epoch without a better validation AUC of the served "
-        f"net, at most {steps} steps ({settings.max_epochs:g} epochs)"
+        f"{every} steps ({regime}, the best check's weights kept"
     )
+    part["variant_notes"].update(references.NOTES)
     part["runs"] = runs
     for metric in ("auc", "gauc"):
         noise = quality.gap_noise(variants, metric)
@@ -337,28 +400,46 @@ def per_seed_gap(scores: dict, metric: str, noise: float | None) -> dict:
 
 
 def targets(part: dict) -> list[dict]:
+    """The quality targets on this data set, each against the seeds' spread: the nets
+    beat the linear baseline (AUC and GAUC), the light net is not below scikit-learn's
+    MLP, our linear baseline not below scikit-learn's logistic regression, the booster
+    alone not below the light alone; and gap_closed."""
     variants = part["variants"]
-    light, linear = variants[ROCKET]["auc"], variants[LINEAR]["auc"]
-    gap = part["gap_closed"]["auc"]
-    return [
-        target(
-            "rocket light AUC − linear AUC (generated_at_size)",
-            round(light["mean"] - linear["mean"], 5) if len(light["values"]) > 1 else None,
-            ">",
-            max(light["std"], linear["std"]),
-            "beyond the seeds' spread (the larger std of the two)"
-            if len(light["values"]) > 1
-            else "one seed: no spread to judge it by",
-        ),
-        target(
-            "gap_closed (generated_at_size, AUC)", gap["value"], ">=", 0.6, gap["why_null"] or ""
-        ),
+    name = part.get("name", "generated_at_size")
+    several = len(variants[ROCKET]["auc"]["values"]) > 1
+
+    def versus(label: str, first: str, second: str, metric: str, op: str) -> dict:
+        a, b = variants[first][metric], variants[second][metric]
+        noise = max(a["std"], b["std"])
+        if not several:
+            return target(f"{label} ({name})", None, op, 0.0, "one seed: no spread to judge by")
+        if op == ">":
+            return target(f"{label} ({name})", round(a["mean"] - b["mean"], 5), ">", noise,
+                          "beyond the seeds' spread (the larger std of the two)")  # fmt: skip
+        return target(f"{label} ({name})", round(a["mean"] - b["mean"], 5), ">=", -noise,
+                      "not below it by more than the seeds' spread")  # fmt: skip
+
+    out = [
+        versus("rocket light AUC − linear AUC", ROCKET, LINEAR, "auc", ">"),
+        versus("rocket light GAUC − linear GAUC", ROCKET, LINEAR, "gauc", ">"),
+        versus("booster alone AUC − light alone AUC", BOOSTER_ALONE, LIGHT_ALONE, "auc", ">="),
+        versus("rocket booster AUC − rocket light AUC", f"{ROCKET}_booster", ROCKET, "auc", ">="),
     ]
+    if references.SKLEARN_MLP in variants:
+        out += [
+            versus("rocket light AUC − scikit-learn MLP AUC", ROCKET, references.SKLEARN_MLP,
+                   "auc", ">="),
+            versus("linear AUC − scikit-learn logistic regression AUC", LINEAR,
+                   references.SKLEARN_LR, "auc", ">="),
+        ]  # fmt: skip
+    gap = part["gap_closed"]["auc"]
+    out.append(target(f"gap_closed ({name}, AUC)", gap["value"], ">=", 0.6, gap["why_null"] or ""))
+    return out
 
 
 def lines(part: dict) -> list[str]:
     """benchmark.md's section of this part."""
-    out = report.quality_lines({"generated_at_size": part})
+    out = report.quality_lines({part.get("name", "generated_at_size"): part})
     out[0] = "## Quality at size (eval split; mean ± std over seeds)"
     steps = f"{part['train_steps']} steps of"
     out = [line.replace(steps, f"at most {steps}") for line in out]

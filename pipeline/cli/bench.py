@@ -21,7 +21,9 @@ def add_parser(sub) -> None:
         "--quick", action="store_true", help="smaller run (about 10 minutes on 2 cores)"
     )
     bench.add_argument(
-        "--data", help="EasyRec CSV file or folder for the quality part (default: generator)"
+        "--data",
+        help="EasyRec CSV file or folder for the quality part or --only quality-at-size "
+        "(default: generated rows)",
     )
     bench.add_argument(
         "--only",
@@ -31,9 +33,11 @@ def add_parser(sub) -> None:
         "Beam workers) and Trainer with "
         "1,000,000 user ids and 500,000 ad ids (about 15 minutes); size = the default "
         "`rocket run` and one at 300,000 rows and 1,200 steps (about 15 minutes); "
-        "quality-at-size = light alone, rocket, booster alone and linear on --rows generated "
-        "rows (default 1,000,000), 3 seeds, each trained by the Trainer's loop on the "
-        "transformed train files to its best validation check (about 90 minutes on 2 cores)",
+        "quality-at-size = light alone, rocket, booster alone, linear and scikit-learn's "
+        "logistic regression and MLP on one data set (--rows rows of --generator, default "
+        "1,000,000, or --data), 3 seeds, each net trained by the Trainer's loop with the "
+        "product's defaults on the transformed train files to its best validation check "
+        "(about 90 minutes on 2 cores at 1,000,000 rows)",
     )
     bench.add_argument(
         "--rows",
@@ -45,6 +49,34 @@ def add_parser(sub) -> None:
         type=count(1),
         help="seeds of --only quality-at-size (default 3); the sweep takes the first",
     )
+    bench.add_argument(
+        "--generator",
+        choices=("sample", "deep"),
+        help="rows of --only quality-at-size from pipeline.sample_data (sample, the default) "
+        "or bench.deep_data (small id spaces, a deep random click function)",
+    )
+    bench.add_argument(
+        "--split-by-user",
+        action="store_true",
+        help="--only quality-at-size: put whole users in the eval split (for logs grouped "
+        "by user, such as the real Taobao sample)",
+    )
+    bench.add_argument(
+        "--sweep-seeds",
+        type=count(1),
+        help="--only quality-at-size: seeds of the light-net sweep (default 1)",
+    )
+    bench.add_argument(
+        "--max-epochs",
+        type=float,
+        help="--only quality-at-size: train at most this many epochs, 4 checks an epoch, "
+        "instead of the product's train_steps and half-epoch checks (default)",
+    )
+    bench.add_argument(
+        "--no-references",
+        action="store_true",
+        help="--only quality-at-size: leave out scikit-learn's reference models",
+    )
     bench.add_argument("--output", required=True, help="output folder")
     bench.set_defaults(handler=command)
 
@@ -54,24 +86,39 @@ def command(args: argparse.Namespace) -> int:
     from pipeline.bench.settings import BenchError, BenchSettings
 
     settings = BenchSettings.quick() if args.quick else BenchSettings.full()
-    if (args.rows is not None or args.seeds is not None) and args.only != "quality-at-size":
-        raise BenchError("--rows and --seeds set --only quality-at-size only")
+    at_size_options = {
+        "rows": args.rows,
+        "seeds": args.seeds,
+        "generator": args.generator,
+        "sweep_seeds": args.sweep_seeds,
+        "max_epochs": args.max_epochs,
+    }
+    at_size_flags = {"by_user": args.split_by_user, "references": not args.no_references}
+    at_size_set = ["--" + k.replace("_", "-") for k, v in at_size_options.items() if v is not None]
+    at_size_set += ["--split-by-user"] if args.split_by_user else []
+    at_size_set += ["--no-references"] if args.no_references else []
+    if at_size_set and args.only != "quality-at-size":
+        raise BenchError(f"{', '.join(at_size_set)}: options of --only quality-at-size only")
     if args.only == "quality-at-size":
         from pipeline.bench import quality_at_size
 
-        if args.quick or args.data:
-            raise BenchError(
-                "--only quality-at-size runs on generated rows (--rows): it takes neither "
-                "--quick nor --data"
-            )
-        at_size = quality_at_size.AtSizeSettings()
-        if args.rows is not None:
-            at_size = dataclasses.replace(at_size, rows=args.rows)
-        if args.seeds is not None:
-            at_size = dataclasses.replace(at_size, seeds=args.seeds)
+        if args.quick:
+            raise BenchError("--only quality-at-size takes no --quick (set --rows)")
+        if args.data and (args.rows is not None or args.generator is not None):
+            raise BenchError("--data reads its own rows: it takes neither --rows nor --generator")
+        if args.max_epochs is not None and args.max_epochs <= 0:
+            raise BenchError(f"--max-epochs {args.max_epochs}: must be positive")
+        changes = {k: v for k, v in at_size_options.items() if v is not None}
+        at_size = dataclasses.replace(
+            quality_at_size.AtSizeSettings(), data=args.data, **changes, **at_size_flags
+        )
         command = "rocket bench --only quality-at-size"
-        command += f" --rows {args.rows}" if args.rows else ""
-        command += f" --seeds {args.seeds}" if args.seeds else ""
+        command += f" --data {args.data}" if args.data else ""
+        for key, value in changes.items():
+            command += f" --{key.replace('_', '-')} {value:g}" if isinstance(value, float) else (
+                f" --{key.replace('_', '-')} {value}")  # fmt: skip
+        command += " --split-by-user" if args.split_by_user else ""
+        command += " --no-references" if args.no_references else ""
         command += f" --output {args.output}"
         runner.run_quality_at_size_only(Path(args.output).resolve(), at_size, settings, command)
         return EXIT_OK

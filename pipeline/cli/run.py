@@ -59,6 +59,14 @@ def add_parser(sub) -> None:
         f"model's ({MAX_AUC_DROP}; a first run has no baseline)",
     )
     run.add_argument(
+        "--min-lift-over-linear",
+        type=float,
+        default=None,
+        metavar="X",
+        help="bless only if the light AUC is at least the Trainer's linear baseline AUC + X "
+        "(default: no such gate; the verdict still says when the light net is below it)",
+    )
+    run.add_argument(
         "--eval-fraction",
         type=FRACTION,
         default=EVAL_FRACTION,
@@ -111,6 +119,7 @@ def command(args: argparse.Namespace) -> int:
             min_auc=args.min_auc,
             min_class_examples=args.min_class_examples,
             max_auc_drop=args.max_auc_drop,
+            min_lift_over_linear=args.min_lift_over_linear,
             max_bad_rows=args.max_bad_rows,
             eval_fraction=args.eval_fraction,
             data_splits=source.splits,
