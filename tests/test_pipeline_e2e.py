@@ -101,6 +101,10 @@ def test_run_prints_and_records_the_facts(generated_run):
         result.stdout
     )
     assert f"AUC {linear:.4f} on the eval split; light − linear: " in text
+    # The verdict against it, the same sentence in the summary and on the console.
+    verdict = summary["linear_verdict"]
+    assert verdict["lift"] == pytest.approx(summary["light_auc"] - linear, abs=1e-6)
+    assert verdict["light_wins"] == (verdict["lift"] > 0) and verdict["text"] in result.stdout
 
 
 def test_pushed_model_is_the_light_net_only(generated_run):
@@ -215,7 +219,9 @@ def test_serving_keeps_the_training_input_contract(generated_run):
 
 
 def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_run):
-    """Runs last on the shared output: a model trained 2 steps must lose to the blessed one."""
+    """Runs last on the shared output: a model trained 2 steps must lose to the blessed one.
+    It also sets --min-lift-over-linear 0.5, which no model here can meet: the gate
+    against the Trainer's linear baseline refuses it too, with both AUCs."""
     out, _, first = generated_run
     serving = out / "serving"
 
@@ -226,7 +232,8 @@ def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_r
 
     before = files()
     result = rocket_run("--rows", "4000", "--train-steps", "2", "--require-push",
-                        "--output", str(out), cwd=out.parent)  # fmt: skip
+                        "--min-lift-over-linear", "0.5", "--output", str(out),
+                        cwd=out.parent)  # fmt: skip
     assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "run_summary.json").read_text())
     assert summary["blessed"] is False and summary["pushed"] is False
@@ -237,6 +244,11 @@ def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_r
         reason.startswith(f"auc changed by {drop:+.4f} against the served model")
         for reason in summary["not_blessed_reasons"]
     ), summary["not_blessed_reasons"]
+    lift = summary["light_auc"] - summary["linear_baseline_auc"]
+    gate = (f"light AUC − linear baseline AUC = {lift:+.4f}, below --min-lift-over-linear 0.5 "
+            f"(linear baseline {summary['linear_baseline_auc']:.4f})")  # fmt: skip
+    assert gate in summary["not_blessed_reasons"] and gate in result.stdout
+    assert gate in Path(summary["report"]).read_text()
     assert "blessed: False" in result.stdout and "nothing pushed" in result.stdout
     assert files() == before
     assert "not blessed" in Path(summary["report"]).read_text()

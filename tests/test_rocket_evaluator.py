@@ -54,3 +54,49 @@ def test_a_first_run_drops_the_baseline_and_its_change_threshold_but_keeps_the_r
     assert not threshold.threshold.HasField("change_threshold")
     tfma.utils.verify_eval_config(first)
     assert len(config.model_specs) == 3  # the compiled config itself is unchanged
+
+
+def test_min_lift_over_linear_raises_the_candidates_auc_floor_only(tmp_path):
+    """The floor is known only after training: the executor reads the Trainer's linear
+    baseline and lifts the candidate's AUC lower bound to it (+ X) when that is higher,
+    adds one when there was none, and never gates the booster."""
+    import json
+
+    import pytest
+
+    from components.rocket_evaluator.executor import linear_baseline_auc, raise_auc_floor
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"linear_baseline": {"auc": 0.8}}))
+    assert linear_baseline_auc(str(tmp_path)) == 0.8
+    config = tfx_pipeline.eval_config(SEED, min_auc=0.6)
+    raise_auc_floor(config, 0.8 + 0.01)
+    gated, measured = config.metrics_specs
+    assert thresholds(gated)["AUC"].value_threshold.lower_bound.value == pytest.approx(0.81)
+    assert thresholds(measured) == {}
+    raise_auc_floor(config, 0.7)  # below the bound it has: unchanged
+    assert thresholds(gated)["AUC"].value_threshold.lower_bound.value == pytest.approx(0.81)
+    ungated = tfx_pipeline.eval_config(SEED, min_auc=None)
+    assert "AUC" not in thresholds(ungated.metrics_specs[0])
+    raise_auc_floor(ungated, 0.75)
+    assert thresholds(ungated.metrics_specs[0])["AUC"].value_threshold.lower_bound.value == 0.75
+    tfma.utils.verify_eval_config(ungated)
+    (tmp_path / "metrics.json").write_text(json.dumps({"auc_light": 0.7}))
+    with pytest.raises(ValueError, match="needs the Trainer's linear baseline.*metrics.json"):
+        linear_baseline_auc(str(tmp_path))
+
+
+def test_the_verdict_says_when_the_light_net_loses_to_the_linear_baseline():
+    from components.evaluation_report.report import linear_gate_reason, linear_verdict
+
+    wins = linear_verdict(0.82, 0.80)
+    assert wins["light_wins"] and round(wins["lift"], 4) == 0.02 and "+0.0200" in wins["text"]
+    loses = linear_verdict(0.7417, 0.7980)
+    assert not loses["light_wins"] and "0.0563 AUC below the logistic regression" in loses["text"]
+    assert "use_bn: false" in loses["text"]  # what to try, in EasyRec's terms
+    assert linear_verdict(None, 0.8) is None
+    gate = {"min_lift_over_linear": 0.0, "linear_baseline_auc": 0.798}
+    assert linear_gate_reason(gate, 0.7417) == (
+        "light AUC − linear baseline AUC = -0.0563, below --min-lift-over-linear 0 "
+        "(linear baseline 0.7980)"
+    )
+    assert linear_gate_reason(gate, 0.81) is None and linear_gate_reason({}, 0.5) is None
