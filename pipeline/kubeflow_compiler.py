@@ -17,6 +17,7 @@ given at compile time.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -32,6 +33,7 @@ from pipeline.component_ids import EXAMPLE_GEN
 from pipeline.errors import UsageError
 from pipeline.settings import (
     EVAL_FRACTION,
+    MAX_AUC_DROP,
     MIN_AUC,
     MIN_CLASS_EXAMPLES,
     PIPELINE_NAME,
@@ -227,8 +229,14 @@ class CompileOptions:
     config: Any = None  # rocket_config.RocketConfig; None: the seed's defaults
     serving_dir: str | None = None  # default: <pipeline_root>/serving
     data_pattern: str | None = None  # default: *.csv for a folder
+    # The gate and input options of `rocket run` (pipeline/cli/common.py), as in
+    # PipelineSettings: fixed in the package (Evaluator's EvalConfig, RocketEvaluator's and
+    # ExampleGen's properties).
     min_auc: float = MIN_AUC
+    max_auc_drop: float = MAX_AUC_DROP
+    min_lift_over_linear: float | None = None  # None: no such gate
     min_class_examples: int = MIN_CLASS_EXAMPLES
+    max_bad_rows: int = 0
     eval_fraction: float = EVAL_FRACTION
     pipeline_name: str = PIPELINE_NAME
     enable_cache: bool = True
@@ -294,10 +302,22 @@ def _validate(options: CompileOptions) -> None:
         raise CompileError(
             f"--pipeline-name {options.pipeline_name}: use lowercase letters, digits and '-'"
         )
-    if not 0 <= options.min_auc <= 1:
-        raise CompileError(f"--min-auc {options.min_auc}: must be between 0 and 1")
+    # The checks of the CLI's types (pipeline/cli/common.py), for callers of this module.
+    for name, value in (("--min-auc", options.min_auc), ("--max-auc-drop", options.max_auc_drop)):
+        if not 0 <= value <= 1:
+            raise CompileError(f"{name} {value}: must be between 0 and 1")
     if not 0 < options.eval_fraction < 1:
         raise CompileError(f"--eval-fraction {options.eval_fraction}: must be between 0 and 1")
+    for name, value in (
+        ("--min-class-examples", options.min_class_examples),
+        ("--max-bad-rows", options.max_bad_rows),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CompileError(f"{name} {value}: must be 0 or more")
+    lift = options.min_lift_over_linear
+    if lift is not None and not math.isfinite(lift):
+        # A package is JSON: NaN and infinity are not numbers there.
+        raise CompileError(f"--min-lift-over-linear {lift}: must be a finite number")
     options.beam.validate()
     options.training.validate()
 
@@ -338,7 +358,10 @@ def build_settings(options: CompileOptions) -> PipelineSettings:
         config=options.config or rocket_seed.default_config(),
         pipeline_name=options.pipeline_name,
         min_auc=options.min_auc,
+        max_auc_drop=options.max_auc_drop,
+        min_lift_over_linear=options.min_lift_over_linear,
         min_class_examples=options.min_class_examples,
+        max_bad_rows=options.max_bad_rows,
         eval_fraction=options.eval_fraction,
         metadata_path=None,  # KFP and Vertex bring their own MLMD
         enable_cache=options.enable_cache,

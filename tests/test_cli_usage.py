@@ -25,6 +25,10 @@ from pipeline import cli
         (["run", "--min-auc", "2"], "argument --min-auc: 2: must be between 0 and 1"),
         (["compile", "--min-auc", "x"], "argument --min-auc: 'x' is not a number"),
         (["run", "--max-auc-drop", "-0.1"], "--max-auc-drop: -0.1: must be between 0 and 1"),
+        (["compile", "--max-auc-drop", "2"], "--max-auc-drop: 2: must be between 0 and 1"),
+        (["compile", "--max-bad-rows", "-1"], "argument --max-bad-rows: -1: must be 0 or more"),
+        (["compile", "--min-lift-over-linear", "x"], "argument --min-lift-over-linear: invalid"),
+        (["compile", "--min-class-examples", "-1"], "--min-class-examples: -1: must be 0 or"),
         (["run", "--tune", "0"], "argument --tune: 0: must be 1 or more"),
         (
             ["run", "--tune", "--fixed-steps"],
@@ -37,6 +41,50 @@ def test_meaningless_counts_are_usage_errors(tmp_path, capsys, monkeypatch, argv
     assert cli._main(argv) == cli.EXIT_USAGE
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # nothing generated, no output folder
+
+
+# `rocket run` options that mean nothing in a compiled package: the generated sample, the
+# local orchestrator, the exit code and log level of this process.
+RUN_ONLY = {"--rows", "--seed", "--runner", "--require-push", "--verbose"}
+# In both, with a meaning of their own: a local folder / a package file, the data to read
+# (required by compile), the local cache / KFP's step cache.
+OWN_MEANING = {"--output", "--data", "--no-cache"}
+PROBES = ("-1", "0", "0.005", "0.5", "1", "2", "7", "nan", "inf", "x", "")
+
+
+def _options(command: str) -> dict[str, argparse.Action]:
+    parser = cli._build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {
+        name: action
+        for action in commands.choices[command]._actions
+        for name in action.option_strings
+        if name.startswith("--") and name != "--help"
+    }
+
+
+def _check(action: argparse.Action, text: str) -> str:
+    try:
+        return repr(action.type(text) if action.type else text)
+    except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
+        return f"refused: {error}"
+
+
+def test_compile_takes_every_run_option_with_the_same_default_and_check():
+    """The two option lists cannot drift apart: each `rocket run` option that means
+    something on a cluster is a `rocket compile` option with the same name, default, check
+    and form (pipeline/cli/common.py defines them once)."""
+    run, compile_ = _options("run"), _options("compile")
+    missing = set(run) - set(compile_) - RUN_ONLY
+    assert not missing, f"rocket compile lacks {sorted(missing)}"
+    for name in sorted(set(run) - RUN_ONLY - OWN_MEANING):
+        ours, theirs = run[name], compile_[name]
+        for field in ("dest", "default", "nargs", "const", "choices", "metavar"):
+            assert getattr(ours, field) == getattr(theirs, field), (name, field)
+        assert type(ours) is type(theirs), name
+        for text in PROBES:
+            assert _check(ours, text) == _check(theirs, text), (name, text)
+    assert {"--max-auc-drop", "--max-bad-rows", "--min-lift-over-linear"} <= set(compile_)
 
 
 def test_every_command_has_its_handler_function():

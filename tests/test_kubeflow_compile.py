@@ -20,6 +20,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import cli, kubeflow_compiler, tfx_pipeline
 from pipeline.kubeflow_compiler import BeamOptions, CompileError, CompileOptions
+from pipeline.settings import MAX_AUC_DROP, MIN_AUC
 
 DEFAULT_STEPS = rocket_config.TrainConfig().train_steps
 
@@ -297,6 +298,106 @@ def test_config_and_train_steps_go_into_the_package(tmp_path):
     assert gate["threshold"]["value_threshold"]["lower_bound"] == pytest.approx(0.6)
 
 
+def gate_values(spec: pipeline_spec_pb2.PipelineSpec) -> dict:
+    """What a package fixes of the gate and the input: the Evaluator's EvalConfig
+    thresholds on the candidate's AUC, the RocketEvaluator's linear-lift property and
+    ExampleGen's bad-row limit."""
+    tasks = spec.root.dag.tasks
+    evaluator = tasks["Evaluator"].inputs.parameters
+    eval_config = json.loads(evaluator["eval_config"].runtime_value.constant.string_value)
+    (auc,) = [m for m in eval_config["metrics_specs"][0]["metrics"] if m["class_name"] == "AUC"]
+    (gate,) = auc["per_slice_thresholds"]
+    lift = evaluator.get("min_lift_over_linear")
+    example_gen = tasks["EasyRecExampleGen"].inputs.parameters
+    return {
+        "min_auc": gate["threshold"]["value_threshold"]["lower_bound"],
+        "max_auc_drop": -gate["threshold"]["change_threshold"]["absolute"],
+        "min_lift_over_linear": lift.runtime_value.constant.number_value if lift else None,
+        "max_bad_rows": example_gen["max_bad_rows"].runtime_value.constant.number_value,
+    }
+
+
+def load_spec(path: Path, target: str) -> pipeline_spec_pb2.PipelineSpec:
+    if target == "kubeflow":
+        return parse_spec(path)
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(json.loads(path.read_text())["pipelineSpec"], spec)
+    return spec
+
+
+@pytest.mark.parametrize("target", ["kubeflow", "vertex"])
+def test_gate_and_input_options_go_into_the_package(tmp_path, target):
+    """`rocket compile` takes `rocket run`'s gate and input options (one definition in
+    pipeline/cli/common.py), and the package carries their values."""
+    output = tmp_path / ("p.yaml" if target == "kubeflow" else "p.json")
+    argv = [
+        "compile",
+        f"--target={target}",
+        f"--output={output}",
+        f"--pipeline-root={ROOT}",
+        f"--data={DATA}",
+        f"--image={IMAGE}",
+    ]
+    gate = [
+        "--min-auc=0.55",
+        "--max-auc-drop=0.03",
+        "--min-lift-over-linear=0.002",
+        "--max-bad-rows=7",
+        "--min-class-examples=5",
+        "--eval-fraction=0.25",
+    ]
+    assert cli._main([*argv, *gate]) == cli.EXIT_OK
+    spec = load_spec(output, target)
+    assert gate_values(spec) == pytest.approx(
+        {"min_auc": 0.55, "max_auc_drop": 0.03, "min_lift_over_linear": 0.002, "max_bad_rows": 7}
+    )
+    evaluator = spec.root.dag.tasks["Evaluator"].inputs.parameters
+    eval_config = json.loads(evaluator["eval_config"].runtime_value.constant.string_value)
+    counts = [
+        m["per_slice_thresholds"][0]["threshold"]["value_threshold"]["lower_bound"]
+        for m in eval_config["metrics_specs"][0]["metrics"]
+        if m["class_name"] in ("EvalPositives", "EvalNegatives")
+    ]
+    assert counts == [5, 5]
+    example_gen = spec.root.dag.tasks["EasyRecExampleGen"].inputs.parameters
+    output_config = json.loads(example_gen["output_config"].runtime_value.constant.string_value)
+    buckets = {
+        split["name"]: split["hash_buckets"] for split in output_config["split_config"]["splits"]
+    }
+    assert buckets == {"train": 75, "eval": 25}
+
+    # Without them: the same defaults as `rocket run` (no linear-lift gate, strict rows).
+    default = tmp_path / "default" / output.name
+    assert cli._main([*argv[:2], f"--output={default}", *argv[3:]]) == cli.EXIT_OK
+    assert gate_values(load_spec(default, target)) == pytest.approx(
+        {
+            "min_auc": MIN_AUC,
+            "max_auc_drop": MAX_AUC_DROP,
+            "min_lift_over_linear": None,
+            "max_bad_rows": 0,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_auc_drop": -0.1}, "--max-auc-drop -0.1: must be between 0 and 1"),
+        ({"max_auc_drop": float("nan")}, "--max-auc-drop nan: must be between 0 and 1"),
+        ({"max_bad_rows": -1}, "--max-bad-rows -1: must be 0 or more"),
+        ({"min_class_examples": -1}, "--min-class-examples -1: must be 0 or more"),
+        (
+            {"min_lift_over_linear": float("inf")},
+            "--min-lift-over-linear inf: must be a finite number",
+        ),
+    ],
+)
+def test_compile_options_check_the_gate_as_the_cli_does(tmp_path, changes, message):
+    with pytest.raises(CompileError, match=message):
+        compile_to(tmp_path, **changes)
+    assert not list(tmp_path.iterdir())
+
+
 def test_compiling_writes_nothing_under_the_pipeline_root(tmp_path):
     """A local serving folder shows it directly: it must not even be created (and the gs://
     root cannot be reached without credentials)."""
@@ -359,6 +460,12 @@ def test_module_file_would_have_written_a_wheel_under_the_root(tmp_path):
         (["--data=gs://"], "--data gs://:"),
         (["--pipeline-name=Rocket_Launching"], "--pipeline-name"),
         (["--min-auc=1.5"], "--min-auc"),
+        (["--max-auc-drop=1.5"], "argument --max-auc-drop: 1.5: must be between 0 and 1"),
+        (["--max-auc-drop=-0.01"], "argument --max-auc-drop: -0.01: must be between 0 and 1"),
+        (["--max-bad-rows=-1"], "argument --max-bad-rows: -1: must be 0 or more"),
+        (["--max-bad-rows=2.5"], "argument --max-bad-rows: '2.5' is not an integer"),
+        (["--min-lift-over-linear=x"], "argument --min-lift-over-linear: invalid float value"),
+        (["--min-lift-over-linear=nan"], "--min-lift-over-linear nan: must be a finite number"),
     ],
 )
 def test_bad_options_are_usage_errors_naming_the_option(tmp_path, capsys, args, message):

@@ -6,24 +6,16 @@ import argparse
 from pathlib import Path
 
 from pipeline.backends import BACKENDS
-from pipeline.cli.common import (
-    AUC,
-    EXIT_OK,
-    FRACTION,
-    add_fixed_steps,
-    add_tune,
-    count,
-    load_config,
-)
+from pipeline.cli.common import EXIT_OK, add_pipeline_options, load_config, pipeline_option_values
 from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE
-from pipeline.settings import EVAL_FRACTION, MIN_AUC, MIN_CLASS_EXAMPLES
 
 
 def add_parser(sub) -> None:
     compile_ = sub.add_parser(
         "compile",
         help="compile for Kubeflow Pipelines (KFP v2 YAML) or Vertex AI (PipelineJob JSON)",
-        description="Needs no cloud credentials or network: nothing is written but --output.",
+        description="Needs no cloud credentials or network: nothing is written but --output. "
+        "The gate, input and training options are rocket run's, fixed in the package.",
     )
     compile_.add_argument("--target", choices=BACKENDS, required=True)
     compile_.add_argument(
@@ -48,27 +40,7 @@ def add_parser(sub) -> None:
     compile_.add_argument(
         "--serving-dir", help="where the Pusher pushes (default: <pipeline-root>/serving)"
     )
-    compile_.add_argument(
-        "--min-auc", type=AUC, default=MIN_AUC, help=f"blessing threshold ({MIN_AUC})"
-    )
-    compile_.add_argument(
-        "--min-class-examples",
-        type=count(0),
-        default=MIN_CLASS_EXAMPLES,
-        help=f"eval clicks and non-clicks needed to bless ({MIN_CLASS_EXAMPLES})",
-    )
-    compile_.add_argument(
-        "--eval-fraction",
-        type=FRACTION,
-        default=EVAL_FRACTION,
-        help=f"eval split ({EVAL_FRACTION})",
-    )
-    compile_.add_argument(
-        "--train-steps", type=count(1), help="default of the train_args runtime parameter"
-    )
-    compile_.add_argument("--batch-size", type=count(1), help="training batch size (default 512)")
-    add_fixed_steps(compile_)
-    add_tune(compile_)
+    add_pipeline_options(compile_, compiled=True)
     compile_.add_argument("--pipeline-name", help="KFP pipeline name (rocket-launching)")
     compile_.add_argument(
         "--no-cache", action="store_true", help="turn KFP's step cache off in the package"
@@ -129,12 +101,8 @@ def command(args: argparse.Namespace) -> int:
         config=load_config(args),
         serving_dir=args.serving_dir,
         data_pattern=args.data_pattern,
-        min_auc=args.min_auc,
-        min_class_examples=args.min_class_examples,
-        eval_fraction=args.eval_fraction,
         pipeline_name=args.pipeline_name or kc.PIPELINE_NAME,
         enable_cache=not args.no_cache,
-        tune_trials=args.tune,
         beam=beam,
         training=kc.VertexTraining(
             enabled=args.vertex_training,
@@ -143,6 +111,7 @@ def command(args: argparse.Namespace) -> int:
             project=args.project,
             region=args.region,
         ),
+        **pipeline_option_values(args),
     )
     compiled = kc.compile_pipeline(options)
     tasks = compiled.spec["root"]["dag"]["tasks"]

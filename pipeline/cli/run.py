@@ -8,16 +8,13 @@ import time
 from pathlib import Path
 
 from pipeline.cli.common import (
-    AUC,
     EXIT_NOT_BLESSED,
     EXIT_OK,
-    FRACTION,
-    add_fixed_steps,
-    add_tune,
+    add_pipeline_options,
     count,
     load_config,
+    pipeline_option_values,
 )
-from pipeline.settings import EVAL_FRACTION, MAX_AUC_DROP, MIN_AUC, MIN_CLASS_EXAMPLES
 
 
 def add_parser(sub) -> None:
@@ -32,50 +29,7 @@ def add_parser(sub) -> None:
     run.add_argument("--seed", type=int, default=0, help="seed of the generated sample")
     run.add_argument("--config", help="EasyRec text-format configuration (default: the seed's)")
     run.add_argument("--output", default="output", help="output folder (default: ./output)")
-    run.add_argument(
-        "--min-auc",
-        type=AUC,
-        default=MIN_AUC,
-        help=f"bless the light model only at this eval AUC or above ({MIN_AUC})",
-    )
-    run.add_argument(
-        "--min-class-examples",
-        type=count(0),
-        default=MIN_CLASS_EXAMPLES,
-        help="bless only with at least N eval clicks and N eval non-clicks "
-        f"({MIN_CLASS_EXAMPLES}; 0: no minimum)",
-    )
-    run.add_argument(
-        "--max-bad-rows",
-        type=count(0),
-        default=0,
-        help="set up to N malformed rows aside in OUTPUT/bad_rows/ instead of failing (0)",
-    )
-    run.add_argument(
-        "--max-auc-drop",
-        type=AUC,
-        default=MAX_AUC_DROP,
-        help="bless only if the light AUC is at most this far below the served "
-        f"model's ({MAX_AUC_DROP}; a first run has no baseline)",
-    )
-    run.add_argument(
-        "--min-lift-over-linear",
-        type=float,
-        default=None,
-        metavar="X",
-        help="bless only if the light AUC is at least the Trainer's linear baseline AUC + X "
-        "(default: no such gate; the verdict still says when the light net is below it)",
-    )
-    run.add_argument(
-        "--eval-fraction",
-        type=FRACTION,
-        default=EVAL_FRACTION,
-        help=f"share of rows hashed into the eval split ({EVAL_FRACTION})",
-    )
-    run.add_argument("--train-steps", type=count(1), help="training steps (default from config)")
-    run.add_argument("--batch-size", type=count(1), help="training batch size (default 512)")
-    add_fixed_steps(run)
-    add_tune(run)
+    add_pipeline_options(run)
     run.add_argument(
         "--runner",
         choices=("beam", "local"),
@@ -116,17 +70,11 @@ def command(args: argparse.Namespace) -> int:
             data_pattern=source.pattern,
             serving_dir=str(output / "serving"),
             config=config,
-            min_auc=args.min_auc,
-            min_class_examples=args.min_class_examples,
-            max_auc_drop=args.max_auc_drop,
-            min_lift_over_linear=args.min_lift_over_linear,
-            max_bad_rows=args.max_bad_rows,
-            eval_fraction=args.eval_fraction,
             data_splits=source.splits,
             metadata_path=str(output / "metadata.sqlite"),
             enable_cache=not args.no_cache,
             beam_pipeline_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"),
-            tune_trials=args.tune,
+            **pipeline_option_values(args),
         )
         if not args.verbose:
             local_runner.quiet_logs()
