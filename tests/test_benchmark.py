@@ -308,14 +308,15 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
 
 def test_quality_at_size_trains_with_the_products_budget_by_default():
     """Without max_epochs the part trains what a default `rocket run` trains: the
-    config's train_steps, a check every half epoch, three checks of patience."""
+    config's train_steps, a check every half epoch, three checks of patience and at least
+    a quarter of train_steps."""
     import rocket_data
 
     train = rocket_config.TrainConfig()
     product = quality_at_size.AtSizeSettings()
     every = rocket_data.epoch_check_steps(train, 40_000, train.train_steps)
     assert every == 36  # 36,000 rows trained on: 71 steps of 512 an epoch
-    assert quality_at_size.training_budget(40_000, product, train) == (1224, 36, 108)
+    assert quality_at_size.training_budget(40_000, product, train) == (1224, 36, 300)
     at_1m = quality_at_size.training_budget(800_000, product, train)
     assert at_1m == (1200, 100, 300)  # a twelfth of the steps is shorter there
 

@@ -158,6 +158,10 @@ def test_a_failed_validation_check_stops_training_with_a_clear_error():
 def test_check_interval_and_patience_defaults_and_invalid_settings():
     train = rocket_config.TrainConfig()
     assert (train.check_every(), train.patience()) == (100, 300)  # 1200 steps: 12 checks
+    # Checks every half epoch of few rows: three checks, but never under a quarter of the
+    # steps (a linear model's Adam steps move its weights slowly).
+    assert rocket_config.TrainConfig(eval_every_steps=8).patience() == 300
+    assert rocket_config.TrainConfig(eval_every_steps=150).patience() == 450
     steps = rocket_config.TrainConfig(train_steps=1201, eval_every_steps=0, max_check_steps=500)
     assert (steps.check_every(), steps.patience()) == (101, 500)
     base = rocket_seed.default_config()

@@ -9,6 +9,7 @@ scikit-learn's logistic regression and MLP on one-hot columns of the same split
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import shutil
@@ -106,7 +107,8 @@ def training_budget(train_rows: int, settings: AtSizeSettings, train) -> tuple[i
     if not settings.max_epochs:
         steps = train.train_steps
         every = rocket_data.epoch_check_steps(train, train_rows, steps)
-        return -(-steps // every) * every, every, 3 * every
+        patience = dataclasses.replace(train, eval_every_steps=every).patience()
+        return -(-steps // every) * every, every, patience
     every = max(1, math.ceil(epoch / settings.checks_per_epoch))
     return math.ceil(settings.max_epochs * epoch / every) * every, every, epoch
 
@@ -334,8 +336,9 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
         f"better validation AUC of the served net, at most {steps} steps "
         f"({settings.max_epochs:g} epochs)"
         if settings.max_epochs
-        else "half an epoch: the product's default), early stop after three checks without "
-        f"a better validation AUC of the served net, at most {steps} steps (train_steps)"
+        else "half an epoch: the product's default), early stop after three checks (at least a "
+        f"quarter of train_steps) without a better validation AUC of the served net, at most "
+        f"{steps} steps (train_steps)"
     )
     part["training"] = (
         f"the Trainer's loop: 10% of the train rows held out for validation, a check every "

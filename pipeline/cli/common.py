@@ -45,6 +45,7 @@ def number_in(low: float, high: float, open_interval: bool = False):
 
 FRACTION = number_in(0.0, 1.0, open_interval=True)  # a share of the rows
 AUC = number_in(0.0, 1.0)  # an AUC, or a difference of two
+LIFT = number_in(-1.0, 1.0)  # a signed difference of two AUCs
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser, compiled: bool = False) -> None:
@@ -85,7 +86,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser, compiled: bool = False
     )
     parser.add_argument(
         "--min-lift-over-linear",
-        type=float,
+        type=LIFT,
         default=None,
         metavar="X",
         help="bless only if the light AUC is at least the Trainer's linear baseline AUC + X "
