@@ -327,6 +327,7 @@ def test_quality_at_size_trains_with_the_products_budget_by_default():
         (["--rows", "5000"], "--rows: options of --only quality-at-size only"),
         (["--only", "quality", "--seeds", "1"], "--seeds: options of --only quality-at-size"),
         (["--split-by-user"], "--split-by-user: options of --only quality-at-size"),
+        (["--only", "quality", "--config", "x.config"], "--config: options of --only quality-at"),
         (["--only", "quality-at-size", "--seeds", "0"], "0: must be 1 or more"),
         (["--only", "quality-at-size", "--quick"], "takes no --quick"),
         (

@@ -27,7 +27,10 @@ from pipeline import cli
         (["run", "--max-auc-drop", "-0.1"], "--max-auc-drop: -0.1: must be between 0 and 1"),
         (["compile", "--max-auc-drop", "2"], "--max-auc-drop: 2: must be between 0 and 1"),
         (["compile", "--max-bad-rows", "-1"], "argument --max-bad-rows: -1: must be 0 or more"),
-        (["compile", "--min-lift-over-linear", "x"], "argument --min-lift-over-linear: invalid"),
+        (
+            ["compile", "--min-lift-over-linear", "x"],
+            "argument --min-lift-over-linear: 'x' is not a number",
+        ),
         (["compile", "--min-class-examples", "-1"], "--min-class-examples: -1: must be 0 or"),
         (["run", "--tune", "0"], "argument --tune: 0: must be 1 or more"),
         (

@@ -464,8 +464,9 @@ def test_module_file_would_have_written_a_wheel_under_the_root(tmp_path):
         (["--max-auc-drop=-0.01"], "argument --max-auc-drop: -0.01: must be between 0 and 1"),
         (["--max-bad-rows=-1"], "argument --max-bad-rows: -1: must be 0 or more"),
         (["--max-bad-rows=2.5"], "argument --max-bad-rows: '2.5' is not an integer"),
-        (["--min-lift-over-linear=x"], "argument --min-lift-over-linear: invalid float value"),
-        (["--min-lift-over-linear=nan"], "--min-lift-over-linear nan: must be a finite number"),
+        (["--min-lift-over-linear=x"], "argument --min-lift-over-linear: 'x' is not a number"),
+        (["--min-lift-over-linear=nan"], "--min-lift-over-linear: nan: must be between -1 and 1"),
+        (["--min-lift-over-linear=1.5"], "--min-lift-over-linear: 1.5: must be between -1 and 1"),
     ],
 )
 def test_bad_options_are_usage_errors_naming_the_option(tmp_path, capsys, args, message):

@@ -85,6 +85,7 @@ class AtSizeSettings:
     data: str | None = None  # an EasyRec CSV file or folder instead of generated rows
     by_user: bool = False  # the eval split by user id (the real sample is grouped by user)
     references: bool = True  # scikit-learn's models on the same split
+    config: str | None = None  # an EasyRec config for the nets instead of the product's
     eval_fraction: float = EVAL_FRACTION
     # Rocket Launching with smaller light nets (the configured one is the rocket
     # variant), over the first sweep_seeds seeds.
@@ -261,6 +262,14 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
     import rocket_training
 
     base = rocket_seed.default_config()
+    if settings.config is not None:
+        from pipeline import easyrec_config
+
+        base = easyrec_config.load(settings.config)
+    # The configured light net is the rocket variant itself, not a sweep point.
+    configured = base.model.light_dnn.hidden_units
+    sweep = tuple(units for units in settings.sweep if tuple(units) != configured)
+    settings = dataclasses.replace(settings, sweep=sweep)
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_size_"))
     try:
         data = load(settings, base, workdir, log)
@@ -312,7 +321,7 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
         steps, every, _ = training_budget(train_rows, settings, base.train)
         part = block(data, settings, seeds, scores, runs, steps, every)
         noise = {m: quality.gap_noise(part["variants"], m) for m in METRICS}
-        configured = base.model.light_dnn.hidden_units
+        part["config"] = settings.config or "the product's default (rocket_seed.default_config)"
         part["sweep"] = sweep_block(scores, settings, configured, noise)
         return part
     finally:
@@ -336,7 +345,8 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
         f"better validation AUC of the served net, at most {steps} steps "
         f"({settings.max_epochs:g} epochs)"
         if settings.max_epochs
-        else "half an epoch: the product's default), early stop after three checks (at least a "
+        else "half an epoch, or a twelfth of train_steps when shorter: the product's "
+        "default), early stop after three checks (at least a "
         f"quarter of train_steps) without a better validation AUC of the served net, at most "
         f"{steps} steps (train_steps)"
     )

@@ -73,6 +73,11 @@ def add_parser(sub) -> None:
         "instead of the product's train_steps and half-epoch checks (default)",
     )
     bench.add_argument(
+        "--config",
+        help="--only quality-at-size: an EasyRec configuration for the nets (default: the "
+        "product's)",
+    )
+    bench.add_argument(
         "--no-references",
         action="store_true",
         help="--only quality-at-size: leave out scikit-learn's reference models",
@@ -92,6 +97,7 @@ def command(args: argparse.Namespace) -> int:
         "generator": args.generator,
         "sweep_seeds": args.sweep_seeds,
         "max_epochs": args.max_epochs,
+        "config": args.config,
     }
     at_size_flags = {"by_user": args.split_by_user, "references": not args.no_references}
     at_size_set = ["--" + k.replace("_", "-") for k, v in at_size_options.items() if v is not None]
