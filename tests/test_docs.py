@@ -378,10 +378,22 @@ def _target(targets: list[dict], starts: str) -> dict:
     return target
 
 
+def _outcome(target: dict) -> str:
+    return {True: "met", False: "missed", None: "n/a"}[target["met"]]
+
+
 def _verdict(target: dict) -> str:
     threshold = target["target"].rsplit(" ", 2)[-2:]  # e.g. ['>', '0.0012']
-    outcome = {True: "met", False: "missed", None: "n/a"}[target["met"]]
-    return f"target {' '.join(threshold)}: {outcome}"
+    return f"target {' '.join(threshold)}: {_outcome(target)}"
+
+
+# The quality rows: tests/benchmarks/results/quality_defaults/<name>/, in this order.
+DEFAULTS_DATA_SETS = (
+    ("generated_50k", "50,000 generated rows (the default run's data)"),
+    ("generated_300k", "300,000 generated rows"),
+    ("deep_200k", "200,000 rows of bench.deep_data (small id spaces, deep crosses)"),
+    ("taobao_sample", "the 10,000 real Taobao rows"),
+)
 
 
 def results_table() -> str:
@@ -397,35 +409,23 @@ def results_table() -> str:
         return f"[{keys.index(key) + 1}]"
 
     rows = []
-    at_size_file = "quality_at_size/benchmark.json"
-    at_size = _load(at_size_file)["quality_at_size"]
-    variants = at_size["variants"]
-    rocket, linear = variants["rocket"], variants["linear"]
-    size = sum(at_size["rows"].values())
-    target = _target(at_size["targets"], "rocket light AUC − linear AUC")
-    where = run(at_size_file, at_size)
-    rows.append(
-        f"| Quality: eval AUC, {size:,} generated rows, {len(at_size['seeds'])} seeds, each "
-        f"net trained to its best check | {_pm(rocket['auc'])} | {_pm(linear['auc'])} | "
-        f"{rocket['auc']['mean'] - linear['auc']['mean']:+.4f} ({_verdict(target)}) | {where} |"
-    )
-    rows.append(
-        f"| Quality: eval GAUC, the same runs | {_pm(rocket['gauc'])} | {_pm(linear['gauc'])} | "
-        f"{rocket['gauc']['mean'] - linear['gauc']['mean']:+.4f} | {where} |"
-    )
+    # The product's defaults on each bench data set (rocket bench --only quality-at-size).
+    for name, label in DEFAULTS_DATA_SETS:
+        relative = f"quality_defaults/{name}/benchmark.json"
+        part = _load(relative)["quality_at_size"]
+        variants = part["variants"]
+        rocket, linear = variants["rocket"], variants["linear"]
+        target = _target(part["targets"], "rocket light AUC − linear AUC")
+        gauc = _target(part["targets"], "rocket light GAUC − linear GAUC")
+        lift = rocket["auc"]["mean"] - linear["auc"]["mean"]
+        rows.append(
+            f"| Quality: eval AUC (GAUC), {label}, {len(part['seeds'])} seeds | "
+            f"{_pm(rocket['auc'])} ({rocket['gauc']['mean']:.4f}) | {_pm(linear['auc'])} "
+            f"({linear['gauc']['mean']:.4f}) | {lift:+.4f} ({_verdict(target)}; GAUC "
+            f"{gauc['value']:+.4f}: {_outcome(gauc)}) | {run(relative, part)} |"
+        )
     full_file = "full/benchmark.json"
     full = _load(full_file)
-    quality = full["quality"]
-    generated = quality["generated"]
-    rocket, linear = generated["variants"]["rocket"], generated["variants"]["linear"]
-    size = sum(generated["rows"].values())
-    target = _target(quality["targets"], "rocket light AUC − linear AUC (generated)")
-    rows.append(
-        f"| Quality: eval AUC, {size:,} generated rows, {len(generated['seeds'])} seeds, "
-        f"{generated['train_steps']} steps | {_pm(rocket['auc'])} | {_pm(linear['auc'])} | "
-        f"{rocket['auc']['mean'] - linear['auc']['mean']:+.4f} ({_verdict(target)}) | "
-        f"{run(full_file, quality)} |"
-    )
     serving = full["serving"]
     largest = str(serving["largest_batch"])
     light_ms = serving["batches"][largest]["light"]["median_ms"]

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 import pytest
+import rocket_seed
 import tensorflow as tf
 
 from components.easyrec_example_gen.row_parser import Column, RowParser
@@ -105,7 +106,8 @@ def test_trainer_trains_on_tables_of_the_transform_output(scale_run):
     assert train["table_sizes"]["adgroup_id"] == 1000 + 10
     assert train["examples_per_second"] > 0 and train["peak_memory_mb"] > 0
     assert np.isfinite(train["final_loss"])
-    user_mb = 1010 * 16 * 4 * 3 / 2**20  # weights + Adam's m and v
+    dim = rocket_seed.EMBEDDING_DIM  # the default features' width
+    user_mb = 1010 * dim * 4 * 3 / 2**20  # weights + Adam's m and v
     assert train["embedding_memory_estimate_mb"]["user_id"] == pytest.approx(user_mb, abs=0.06)
     # The same data with lazy Adam, and with every table capped at 100 rows (ids folded).
     lazy, small = block["training_lazy_adam"], block["training_small_tables"]
