@@ -424,6 +424,18 @@ def results_table() -> str:
             f"({linear['gauc']['mean']:.4f}) | {lift:+.4f} ({_verdict(target)}; GAUC "
             f"{gauc['value']:+.4f}: {_outcome(gauc)}) | {run(relative, part)} |"
         )
+    # Where distillation pays: the paper's CTR setting (only the embeddings shared).
+    relative = "quality_defaults/deep_200k_shared_embeddings/benchmark.json"
+    part = _load(relative)["quality_at_size"]
+    variants, gap = part["variants"], part["gap_closed"]["auc"]
+    target = _target(part["targets"], "gap_closed")
+    rows.append(
+        f"| Distillation: light [32] on shared embeddings, `deep_data` 200,000 rows, "
+        f"{len(part['seeds'])} seeds: rocket light vs light alone (booster alone "
+        f"{variants['booster_alone']['auc']['mean']:.4f}) | {_pm(variants['rocket']['auc'])} | "
+        f"{_pm(variants['light_alone']['auc'])} | gap_closed {gap['value']:.3f} "
+        f"({_verdict(target)}) | {run(relative, part)} |"
+    )
     full_file = "full/benchmark.json"
     full = _load(full_file)
     serving = full["serving"]
