@@ -24,7 +24,7 @@ run: setup
 	$(VENV)/bin/rocket run $(ARGS)
 
 test: setup
-	$(VENV)/bin/python -m pytest -v -rs $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -v -rs --durations=25 $(PYTEST_ARGS)
 
 test-fast: setup
 	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
