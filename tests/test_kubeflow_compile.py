@@ -83,6 +83,12 @@ def compile_to(tmp_path: Path, target: str = "kubeflow", **changes):
     return options, kubeflow_compiler.compile_pipeline(options)
 
 
+def compile_argv(target: str, output: Path, *options: str) -> list[str]:
+    """`rocket compile` of the test data and image to `output`, with `options`."""
+    return ["compile", f"--target={target}", f"--output={output}", f"--pipeline-root={ROOT}",
+            f"--data={DATA}", f"--image={IMAGE}", *options]  # fmt: skip
+
+
 def parse_spec(path: Path) -> pipeline_spec_pb2.PipelineSpec:
     spec = pipeline_spec_pb2.PipelineSpec()
     json_format.ParseDict(yaml.safe_load(path.read_text()), spec)  # unknown field: error
@@ -271,17 +277,9 @@ def test_config_and_train_steps_go_into_the_package(tmp_path):
     )
     output = tmp_path / "p.yaml"
     code = cli._main(
-        [
-            "compile",
-            "--target=kubeflow",
-            f"--output={output}",
-            f"--pipeline-root={ROOT}",
-            f"--data={DATA}",
-            f"--image={IMAGE}",
-            f"--config={config_file}",
-            "--train-steps=77",
-            "--min-auc=0.6",
-        ]
+        compile_argv(
+            "kubeflow", output, f"--config={config_file}", "--train-steps=77", "--min-auc=0.6"
+        )
     )
     assert code == cli.EXIT_OK
     spec = parse_spec(output)
@@ -330,14 +328,7 @@ def test_gate_and_input_options_go_into_the_package(tmp_path, target):
     """`rocket compile` takes `rocket run`'s gate and input options (one definition in
     pipeline/cli/common.py), and the package carries their values."""
     output = tmp_path / ("p.yaml" if target == "kubeflow" else "p.json")
-    argv = [
-        "compile",
-        f"--target={target}",
-        f"--output={output}",
-        f"--pipeline-root={ROOT}",
-        f"--data={DATA}",
-        f"--image={IMAGE}",
-    ]
+    argv = compile_argv(target, output)
     gate = [
         "--min-auc=0.55",
         "--max-auc-drop=0.03",
@@ -530,27 +521,13 @@ VERTEX_TRAINER = "tfx.extensions.google_cloud_ai_platform.trainer.executor.Gener
 def test_vertex_training_runs_the_trainer_as_a_worker_pool(tmp_path, target):
     output = tmp_path / ("p.json" if target == "vertex" else "p.yaml")
     code = cli._main(
-        [
-            "compile",
-            f"--target={target}",
-            f"--output={output}",
-            f"--pipeline-root={ROOT}",
-            f"--data={DATA}",
-            f"--image={IMAGE}",
-            "--vertex-training",
-            "--training-workers=3",
-            "--training-machine-type=n1-highmem-16",
-            "--project=acme-ml",
-            "--region=europe-west4",
-        ]
-    )
+        compile_argv(
+            target, output, "--vertex-training", "--training-workers=3",
+            "--training-machine-type=n1-highmem-16", "--project=acme-ml", "--region=europe-west4",
+        )
+    )  # fmt: skip
     assert code == cli.EXIT_OK
-    spec_dict = json.loads(output.read_text())["pipelineSpec"] if target == "vertex" else None
-    spec = pipeline_spec_pb2.PipelineSpec()
-    if spec_dict is None:
-        spec = parse_spec(output)
-    else:
-        json_format.ParseDict(spec_dict, spec)
+    spec = load_spec(output, target)
     args = container_args(spec, "Trainer")
     assert args[args.index("--executor_class_path") + 1] == VERTEX_TRAINER
     trainer = spec.root.dag.tasks["Trainer"].inputs.parameters
@@ -629,15 +606,7 @@ def test_one_training_worker_is_a_single_chief_pool():
     ],
 )
 def test_bad_vertex_training_options_name_the_option(tmp_path, capsys, args, message):
-    argv = [
-        "compile",
-        "--target=vertex",
-        f"--output={tmp_path / 'p.json'}",
-        f"--pipeline-root={ROOT}",
-        f"--data={DATA}",
-        f"--image={IMAGE}",
-        *args,
-    ]
+    argv = compile_argv("vertex", tmp_path / "p.json", *args)
     assert cli._main(argv) == cli.EXIT_USAGE
     assert message in capsys.readouterr().err
     assert not (tmp_path / "p.json").exists()
