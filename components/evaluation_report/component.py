@@ -17,11 +17,11 @@ from components.evaluation_report.report import (
     METRICS_FILE,
     REPORT_FILE,
     collect,
+    gate_properties,
     render_markdown,
     render_plots,
     trainer_metrics,
 )
-from components.rocket_evaluator.model_names import LINEAR_AUC_PROPERTY, MIN_LIFT_PROPERTY
 
 
 @tfx.dsl.components.component
@@ -32,11 +32,7 @@ def EvaluationReport(  # noqa: N802 (TFX component naming)
     report: tfx.dsl.components.OutputArtifact[RocketEvaluationReport],
 ) -> None:
     blessed = blessing.get_int_custom_property("blessed") == 1
-    properties = {
-        key: blessing.get_float_custom_property(key)
-        for key in (MIN_LIFT_PROPERTY, LINEAR_AUC_PROPERTY)
-        if blessing.has_custom_property(key)
-    }
+    properties = gate_properties(blessing.mlmd_artifact)
     data = collect(evaluation.uri, blessed, trainer_metrics(model_run.uri), properties)
     os.makedirs(report.uri, exist_ok=True)
     with open(os.path.join(report.uri, METRICS_FILE), "w") as handle:

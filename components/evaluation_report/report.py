@@ -62,8 +62,8 @@ def linear_verdict(light_auc: float | None, linear_auc: float | None) -> dict | 
 
 
 def gate_properties(blessing) -> dict:
-    """The --min-lift-over-linear gate's custom properties of a ModelBlessing artifact
-    (an MLMD artifact or a TFX one), {} when the gate was not set."""
+    """The --min-lift-over-linear gate's custom properties of a ModelBlessing's MLMD
+    artifact (a TFX artifact's `mlmd_artifact`), {} when the gate was not set."""
     properties = blessing.custom_properties
     return {
         key: properties[key].double_value

@@ -48,16 +48,16 @@ def holds_saved_model(path: str) -> bool:
 
 
 def linear_baseline_auc(model_run_uri: str) -> float:
-    """The Trainer's linear baseline AUC (model_run's metrics.json); an error naming the
-    file when it has none (train_config linear_baseline false)."""
-    import json
-
+    """The Trainer's linear baseline AUC (model_run's metrics.json, read as the report
+    reads it); an error naming the file when it has none (train_config linear_baseline
+    false)."""
     from rocket_export import METRICS_FILE
 
-    path = os.path.join(model_run_uri, METRICS_FILE)
-    metrics = json.loads(fileio.open(path).read()) if fileio.exists(path) else {}
-    linear = (metrics.get("linear_baseline") or {}).get("auc")
+    from components.evaluation_report.report import trainer_metrics
+
+    linear = (trainer_metrics(model_run_uri).get("linear_baseline") or {}).get("auc")
     if linear is None:
+        path = os.path.join(model_run_uri, METRICS_FILE)
         raise ValueError(
             f"--min-lift-over-linear needs the Trainer's linear baseline, and {path} has "
             "none: set train_config linear_baseline true (the default) or drop the option"

@@ -166,9 +166,8 @@ def read_transformed(tft_output, file_pattern: str) -> tuple[dict, np.ndarray]:
     files = sorted(tf.io.gfile.glob(file_pattern))
     records = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192)
     merged = concat_batches([tf.io.parse_example(batch, spec) for batch in records])
-    labels = merged.pop(rocket_preprocessing.LABEL_KEY)
-    return merged, np.asarray(tf.reshape(tf.sparse.to_dense(labels) if isinstance(
-        labels, tf.SparseTensor) else labels, [-1]))  # fmt: skip
+    # preprocessing_fn writes the label dense, one per row: a FixedLen int64 feature.
+    return merged, merged.pop(rocket_preprocessing.LABEL_KEY).numpy()
 
 
 def analyze_and_transform(data: BenchData, config, workdir: Path) -> None:

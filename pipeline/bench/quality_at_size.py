@@ -314,7 +314,7 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
                 references.score_references(
                     train_features, train_labels, data.eval_features, data.eval_labels,
                     data.eval_users, rocket_training.table_sizes(base, data.tft_output), seeds,
-                    lambda y, p, users: quality.auc_and_gauc(y, p, users), log,
+                    quality.auc_and_gauc, log,
                 )
             )  # fmt: skip
             del train_features
