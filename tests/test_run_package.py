@@ -317,6 +317,9 @@ def runs(tmp_path_factory) -> dict[str, dict]:
             backend,
             beam=BeamOptions(direct_running_mode="in_memory"),  # small data, no Beam workers
             config=config,
+            # The linear-baseline gate, set so that it refuses nothing here: the Evaluator
+            # reads the Trainer's metrics.json on each backend's paths and records it.
+            min_lift_over_linear=-1.0,
         )
         root = folder / "root"
         sample_data.write_sample(stand_in(root, f"{DATA}/sample.csv"), 4000)
@@ -359,6 +362,8 @@ def test_first_run_blesses_and_pushes_a_light_model_that_serves(two_runs):
     assert baseline["metadata"]["served_version"] == ""
     blessing = outputs_of(record, "Evaluator")["blessing"][0]
     assert blessing["metadata"]["blessed"] == 1
+    assert blessing["metadata"]["min_lift_over_linear"] == -1.0
+    assert 0.0 < blessing["metadata"]["linear_baseline_auc"] < 1.0
     pushed = outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]
     destination = pushed["pushed_destination"]
     assert destination.startswith(f"{ROOT}/serving/")
