@@ -19,21 +19,47 @@ backend does differently from Vertex AI:
    `system.Artifact` as a Python class. Outputs of `system.*` types are the backend's
    own and are not handed to the TFX executor (the launcher uploads them itself).
 
-Where the types are present (Vertex AI, or a fixed backend) nothing is changed and the
-arguments reach TFX byte for byte.
+3. With a `minio://` or `s3://` pipeline root, KFP's launcher downloads every input
+   artifact to a pod-local path before the step runs and uploads every output folder
+   after it (backend/src/v2/component/launcher_v2.go: downloadArtifacts,
+   uploadOutputArtifacts; LocalPathForURI maps minio://b/k -> /minio/b/k, s3://b/k ->
+   /s3/b/k), but it hands the step the remote URIs, which TFX's file I/O cannot open.
+   Here TFX gets the local paths instead, and afterwards every such path in the
+   ExecutorOutput file is turned back into its remote URI: the launcher takes each
+   output's URI from that file (mergeRuntimeArtifacts), and a local path left there
+   would be recorded in MLMD with its upload silently skipped. An output whose URI
+   cannot be turned back fails the step. An input that was an empty folder has no
+   objects, so nothing was downloaded: its folder is created empty. ExampleGen's data
+   folder (`input_base`) is not an artifact: its files are copied into the same mount
+   with boto3 (components/object_store.py), with the cluster's credentials.
+
+Where the types are present and the root is gs:// (Vertex AI, or a fixed backend)
+nothing is changed and the arguments reach TFX byte for byte.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import PurePosixPath
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+from components import object_store
 
 INVOCATION_FLAG = "--json_serialized_invocation_args"
 INPUTS_SPEC_FLAG = "--json_serialized_inputs_spec_args"
 BACKEND_TYPE_PREFIX = "system."  # KFP's own artifact types (schemaTitle system.Artifact, ...)
+# Where the launcher's /minio and /s3 folders are: "/" in a pod; `rocket run-package`
+# points it at the folder standing in for the task's pod.
+MOUNT_ROOT_ENV = "ROCKET_LAUNCHER_MOUNT_ROOT"
+DATA_PARAMETER, INPUT_CONFIG_PARAMETER = "input_base", "input_config"  # ExampleGen's
+
+
+class LeakedLocalPath(RuntimeError):
+    """An output would reach the launcher with a pod-local URI (never uploaded)."""
 
 
 def _flag_value(argv: Sequence[str], flag: str) -> tuple[int, str] | None:
@@ -91,36 +117,147 @@ def repair_executor_input(executor_input: dict, inputs_spec: dict | None) -> lis
     return changes
 
 
-def repair_argv(argv: list[str]) -> tuple[list[str], list[str]]:
-    """The TFX entrypoint's arguments with the ExecutorInput repaired; unchanged (the same
-    strings) when there was nothing to repair."""
+def _edit_invocation(
+    argv: list[str], edit: Callable[[dict], list[str]]
+) -> tuple[list[str], list[str], dict | None]:
+    """Applies `edit` to the ExecutorInput argument: (argv, changes, ExecutorInput). The
+    argument is re-serialised only when something changed."""
     found = _flag_value(argv, INVOCATION_FLAG)
     if found is None:
-        return argv, []
+        return argv, [], None
     index, raw = found
     executor_input = json.loads(raw)
-    spec = _flag_value(argv, INPUTS_SPEC_FLAG)
-    inputs_spec = json.loads(spec[1]) if spec and spec[1] else None
-    changes = repair_executor_input(executor_input, inputs_spec)
+    changes = edit(executor_input)
     if not changes:
-        return argv, []
+        return argv, [], executor_input
     repaired = json.dumps(executor_input)
     argv = list(argv)
     argv[index] = repaired if argv[index] == raw else f"{INVOCATION_FLAG}={repaired}"
+    return argv, changes, executor_input
+
+
+def repair_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The TFX entrypoint's arguments with the ExecutorInput repaired; unchanged (the same
+    strings) when there was nothing to repair."""
+    spec = _flag_value(argv, INPUTS_SPEC_FLAG)
+    inputs_spec = json.loads(spec[1]) if spec and spec[1] else None
+    argv, changes, _ = _edit_invocation(
+        argv, lambda executor_input: repair_executor_input(executor_input, inputs_spec)
+    )
     return argv, changes
 
 
-def main(argv: list[str] | None = None) -> None:
+def _data_keys(uri: str, input_config: str | None) -> list[str]:
+    """Keys under the data folder `uri` that ExampleGen's split patterns match (a `*`
+    stays within one path segment, as in a file glob)."""
+    _, prefix = object_store.parse_uri(uri, "--data")
+    patterns = [s["pattern"] for s in json.loads(input_config or "{}").get("splits", [])]
+    keys = []
+    for key in object_store.list_keys(uri):
+        relative = PurePosixPath(key[len(prefix) :].lstrip("/"))
+        for pattern in patterns or ["*"]:
+            parts = PurePosixPath(pattern).parts
+            if len(parts) == len(relative.parts) and all(
+                fnmatch.fnmatchcase(name, part) for name, part in zip(relative.parts, parts)
+            ):
+                keys.append(key)
+                break
+    return keys
 
+
+def localize_object_store_uris(executor_input: dict, mount_root: str = "/") -> list[str]:
+    """minio:// and s3:// artifact URIs -> the launcher's pod-local paths, in place;
+    ExampleGen's data folder copied there. Returns what was changed, for the log."""
+    changes = []
+    for side in ("inputs", "outputs"):
+        for key, listed in executor_input.get(side, {}).get("artifacts", {}).items():
+            for artifact in listed.get("artifacts", []):
+                uri = artifact.get("uri", "")
+                if not object_store.is_object_store_uri(uri):
+                    continue
+                local = object_store.launcher_local_path(uri, mount_root)
+                artifact["uri"] = local
+                if side == "inputs" and not os.path.exists(local):
+                    os.makedirs(local)  # an empty folder: no objects, nothing downloaded
+                changes.append(f"{side[:-1]} {key}: {uri} at {local}")
+    values = executor_input.get("inputs", {}).get("parameterValues", {})
+    data = values.get(DATA_PARAMETER)
+    if isinstance(data, str) and object_store.is_object_store_uri(data):
+        local = object_store.launcher_local_path(data.rstrip("/"), mount_root)
+        keys = _data_keys(data, values.get(INPUT_CONFIG_PARAMETER))
+        if not keys:
+            raise object_store.ObjectStoreError(
+                f"--data {data}: no object there matches the data pattern"
+            )
+        files = object_store.download(data.rstrip("/"), local, keys=keys)
+        values[DATA_PARAMETER] = local
+        changes.append(f"parameter {DATA_PARAMETER}: {len(files)} files of {data} at {local}")
+    return changes
+
+
+def _to_remote(value, mount_root: str):
+    if isinstance(value, str):
+        return object_store.remote_uri_for_local(value, mount_root) or value
+    if isinstance(value, list):
+        return [_to_remote(v, mount_root) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_remote(v, mount_root) for k, v in value.items()}
+    return value
+
+
+def remote_executor_output(output: dict, provisioned: dict, mount_root: str = "/") -> dict:
+    """The ExecutorOutput with every pod-local mount path turned back into its remote URI.
+    `provisioned` is the ExecutorInput's outputs as the launcher gave them: an output it
+    provisioned remote must come back remote (LeakedLocalPath otherwise)."""
+    output = _to_remote(output, mount_root)
+    for key, listed in output.get("artifacts", {}).items():
+        given = provisioned.get("artifacts", {}).get(key, {}).get("artifacts", [{}])[0]
+        if not object_store.is_object_store_uri(given.get("uri")):
+            continue
+        for artifact in listed.get("artifacts", []):
+            uri = artifact.get("uri", "")
+            if uri and not object_store.is_object_store_uri(uri):
+                raise LeakedLocalPath(
+                    f"output {key}: the step returned {uri!r}, which is not under the "
+                    f"launcher's mounts of {given['uri']}; the launcher would record it in "
+                    "MLMD and skip the upload"
+                )
+    return output
+
+
+def _rewrite_output_file(path: str, provisioned: dict, mount_root: str) -> None:
+    if not os.path.exists(path):  # no ExecutorOutput: the launcher keeps its own URIs
+        return
+    with open(path, encoding="utf-8") as handle:
+        output = json.load(handle)
+    output = remote_executor_output(output, provisioned, mount_root)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(output, handle)
+
+
+def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     argv, changes = repair_argv(argv)
-    for change in changes:
+    mount_root = os.environ.get(MOUNT_ROOT_ENV, "/")
+    remote_outputs: dict = {}
+
+    def localize(executor_input: dict) -> list[str]:
+        remote_outputs.update(json.loads(json.dumps(executor_input.get("outputs", {}))))
+        return localize_object_store_uris(executor_input, mount_root)
+
+    argv, localized, _ = _edit_invocation(argv, localize)
+    for change in changes + localized:
         print(f"[rocket entrypoint] {change}", file=sys.stderr, flush=True)
     from absl import app
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as tfx_entry
 
     sys.argv = [tfx_entry.__file__, *argv]
-    app.run(tfx_entry.main, flags_parser=tfx_entry._parse_flags)
+    try:
+        app.run(tfx_entry.main, flags_parser=tfx_entry._parse_flags)
+    except SystemExit as exit_:
+        if exit_.code in (0, None) and localized and remote_outputs.get("outputFile"):
+            _rewrite_output_file(remote_outputs["outputFile"], remote_outputs, mount_root)
+        raise
 
 
 if __name__ == "__main__":

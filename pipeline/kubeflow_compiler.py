@@ -28,8 +28,9 @@ from typing import Any
 import yaml
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from components import object_store
 from pipeline.backends import BACKENDS, KUBEFLOW, VERTEX
-from pipeline.component_ids import EXAMPLE_GEN
+from pipeline.component_ids import EXAMPLE_GEN, PUSHER, SERVED_BASELINE
 from pipeline.errors import UsageError
 from pipeline.settings import (
     EVAL_FRACTION,
@@ -48,6 +49,16 @@ _FILE_SUFFIXES = (".csv", ".gz", ".txt", ".tsv", ".bz2")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # KFP v2's rule, checked by TFX
 _OBJECT_STORE_SCHEMES = ("s3://", "minio://")
+# A stock Kubeflow's MinIO (the standalone and full manifests): its in-cluster service and
+# the secret KFP's launcher reads (keys accesskey / secretkey; the profile controller
+# copies it into every user namespace).
+MINIO_ENDPOINT = "http://minio-service.kubeflow:9000"
+MINIO_SECRET = "mlpipeline-minio-artifact"
+SECRET_KEY_TO_ENV = {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"  # boto3 reads it (components/object_store.py)
+# The steps that open s3:// / minio:// paths themselves (boto3): ExampleGen's data folder
+# and the serving folder. Artifacts are the launcher's business and need nothing.
+OBJECT_STORE_STEPS = (EXAMPLE_GEN, SERVED_BASELINE, PUSHER)
 # Every step runs our wrapper of TFX's container entrypoint (pipeline/container_entrypoint.py),
 # which repairs what the open-source KFP backend hands TFX and is a no-op elsewhere.
 STEP_COMMAND = ["python", "-m", "pipeline.container_entrypoint"]
@@ -220,6 +231,37 @@ class VertexTraining:
 
 
 @dataclass(frozen=True)
+class ObjectStoreAccess:
+    """How the steps that read the data or the serving folder reach an S3-compatible store:
+    the endpoint (environment AWS_ENDPOINT_URL) and the Kubernetes secret whose keys
+    accesskey / secretkey become AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (kfp-kubernetes
+    secretAsEnv). Defaults by scheme: minio:// -> the stock MinIO service and
+    mlpipeline-minio-artifact; s3:// -> AWS and the pod's own identity (IRSA, node role)."""
+
+    endpoint: str | None = None
+    secret: str | None = None
+
+    def validate(self) -> None:
+        if self.endpoint is not None and not re.fullmatch(r"https?://[^\s/]+/?", self.endpoint):
+            raise CompileError(
+                f"--object-store-endpoint {self.endpoint}: give http(s)://HOST[:PORT], "
+                f"e.g. {MINIO_ENDPOINT}"
+            )
+        if self.secret is not None and not re.fullmatch(
+            r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", self.secret
+        ):
+            raise CompileError(f"--object-store-secret {self.secret}: not a Kubernetes name")
+
+    def resolved(self, paths: tuple[str, ...]) -> tuple[str | None, str | None]:
+        """(endpoint, secret) for a package whose paths are `paths`."""
+        minio = any(p.startswith("minio://") for p in paths)
+        return (
+            self.endpoint or (MINIO_ENDPOINT if minio else None),
+            self.secret or (MINIO_SECRET if minio else None),
+        )
+
+
+@dataclass(frozen=True)
 class CompileOptions:
     target: str
     output: Path
@@ -243,6 +285,7 @@ class CompileOptions:
     tune_trials: int = 0  # 0: no Tuner step
     beam: BeamOptions = field(default_factory=BeamOptions)
     training: VertexTraining = field(default_factory=VertexTraining)
+    object_store: ObjectStoreAccess = field(default_factory=ObjectStoreAccess)
 
 
 @dataclass(frozen=True)
@@ -320,28 +363,77 @@ def _validate(options: CompileOptions) -> None:
         raise CompileError(f"--min-lift-over-linear {lift}: must be a finite number")
     options.beam.validate()
     options.training.validate()
+    options.object_store.validate()
+    _check_object_store_paths(options)
+
+
+def _object_store_paths(options: CompileOptions) -> dict[str, str]:
+    """The package's s3:// / minio:// paths by option name."""
+    paths = {
+        "--pipeline-root": options.pipeline_root,
+        "--data": options.data,
+        "--serving-dir": options.serving_dir or options.pipeline_root,
+    }
+    return {name: p for name, p in paths.items() if p and p.startswith(_OBJECT_STORE_SCHEMES)}
+
+
+def _check_object_store_paths(options: CompileOptions) -> None:
+    """What s3:// / minio:// paths cannot be used with, said before anything is built."""
+    paths = _object_store_paths(options)
+    given = [
+        name
+        for name, value in (
+            ("--object-store-endpoint", options.object_store.endpoint),
+            ("--object-store-secret", options.object_store.secret),
+        )
+        if value is not None
+    ]
+    if not paths:
+        if given:
+            raise CompileError(
+                f"{', '.join(given)}: only used with s3:// or minio:// paths "
+                "(--pipeline-root, --data, --serving-dir)"
+            )
+        return
+    name, path = next(iter(paths.items()))
+    if options.target == VERTEX:
+        raise CompileError(
+            f"{name} {path}: Vertex AI reads and writes Google Cloud Storage only; "
+            "use gs:// paths (or --target kubeflow for a self-hosted cluster)"
+        )
+    if options.beam.runner != DIRECT_RUNNER:
+        raise CompileError(
+            f"--beam-runner {options.beam.runner} with {name} {path}: s3:// and minio:// "
+            "paths are read in the step's own pod (artifacts as the launcher's local copies, "
+            f"the data copied in with boto3), where only {DIRECT_RUNNER} workers see them; "
+            f"use gs:// paths for {options.beam.runner}"
+        )
+    for name, path in paths.items():
+        try:
+            object_store.parse_uri(path.rstrip("/") if name != "--data" else path, name)
+        except object_store.ObjectStoreError as error:
+            raise CompileError(str(error)) from None
 
 
 def check_pipeline_root(target: str, root: str) -> None:
-    """gs:// only, on both targets. Vertex AI takes nothing else. Open-source KFP accepts
-    gs://, s3:// and minio:// roots (backend/src/v2/objectstore/config.go; a local path is
-    "unrecognized pipeline root format"), but the steps here write their artifacts with
-    TFX's and Beam's own file I/O, which has no minio:// scheme, and whose s3:// support
-    (tensorflow-io, apache-beam[aws]) is neither installed in the image nor proven here."""
+    """Vertex AI takes gs:// only. Open-source KFP takes gs://, s3:// and minio://
+    (backend/src/v2/objectstore/config.go; a local path is "unrecognized pipeline root
+    format"): for s3:// and minio:// its launcher copies artifacts in and out of the
+    step's pod, and our entrypoint hands TFX those local copies
+    (pipeline/container_entrypoint.py)."""
     if root.startswith("gs://") and len(root) > len("gs://"):
         return
-    backend = "Vertex AI" if target == VERTEX else "Kubeflow Pipelines"
     scheme = root.split("://", 1)[0] + "://" if "://" in root else None
-    if scheme in _OBJECT_STORE_SCHEMES:
-        raise CompileError(
-            f"--pipeline-root {root}: {scheme} roots are not supported: the pipeline's steps "
-            "read and write artifacts through TFX/Beam file I/O, which cannot open "
-            f"{scheme} paths in this image. Use a gs:// bucket (on self-hosted "
-            "Kubeflow too: give the cluster's service account access to it)"
-        )
-    why = " (it refuses local paths: unrecognized pipeline root format)"
-    why = why if target == KUBEFLOW else ""
-    raise CompileError(f"--pipeline-root {root}: {backend} needs a gs:// pipeline root{why}")
+    if target == KUBEFLOW and scheme in _OBJECT_STORE_SCHEMES:
+        if not re.fullmatch(r"[a-z0-9]+://[^/?]+(/[^?]*)?", root):
+            raise CompileError(f"--pipeline-root {root}: give {scheme}BUCKET/PATH")
+        return
+    if target == VERTEX:
+        raise CompileError(f"--pipeline-root {root}: Vertex AI needs a gs:// pipeline root")
+    raise CompileError(
+        f"--pipeline-root {root}: Kubeflow Pipelines needs a gs://, s3:// or minio:// "
+        "pipeline root (it refuses local paths: unrecognized pipeline root format)"
+    )
 
 
 def build_settings(options: CompileOptions) -> PipelineSettings:
@@ -413,6 +505,42 @@ def _adapt_to_open_source_kfp(spec: dict) -> None:
         task["cachingOptions"] = {}
 
 
+def _object_store_platform(spec: dict, options: CompileOptions) -> dict | None:
+    """Gives the steps that open s3:// / minio:// paths themselves the endpoint (container
+    env) and the credentials (a kfp-kubernetes platform spec: secretAsEnv, read by the
+    backend's driver, backend/src/v2/driver/k8s.go). Returns the platform spec, or None
+    when nothing needs it."""
+    paths = _object_store_paths(options)
+    if not paths:
+        return None
+    endpoint, secret = options.object_store.resolved(tuple(paths.values()))
+    executors = {}
+    for task_name in OBJECT_STORE_STEPS:
+        task = spec["root"]["dag"]["tasks"].get(task_name)
+        if task is None:
+            continue
+        label = spec["components"][task["componentRef"]["name"]]["executorLabel"]
+        container = spec["deploymentSpec"]["executors"][label]["container"]
+        if endpoint:
+            container["env"] = [{"name": ENDPOINT_ENV, "value": endpoint.rstrip("/")}]
+        if secret:
+            executors[label] = {
+                "secretAsEnv": [
+                    {
+                        "secretName": secret,  # older backends read this, newer the parameter
+                        "secretNameParameter": {"runtimeValue": {"constant": secret}},
+                        "keyToEnv": [
+                            {"secretKey": key, "envVar": env}
+                            for key, env in SECRET_KEY_TO_ENV.items()
+                        ],
+                    }
+                ]
+            }
+    if not executors:
+        return None
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
+
+
 def compile_pipeline(options: CompileOptions) -> CompiledPipeline:
     """Builds the TFX pipeline, compiles it with KubeflowV2DagRunner and writes the package:
     kubeflow -> the PipelineSpec as YAML (what kfp.Client uploads); vertex -> the
@@ -442,8 +570,10 @@ def compile_pipeline(options: CompileOptions) -> CompiledPipeline:
         parameters[name]["defaultValue"] = default
         if name in PARAMETER_DESCRIPTIONS:
             parameters[name]["description"] = PARAMETER_DESCRIPTIONS[name]
+    platform = None
     if options.target == KUBEFLOW:
         _adapt_to_open_source_kfp(job["pipelineSpec"])
+        platform = _object_store_platform(job["pipelineSpec"], options)
         header = (
             f"# Rocket Launching TFX pipeline for Kubeflow Pipelines (KFP v2 spec), compiled by\n"
             f"# `rocket compile --target kubeflow`. Image: {options.image}\n"
@@ -452,6 +582,8 @@ def compile_pipeline(options: CompileOptions) -> CompiledPipeline:
             + "\n"
         )
         text = header + yaml.safe_dump(job["pipelineSpec"], sort_keys=True)
+        if platform:  # the second document of a KFP package: its Kubernetes settings
+            text += "---\n" + yaml.safe_dump(platform, sort_keys=True)
     else:
         text = json.dumps(job, indent=2, sort_keys=True) + "\n"
     _write_atomically(options.output, text)

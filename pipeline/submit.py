@@ -45,20 +45,32 @@ def _timestamp() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 
-def load_package(path: str | Path) -> dict:
-    """The package as a dict: a KFP PipelineSpec (YAML) or a Vertex PipelineJob (JSON)."""
+def _package_documents(path: str | Path) -> list:
     path = Path(path)
     if not path.is_file():
         raise SubmitError(f"{path}: no such package file (run `rocket compile` first)")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
     except yaml.YAMLError as error:
         raise SubmitError(f"{path}: not a YAML/JSON pipeline package ({error})") from None
-    if not isinstance(document, dict) or not (
-        "pipelineSpec" in document or "pipelineInfo" in document
-    ):
+    first = documents[0] if documents else None
+    if not isinstance(first, dict) or not ("pipelineSpec" in first or "pipelineInfo" in first):
         raise SubmitError(f"{path}: not a compiled pipeline (no pipelineInfo / pipelineSpec)")
-    return document
+    return documents
+
+
+def load_package(path: str | Path) -> dict:
+    """The package as a dict: a KFP PipelineSpec (YAML) or a Vertex PipelineJob (JSON)."""
+    return _package_documents(path)[0]
+
+
+def load_platform_spec(path: str | Path) -> dict:
+    """The Kubernetes settings of a KFP package (its second YAML document, as kfp-kubernetes
+    writes it: platforms.kubernetes.deploymentSpec.executors), or {}."""
+    for document in _package_documents(path)[1:]:
+        if isinstance(document, dict) and "platforms" in document:
+            return document["platforms"].get("kubernetes", {})
+    return {}
 
 
 def parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -175,7 +187,7 @@ def submit_kubeflow(
 
     The run gets `pipeline_root`, by default the package's defaultPipelineRoot: the KFP
     backend never reads that field itself (only its UI pre-fills it), and without a root
-    a run writes to the server's minio:// default, which TFX's file I/O cannot open."""
+    a run writes to the server's own default (its MinIO), not where it was compiled for."""
     package = Path(package)
     if package.suffix.lower() not in (".yaml", ".yml"):
         raise SubmitError(
@@ -189,10 +201,10 @@ def submit_kubeflow(
         raise SubmitError(f"--host {host}: give the KFP API URL, e.g. http://localhost:8080")
     values = resolve_params(spec, params or {})
     pipeline_root = pipeline_root or spec.get("defaultPipelineRoot")
-    if not pipeline_root or not pipeline_root.startswith("gs://"):
+    if not pipeline_root or not pipeline_root.startswith(("gs://", "s3://", "minio://")):
         raise SubmitError(
-            f"--pipeline-root {pipeline_root}: give a gs:// root (the package's steps write "
-            "their artifacts with TFX's file I/O, which cannot open minio:// or local paths)"
+            f"--pipeline-root {pipeline_root}: give a gs://, s3:// or minio:// root (KFP "
+            "refuses local paths)"
         )
     name = spec["pipelineInfo"]["name"]
     stamp = _timestamp()

@@ -14,6 +14,11 @@ says who made it and when (`.staging-<version>-<host>-<pid>`, the version being 
 creation time): a folder from this host whose process is gone is stale at once; one from
 another host (two pods pushing to one gs:// folder) only after STALE_AFTER_SECONDS, as
 this host cannot see that process.
+
+An s3:// or minio:// serving folder (a self-hosted Kubeflow's MinIO, AWS S3) is written with
+boto3 (components/object_store.py): the model is uploaded to the staging prefix, checked,
+then copied server-side to `<base>/<version>/` with saved_model.pb last, and the staging
+objects are deleted; a failed push deletes what it wrote.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from tfx.components.pusher import executor as tfx_pusher
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
+
+from components import object_store
 
 STAGING_PREFIX = ".staging-"
 STALE_AFTER_SECONDS = 6 * 3600  # a push from another host is given this long to finish
@@ -51,9 +58,14 @@ def is_stale(name: str, now: float) -> bool:
 
 
 def _remove_stale_staging(base: str) -> None:
+    now = time.time()
+    if object_store.is_object_store_uri(base):
+        for name in object_store.list_folders(base):
+            if name.startswith(STAGING_PREFIX) and is_stale(name, now):
+                object_store.delete_folder(f"{base}/{name}")
+        return
     if not tf.io.gfile.isdir(base):
         return
-    now = time.time()
     for name in tf.io.gfile.listdir(base):
         name = name.rstrip("/")
         if name.startswith(STAGING_PREFIX) and is_stale(name, now):
@@ -70,9 +82,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _push_to_object_store(model_path: str, base: str) -> tuple[str, str]:
+    base = base.rstrip("/")
+    _remove_stale_staging(base)
+    taken = set(object_store.list_folders(base))
+    version = int(time.time())
+    while str(version) in taken:
+        version += 1
+    staging, serving_path = f"{base}/{staging_name(version)}", f"{base}/{version}"
+    try:
+        object_store.upload(model_path, staging, last=("saved_model.pb",))
+        if not object_store.exists(f"{staging}/saved_model.pb"):
+            raise FileNotFoundError(f"no saved_model.pb in the model to push ({model_path})")
+        object_store.copy_folder(staging, serving_path, last=("saved_model.pb",))
+    except BaseException:
+        object_store.delete_folder(serving_path)
+        raise
+    finally:
+        object_store.delete_folder(staging)
+    return serving_path, str(version)
+
+
 def push_atomically(model_path: str, base: str) -> tuple[str, str]:
     """Copy the SavedModel at `model_path` to a new `<base>/<version>`; returns
     (serving path, version)."""
+    if object_store.is_object_store_uri(base):
+        return _push_to_object_store(model_path, base)
     tf.io.gfile.makedirs(base)
     _remove_stale_staging(base)
     version = int(time.time())

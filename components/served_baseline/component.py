@@ -23,12 +23,22 @@ import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.utils import io_utils, path_utils
 
+from components import object_store
+
 SERVED_VERSION_PROPERTY = "served_version"  # "" when nothing was served
 
 
 def latest_served_version(serving_dir: str):
     """The highest numeric version folder under `serving_dir` that holds a SavedModel
-    (TF Serving's rule: numeric names only; staging folders are hidden), or None."""
+    (TF Serving's rule: numeric names only; staging folders are hidden), or None. An
+    s3:// / minio:// folder is listed with boto3 (components/object_store.py)."""
+    if object_store.is_object_store_uri(serving_dir):
+        serving_dir = serving_dir.rstrip("/")
+        numeric = sorted(int(n) for n in object_store.list_folders(serving_dir) if n.isdigit())
+        for version in reversed(numeric):
+            if object_store.exists(f"{serving_dir}/{version}/saved_model.pb"):
+                return str(version)
+        return None
     if not tf.io.gfile.isdir(serving_dir):
         return None
     versions = []
@@ -58,5 +68,8 @@ def ServedModelBaseline(  # noqa: N802 (TFX component naming)
         print(f"[baseline] no model served under {serving_dir}: first run, no baseline")
         return
     source = os.path.join(serving_dir, version)
-    io_utils.copy_dir(source, path_utils.serving_model_dir(baseline.uri))
+    if object_store.is_object_store_uri(serving_dir):
+        object_store.download(source, path_utils.serving_model_dir(baseline.uri))
+    else:
+        io_utils.copy_dir(source, path_utils.serving_model_dir(baseline.uri))
     print(f"[baseline] served version {version} from {source}")

@@ -14,6 +14,7 @@ import sys
 import traceback
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from components.object_store import ObjectStoreError
 from pipeline.cli import bench, compile, convert_taobao, gcs, run, run_package, submit
 from pipeline.cli.common import EXIT_ERROR, EXIT_NOT_BLESSED, EXIT_OK, EXIT_USAGE
 from pipeline.errors import UsageError
@@ -63,7 +64,7 @@ def _main(argv: list[str] | None) -> int:
     except PackageRunError as error:  # refused under the backend's rules
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except UsageError as error:  # a bad option, file or path, before any work
+    except (UsageError, ObjectStoreError) as error:  # a bad option, file or path
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # noqa: BLE001 - the CLI reports every failure the same way

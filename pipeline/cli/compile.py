@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.backends import BACKENDS
 from pipeline.cli.common import EXIT_OK, add_pipeline_options, load_config, pipeline_option_values
-from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE
+from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, MINIO_ENDPOINT
 
 
 def add_parser(sub) -> None:
@@ -22,7 +22,10 @@ def add_parser(sub) -> None:
         "--output", required=True, help="package file: .yaml for kubeflow, .json for vertex"
     )
     compile_.add_argument(
-        "--pipeline-root", required=True, help="artifact root, e.g. gs://bucket/rocket"
+        "--pipeline-root",
+        required=True,
+        help="artifact root, e.g. gs://bucket/rocket; kubeflow also takes a stock cluster's "
+        "MinIO (minio://mlpipeline/v2/artifacts) or s3://bucket/path",
     )
     compile_.add_argument(
         "--data",
@@ -39,6 +42,17 @@ def add_parser(sub) -> None:
     compile_.add_argument("--config", help="EasyRec text-format configuration")
     compile_.add_argument(
         "--serving-dir", help="where the Pusher pushes (default: <pipeline-root>/serving)"
+    )
+    compile_.add_argument(
+        "--object-store-endpoint",
+        help="s3:// / minio:// data or serving folder: the S3 endpoint the steps use "
+        f"(default for minio:// {MINIO_ENDPOINT}; for s3:// AWS)",
+    )
+    compile_.add_argument(
+        "--object-store-secret",
+        help="Kubernetes secret whose keys accesskey/secretkey the steps get as AWS "
+        "credentials (default for minio:// mlpipeline-minio-artifact; for s3:// none: "
+        "the pod's own identity, e.g. IRSA)",
     )
     add_pipeline_options(compile_, compiled=True)
     compile_.add_argument("--pipeline-name", help="KFP pipeline name (rocket-launching)")
@@ -104,6 +118,9 @@ def command(args: argparse.Namespace) -> int:
         pipeline_name=args.pipeline_name or kc.PIPELINE_NAME,
         enable_cache=not args.no_cache,
         beam=beam,
+        object_store=kc.ObjectStoreAccess(
+            endpoint=args.object_store_endpoint, secret=args.object_store_secret
+        ),
         training=kc.VertexTraining(
             enabled=args.vertex_training,
             workers=args.training_workers,

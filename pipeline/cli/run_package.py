@@ -15,7 +15,9 @@ def add_parser(sub) -> None:
         help="execute a compiled package on this machine under its backend's rules",
         description="Runs every step of a compiled package as a local process, in "
         "dependency order, with the inputs that Kubeflow Pipelines or Vertex AI would hand "
-        "it. gs:// paths are stood in for by ROOT/gcs/<bucket>/...",
+        "it. gs:// paths are stood in for by ROOT/gcs/<bucket>/...; s3:// and minio:// "
+        "paths go to the S3 endpoint given (--object-store-endpoint), with the launcher's "
+        "download and upload around each step.",
     )
     run_package.add_argument("package", help="pipeline.yaml (kubeflow) or pipeline.json (vertex)")
     run_package.add_argument("--backend", choices=BACKENDS, required=True)
@@ -28,11 +30,26 @@ def add_parser(sub) -> None:
     run_package.add_argument(
         "--pipeline-root", help="the run's pipeline root (default: the package's)"
     )
+    run_package.add_argument(
+        "--object-store-endpoint",
+        metavar="URL",
+        help="S3 endpoint standing in for the cluster's MinIO/S3 (the launcher's and the "
+        "steps'), e.g. http://127.0.0.1:9000",
+    )
+    run_package.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE",
+        help="a key of a Kubernetes secret the package reads (secretAsEnv), e.g. "
+        "mlpipeline-minio-artifact:accesskey=minio",
+    )
     run_package.set_defaults(handler=command)
 
 
 def command(args: argparse.Namespace) -> int:
     from pipeline import submit
+    from pipeline.package_run.launcher import parse_secrets
     from pipeline.package_run.records import verdict
     from pipeline.package_run.runner import PackageRunner
 
@@ -42,6 +59,8 @@ def command(args: argparse.Namespace) -> int:
         Path(args.root),
         submit.parse_params(args.param),
         pipeline_root=args.pipeline_root,
+        object_store_endpoint=args.object_store_endpoint,
+        secrets=parse_secrets(args.secret),
     ).run()
     print(f"[run-package] run {record.run_id}: record in {record.folder / 'run.json'}")
     for task in record.tasks:

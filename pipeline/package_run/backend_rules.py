@@ -58,16 +58,13 @@ def check_executors(spec: dict, backend: str) -> None:
 
 
 def check_kfp_pipeline_root(root: str) -> None:
-    """objectstore/config.go: gs://, s3:// and minio:// roots only (s3/minio cannot be
-    stood in for here)."""
+    """objectstore/config.go: gs://, s3:// and minio:// roots only."""
     if not _BUCKET_PATH.match(root):
         raise PackageRunError(
             f"parse bucket config failed: unrecognized pipeline root format: {root!r}"
         )
     if not root.startswith(_KFP_ROOT_SCHEMES):
         raise PackageRunError(f"parse bucket config failed: unsupported Cloud bucket: {root!r}")
-    if not root.startswith("gs://"):
-        raise PackageRunError(f"{root}: run-package stands in for gs:// roots only")
 
 
 def topological_order(tasks: dict) -> list[str]:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from components import object_store
 from pipeline.backends import BACKENDS, KUBEFLOW, VERTEX
 from pipeline.package_run.backend_rules import (
     PackageRunError,
@@ -26,6 +27,11 @@ from pipeline.package_run.backend_rules import (
     mlmd_round_trip,
     text_to_value,
     topological_order,
+)
+from pipeline.package_run.launcher import (
+    ObjectStoreLauncher,
+    read_executor_output,
+    step_environment,
 )
 from pipeline.package_run.records import MetadataStore, RunRecord, TaskRecord
 
@@ -50,6 +56,8 @@ class PackageRunner:
         params: dict[str, str] | None = None,
         pipeline_root: str | None = None,
         log: Callable[[str], None] = print,
+        object_store_endpoint: str | None = None,
+        secrets: dict[str, dict[str, str]] | None = None,
     ):
         if backend not in BACKENDS:
             raise PackageRunError(f"--backend {backend}: choose {' or '.join(BACKENDS)}")
@@ -67,8 +75,16 @@ class PackageRunner:
                 raise PackageRunError(
                     f"{package}: runtimeConfig.gcsOutputDirectory must be a gs:// path"
                 )
-        from pipeline.submit import resolve_params
+        from pipeline.submit import load_platform_spec, resolve_params
 
+        self.platform = load_platform_spec(package) if backend == KUBEFLOW else {}
+        self.endpoint, self.secrets = object_store_endpoint, secrets or {}
+        # s3:// / minio:// roots: the launcher's download/upload around each step.
+        self.launcher = (
+            ObjectStoreLauncher(self.pipeline_root, self.endpoint, self.secrets)
+            if object_store.is_object_store_uri(self.pipeline_root)
+            else None
+        )
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         declared = self.spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
@@ -94,6 +110,13 @@ class PackageRunner:
 
     def to_remote(self, text: str) -> str:
         return text.replace(f"{self.root}/{GCS_STAND_IN}/", "gs://")
+
+    def local_path(self, uri: str, pod: Path) -> Path:
+        """Where a step's file at `uri` is here: the gs:// stand-in, or for s3:// and
+        minio:// the launcher's path in the task's pod."""
+        if self.launcher and object_store.is_object_store_uri(uri):
+            return self.launcher.local_path(uri, pod)
+        return Path(self.to_local(uri))
 
     # ExecutorInput -------------------------------------------------------------------------
     def _task_root(self, task_name: str) -> str:
@@ -148,7 +171,9 @@ class PackageRunner:
             "type": recorded["type"],
         }
 
-    def _outputs(self, task_name: str, component: dict, task_root: str, work: Path) -> dict:
+    def _outputs(
+        self, task_name: str, component: dict, task_root: str, work: Path, pod: Path
+    ) -> dict:
         definitions = component.get("outputDefinitions", {})
         artifacts = {}
         for key, definition in definitions.get("artifacts", {}).items():
@@ -180,6 +205,8 @@ class PackageRunner:
             if self.backend == KUBEFLOW
             else f"{task_root}/executor_output.json"
         )
+        if self.launcher:  # driver.go provisionOutputs: LocalPathForURI of the task root
+            output_file = str(self.launcher.local_path(output_file, pod))
         return {"artifacts": artifacts, "parameters": parameters, "outputFile": output_file}
 
     # Running ------------------------------------------------------------------------------
@@ -203,8 +230,7 @@ class PackageRunner:
             resolved[0] = sys.executable  # this environment stands in for the image's Python
         return resolved
 
-    def _run_process(self, argv: list[str], log_path: Path) -> int:
-        env = {**os.environ, **IMAGE_ENV}
+    def _run_process(self, argv: list[str], log_path: Path, env: dict[str, str]) -> int:
         with open(log_path, "ab") as log:
             log.write(f"$ {' '.join(argv[:4])} ...\n".encode())
             log.flush()
@@ -288,17 +314,35 @@ class PackageRunner:
         task_root = self._task_root(name)
         if "importer" in executor:
             return self._import(name, executor["importer"], component, started)
-        executor_input["outputs"] = self._outputs(name, component, task_root, work)
-        output_file = Path(self.to_local(executor_input["outputs"]["outputFile"]))
+        pod = work / "pod"  # the task's pod file system (launcher mounts under it)
+        executor_input["outputs"] = self._outputs(name, component, task_root, work, pod)
+        output_file = self.local_path(executor_input["outputs"]["outputFile"], pod)
         # launcher_v2.go prepareOutputFolders: the folders of the output files exist.
         folders = [output_file.parent]
         folders += [
             Path(p["outputFile"]).parent for p in executor_input["outputs"]["parameters"].values()
         ]
         for listed in executor_input["outputs"]["artifacts"].values():
-            folders += [Path(self.to_local(a["uri"])).parent for a in listed["artifacts"]]
+            folders += [self.local_path(a["uri"], pod).parent for a in listed["artifacts"]]
         for folder_path in folders:
             folder_path.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **IMAGE_ENV}
+        if self.backend == KUBEFLOW:
+            env = step_environment(
+                name,
+                executor["container"],
+                self.platform.get("deploymentSpec", {})
+                .get("executors", {})
+                .get(component["executorLabel"], {}),
+                self.secrets,
+                env,
+                self.endpoint,
+            )
+        if self.launcher:
+            from pipeline.container_entrypoint import MOUNT_ROOT_ENV
+
+            env[MOUNT_ROOT_ENV] = str(pod)
+            self.launcher.download_inputs(executor_input, pod)
         container = executor["container"]
         self.log(f"[run-package] {name}: running")
         hook = container.get("lifecycle", {}).get("preCacheCheck")
@@ -307,6 +351,7 @@ class PackageRunner:
             code = self._run_process(
                 self._command(hook.get("command", []), hook.get("args", []), executor_input),
                 log_path,
+                env,
             )
             if code == 0 and output_file.exists():
                 # "The CAIP Pipelines service will update the task's properties and
@@ -323,16 +368,15 @@ class PackageRunner:
             argv = self._command(
                 container.get("command", []), container.get("args", []), executor_input
             )
-            code = self._run_process(argv, log_path)
+            code = self._run_process(argv, log_path, env)
         seconds = time.monotonic() - started
         if self.backend == KUBEFLOW:  # the launcher tees the step's output into executor-logs
-            logs = Path(
-                self.to_local(
-                    executor_input["outputs"]["artifacts"][EXECUTOR_LOGS]["artifacts"][0]["uri"]
-                )
-            )
+            logs_uri = executor_input["outputs"]["artifacts"][EXECUTOR_LOGS]["artifacts"][0]["uri"]
+            logs = self.local_path(logs_uri, pod)
             logs.parent.mkdir(parents=True, exist_ok=True)
             logs.write_bytes(log_path.read_bytes())
+            if self.launcher:
+                self.launcher.upload(name, EXECUTOR_LOGS, logs_uri, pod)
         if code != 0:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-25:]
             self.log(
@@ -341,16 +385,21 @@ class PackageRunner:
             for line in tail:
                 self.log(f"    {line}")
             return TaskRecord(name, "failed", seconds, str(log_path))
-        outputs, parameters = self._collect_outputs(name, component, executor_input, output_file)
+        outputs, parameters = self._collect_outputs(
+            name, component, executor_input, output_file, pod
+        )
         self.log(f"[run-package] {name}: succeeded in {seconds:.1f}s")
         return TaskRecord(name, "succeeded", seconds, str(log_path), outputs, parameters)
 
-    def _collect_outputs(self, name: str, component: dict, executor_input: dict, output_file: Path):
+    def _collect_outputs(
+        self, name: str, component: dict, executor_input: dict, output_file: Path, pod: Path
+    ):
         """launcher_v2.go: merge the step's ExecutorOutput into the provisioned outputs
-        (a non-empty uri replaces, metadata merges key by key), then record them."""
-        written = {}
-        if output_file.exists():  # a missing file means an empty ExecutorOutput
-            written = json.loads(self.to_remote(output_file.read_text()))
+        (a non-empty uri replaces, metadata merges key by key), upload them from the pod
+        (s3:// / minio:// roots), then record them."""
+        written = read_executor_output(output_file)  # a missing file: an empty one
+        if not self.launcher:
+            written = json.loads(self.to_remote(json.dumps(written)))
         outputs = {}
         for key, listed in executor_input["outputs"]["artifacts"].items():
             if key == EXECUTOR_LOGS:
@@ -359,6 +408,8 @@ class PackageRunner:
             returned = written.get("artifacts", {}).get(key, {}).get("artifacts", [{}])[0]
             if returned.get("uri"):
                 provisioned["uri"] = returned["uri"]
+            if self.launcher:
+                self.launcher.upload(name, key, provisioned["uri"], pod)
             metadata = {**provisioned.get("metadata", {}), **returned.get("metadata", {})}
             if self.backend == KUBEFLOW:
                 metadata = mlmd_round_trip({"display_name": key, **metadata})
