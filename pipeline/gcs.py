@@ -1,4 +1,6 @@
-"""Google Cloud Storage staging for compiled runs: put the data in, get results out.
+"""Object-store staging for compiled runs: put the data in, get results out. gs:// goes
+through google-cloud-storage; s3:// and minio:// (a self-hosted Kubeflow's MinIO, AWS)
+through boto3 (components/object_store.py, endpoint and credentials from the environment).
 
 `upload_data` copies the same files `rocket run --data` would read (a file, a folder's
 *.csv, or all of its data files) into a gs:// folder, which is then `rocket compile
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from components import object_store
 from pipeline import data_source
 from pipeline.errors import UsageError
 
@@ -52,17 +55,29 @@ def _not_found(error: Exception) -> bool:
 
 
 def upload_data(local: str, destination: str, client=None) -> Uploaded:
-    """Uploads the data files of `local` into the gs:// folder `destination`."""
-    bucket_name, prefix = parse_uri(destination, "upload-data destination")
+    """Uploads the data files of `local` into the gs://, s3:// or minio:// folder
+    `destination`."""
+    s3 = object_store.is_object_store_uri(destination)
+    scheme = destination.split("://", 1)[0] if s3 else "gs"
+    bucket_name, prefix = (object_store.parse_uri if s3 else parse_uri)(
+        destination, "upload-data destination"
+    )
     if not prefix:
         raise GcsError(
             f"upload-data destination {destination}: give a folder in the bucket, "
-            f"e.g. gs://{bucket_name}/data"
+            f"e.g. {scheme}://{bucket_name}/data"
         )
     try:
         source = data_source.resolve(local, Path("."))
     except data_source.InputError as error:
         raise GcsError(str(error).replace("--data", "upload-data source", 1)) from None
+    if s3:
+        uris = []
+        for file in source.files:
+            uri = f"{scheme}://{bucket_name}/{prefix}/{Path(file).name}"
+            object_store.upload(file, uri, client)
+            uris.append(uri)
+        return Uploaded(tuple(uris), _data_option(f"{scheme}://{bucket_name}/{prefix}", source))
     client = client or make_client()
     bucket = client.bucket(bucket_name)
     uris = []
@@ -93,6 +108,11 @@ def _data_option(folder: str, source: data_source.DataSource) -> str:
 def download(source: str, local: str | Path, client=None) -> list[Path]:
     """Copies the object `source`, or every object under the prefix `source`, into
     `local`, keeping paths relative to the prefix."""
+    if object_store.is_object_store_uri(source):
+        keys = object_store.list_keys(source, client)
+        if not keys:
+            raise GcsError(f"download source {source}: no object there")
+        return object_store.download(source, local, client, keys=keys)
     bucket_name, prefix = parse_uri(source, "download source")
     client = client or make_client()
     local = Path(local)

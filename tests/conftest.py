@@ -42,3 +42,32 @@ def local_pipeline_nodes(tmp_path: Path, config=None) -> dict:
         config=config or rocket_seed.default_config(),
     )
     return {node.id: node for node in tfx_pipeline.create_pipeline(settings).components}
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """A real S3 protocol server on loopback (moto's server mode, in this process) for the
+    s3:// / minio:// tests; yields its URL. Any credentials are accepted."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_endpoint, monkeypatch):
+    """This process's boto3 pointed at the loopback S3 (as a pod's environment would be)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "minio")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "minio123")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return s3_endpoint
