@@ -1,0 +1,187 @@
+"""A self-hosted Kubeflow's object store, end to end: packages compiled with a stock
+cluster's MinIO root (minio://) and with an s3:// root run under open-source KFP's rules
+(`rocket run-package`: the launcher's download, upload and merge around every step)
+against a real S3 protocol server on loopback (moto's server mode). Data goes in with
+`rocket upload-data`; the first run is blessed and pushes to S3, the pushed model is read
+back and serves; a degraded second run is not blessed and the served objects stay byte
+for byte what they were."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components import object_store
+from pipeline import kubeflow_compiler, sample_data
+from pipeline.kubeflow_compiler import BeamOptions, CompileOptions, ObjectStoreAccess
+
+ROCKET = str(Path(sys.executable).with_name("rocket"))
+IMAGE = "registry.local/ml/rocket-launching-tfx:0.1.0"
+MINIO_KEYS = {"accesskey": "minio", "secretkey": "minio123"}  # the cluster's secret
+STORES = {
+    # A stock Kubeflow: its MinIO default root, the launcher's and the steps' credentials
+    # from the mlpipeline-minio-artifact secret.
+    "minio": {
+        "root": "minio://mlpipeline/v2/artifacts",
+        "data": "minio://mlpipeline/data",
+        "secret": "mlpipeline-minio-artifact",
+        "access": ObjectStoreAccess(),
+    },
+    # AWS without IRSA: static keys in a secret of the user's choosing.
+    "s3": {
+        "root": "s3://acme-ml/pipelines",
+        "data": "s3://acme-ml/data",
+        "secret": "aws-keys",
+        "access": ObjectStoreAccess(secret="aws-keys"),
+    },
+}
+
+
+def start_run(setup: dict, endpoint: str, *params: str) -> subprocess.Popen:
+    # The launcher of an s3:// root uses its own identity (here: this environment's keys).
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "AWS_ACCESS_KEY_ID": "launcher"}
+    env["AWS_SECRET_ACCESS_KEY"] = "launcher-secret"
+    argv = [ROCKET, "run-package", str(setup["package"]), "--backend", "kubeflow"]
+    argv += ["--root", str(setup["local"]), "--object-store-endpoint", endpoint]
+    argv += [f"--secret={setup['secret']}:{key}={value}" for key, value in MINIO_KEYS.items()]
+    for param in params:
+        argv += ["--param", param]
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish_run(process: subprocess.Popen, local: Path):
+    stdout, stderr = process.communicate(timeout=1800)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    runs = sorted((local / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime)
+    return result, json.loads(runs[-1].read_text()) if runs else None
+
+
+def served_objects(client, serving: str) -> dict[str, bytes]:
+    bucket, _ = object_store.parse_uri(serving)
+    return {
+        key: client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        for key in object_store.list_keys(serving, client)
+    }
+
+
+def outputs_of(record: dict, task: str) -> dict:
+    return next(t for t in record["tasks"] if t["name"] == task)["outputs"]
+
+
+@pytest.fixture(scope="module")
+def runs(s3_endpoint, tmp_path_factory) -> dict[str, dict]:
+    import rocket_config
+    import rocket_seed
+
+    # As tests/test_run_package.py: 60 fixed steps, so 2 steps is a degraded model.
+    config = rocket_config.with_changes(
+        rocket_seed.default_config(), **{"train.train_steps": 60}, **rocket_config.FIXED_STEPS
+    )
+    client = object_store.make_client(
+        s3_endpoint, {"aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    )
+    data_file = tmp_path_factory.mktemp("data") / "sample.csv"
+    sample_data.write_sample(data_file, 3000)
+    env = {**os.environ, "AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "user"}
+    env["AWS_SECRET_ACCESS_KEY"] = "user-secret"
+    setups = {}
+    for name, store in STORES.items():
+        folder = tmp_path_factory.mktemp(name)
+        bucket, _ = object_store.parse_uri(store["root"])
+        client.create_bucket(Bucket=bucket)
+        upload = subprocess.run(
+            [ROCKET, "upload-data", str(data_file), store["data"]],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert upload.returncode == 0, upload.stderr
+        package = kubeflow_compiler.compile_pipeline(
+            CompileOptions(
+                target="kubeflow",
+                output=folder / "pipeline.yaml",
+                pipeline_root=store["root"],
+                data=store["data"],
+                image=IMAGE,
+                config=config,
+                beam=BeamOptions(direct_running_mode="in_memory"),
+                object_store=store["access"],
+            )
+        ).path
+        setups[name] = {
+            **store,
+            "package": package,
+            "local": folder / "local",
+            "serving": f"{store['root']}/serving",
+            "client": client,
+        }
+    started = {n: start_run(s, s3_endpoint) for n, s in setups.items()}
+    for name, setup in setups.items():
+        setup["first"] = finish_run(started[name], setup["local"])
+        setup["served_before"] = served_objects(client, setup["serving"])
+    started = {n: start_run(s, s3_endpoint, "train_steps=2") for n, s in setups.items()}
+    for name, setup in setups.items():
+        setup["second"] = finish_run(started[name], setup["local"])
+    return setups
+
+
+@pytest.fixture(params=sorted(STORES))
+def store_runs(request, runs) -> dict:
+    return runs[request.param]
+
+
+@pytest.mark.slow
+def test_first_run_is_blessed_pushes_to_the_object_store_and_the_model_serves(store_runs, tmp_path):
+    import rocket_seed
+    import tensorflow as tf
+
+    from components.easyrec_example_gen import Column, RowParser
+
+    result, record = store_runs["first"]
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert all(t["state"] == "succeeded" for t in record["tasks"]), record["tasks"]
+    assert "blessed: True" in result.stdout
+    scheme = store_runs["root"].split("://")[0] + "://"
+    # Every artifact MLMD records is in the object store: no pod-local path leaked.
+    uris = [a["uri"] for t in record["tasks"] for listed in t["outputs"].values() for a in listed]
+    assert uris and all(u.startswith(store_runs["root"] + "/") for u in uris), uris
+    # The zero-byte BLESSED marker made it up (the Pusher downstream pushed because of it).
+    blessing = outputs_of(record, "Evaluator")["blessing"][0]["uri"]
+    client = store_runs["client"]
+    bucket, key = object_store.parse_uri(f"{blessing}/BLESSED")
+    assert client.head_object(Bucket=bucket, Key=key)["ContentLength"] == 0
+    pushed = outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]
+    assert pushed["pushed_destination"] == f"{store_runs['serving']}/{pushed['pushed_version']}"
+    assert pushed["pushed_destination"].startswith(scheme)
+    # Read back from the store and served.
+    local = tmp_path / "served"
+    object_store.download(pushed["pushed_destination"], local, client)
+    parser = RowParser([Column(f.name, f.type) for f in rocket_seed.TAOBAO_INPUT_FIELDS])
+    rows = sample_data.generate_rows(20, seed=9)
+    examples = [parser.parse(r.encode(), "x", i) for i, r in enumerate(rows, 1)]
+    model = tf.saved_model.load(str(local))
+    probabilities = model.signatures["serving_default"](
+        examples=tf.constant([e.SerializeToString() for e in examples])
+    )["probabilities"].numpy()
+    assert probabilities.shape == (20,) and ((probabilities > 0) & (probabilities < 1)).all()
+
+
+@pytest.mark.slow
+def test_degraded_second_run_is_not_blessed_and_serving_is_unchanged(store_runs):
+    result, record = store_runs["second"]
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "blessed: False" in result.stdout and "pushed: nothing" in result.stdout
+    _, first = store_runs["first"]
+    served = outputs_of(first, "Pusher")["pushed_model"][0]["metadata"]["pushed_version"]
+    baseline = outputs_of(record, "ServedModelBaseline")["baseline"][0]["metadata"]
+    assert baseline["served_version"] == served  # read from the store: what the gate compared
+    assert (
+        served_objects(store_runs["client"], store_runs["serving"]) == store_runs["served_before"]
+    )
