@@ -85,7 +85,7 @@ def test_upload_errors_name_the_path(emulator, tmp_path, capsys):
     data = tmp_path / "d.csv"
     data.write_text("1\n")
     cases = [
-        (["upload-data", str(data), "s3://x/y"], "not a gs://bucket/path URI"),
+        (["upload-data", str(data), "file:///x/y"], "not a gs://bucket/path URI"),
         (["upload-data", str(data), f"gs://{BUCKET}"], "give a folder in the bucket"),
         (["upload-data", str(tmp_path / "nope"), f"gs://{BUCKET}/d"], "no such file"),
         (["upload-data", str(data), "gs://no-such-bucket/d"], "gs://no-such-bucket: no such"),

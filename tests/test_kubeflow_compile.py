@@ -647,14 +647,15 @@ def test_every_artifact_type_imports_by_the_title_tfx_reads(tmp_path):
 @pytest.mark.parametrize(
     ("target", "root", "message"),
     [
-        ("kubeflow", "minio://mlpipeline/v2/artifacts", "minio:// roots are not supported"),
-        ("kubeflow", "s3://bucket/rocket", "s3:// roots are not supported"),
+        ("kubeflow", "file:///mnt/artifacts", "needs a gs://, s3:// or minio:// pipeline root"),
         ("kubeflow", "/mnt/artifacts", "unrecognized pipeline root format"),
-        ("vertex", "s3://bucket/rocket", "s3:// roots are not supported"),
+        ("vertex", "s3://bucket/rocket", "Vertex AI needs a gs:// pipeline root"),
+        ("vertex", "minio://mlpipeline/v2/artifacts", "Vertex AI needs a gs:// pipeline root"),
         ("vertex", "/mnt/artifacts", "Vertex AI needs a gs:// pipeline root"),
     ],
 )
-def test_pipeline_roots_tfx_cannot_write_are_refused(tmp_path, target, root, message):
+def test_pipeline_roots_the_backend_refuses_are_refused(tmp_path, target, root, message):
+    """minio:// and s3:// roots on kubeflow: tests/test_object_store.py."""
     with pytest.raises(CompileError, match=message):
         compile_to(tmp_path, target=target, pipeline_root=root)
     assert not list(tmp_path.iterdir())  # nothing written

@@ -194,7 +194,7 @@ def test_a_resolver_executor_is_refused_under_kubeflow_with_the_backends_message
     [
         ("/mnt/artifacts", "unrecognized pipeline root format: '/mnt/artifacts'"),
         ("file:///mnt/artifacts", "unsupported Cloud bucket: 'file:///mnt/artifacts'"),
-        ("minio://mlpipeline/v2/artifacts", "stands in for gs:// roots only"),
+        ("azure://container/artifacts", "unsupported Cloud bucket: 'azure://container/"),
     ],
 )
 def test_kfp_pipeline_root_rules(root, message):

@@ -139,7 +139,7 @@ def test_kubeflow_run_root_can_be_overridden(packages, capsys):
         (["--param", "train_args=300"], "--param train_args=300"),
         (["--param", "data_root"], "--param data_root: write it as NAME=VALUE"),
         (["--project", "acme"], "--project: only with --vertex"),
-        (["--pipeline-root", "minio://mlpipeline/v2"], "--pipeline-root minio://mlpipeline/v2"),
+        (["--pipeline-root", "/mnt/artifacts"], "--pipeline-root /mnt/artifacts: give a gs://"),
     ],
 )
 def test_kubeflow_bad_params_are_refused_before_anything_is_sent(packages, capsys, extra, message):
