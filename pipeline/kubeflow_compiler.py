@@ -69,6 +69,10 @@ KFP_EXECUTOR_KINDS = ("container", "importer")
 PARAMETER_DESCRIPTIONS = {
     "data_root": "folder of EasyRec CSV files that ExampleGen reads (input_base)",
     "train_args": 'Trainer TrainArgs as JSON, e.g. {"num_steps": 1000}',
+    "min_auc": "the gate: the light net's eval AUC must reach this",
+    "max_auc_drop": "the gate: how far the light AUC may fall below the served model's",
+    "min_lift_over_linear": "the gate: light AUC must be at least linear baseline AUC + this",
+    "max_bad_rows": "malformed rows ExampleGen may set aside (bad_rows/) before it fails",
 }
 
 

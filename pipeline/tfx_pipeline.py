@@ -36,6 +36,17 @@ from pipeline.settings import PREPROCESSING_FN, RUN_FN, TUNER_FN, PipelineSettin
 # steps travel inside the Trainer's TrainArgs JSON, e.g. '{"num_steps": 1000}'.
 DATA_ROOT_PARAMETER = "data_root"  # EasyRecExampleGen's input_base
 TRAIN_ARGS_PARAMETER = "train_args"  # Trainer's TrainArgs as JSON
+# The gate and the bad-row limit: set per run without recompiling (`--param max_auc_drop=…`).
+GATE_PARAMETERS = ("min_auc", "max_auc_drop", "min_lift_over_linear")
+MAX_BAD_ROWS_PARAMETER = "max_bad_rows"
+
+
+def _runtime(settings: PipelineSettings, name: str, ptype: type, value):
+    """`value`, or in a compiled package a runtime parameter of that name defaulting to it
+    (None stays None: an option that is off cannot be switched on at run time)."""
+    if not settings.runtime_parameters or value is None:
+        return value
+    return tfx.dsl.experimental.RuntimeParameter(name=name, ptype=ptype, default=ptype(value))
 
 
 def _model_spec(name: str, label_field: str, is_baseline: bool = False) -> tfma.ModelSpec:
@@ -192,7 +203,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         separator=config.separator,
         label_field=config.label_field,
         eval_fraction=settings.eval_fraction,
-        max_bad_rows=settings.max_bad_rows,
+        max_bad_rows=_runtime(settings, MAX_BAD_ROWS_PARAMETER, int, settings.max_bad_rows),
         splits=settings.data_splits,
         max_field_bytes=config.max_field_bytes,
     ).with_id(EXAMPLE_GEN)
@@ -265,7 +276,10 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             settings.max_auc_drop,
             min_class_examples=settings.min_class_examples,
         ),
-        min_lift_over_linear=settings.min_lift_over_linear,
+        **{
+            name: _runtime(settings, name, float, getattr(settings, name))
+            for name in GATE_PARAMETERS
+        },
     ).with_id(EVALUATOR)
     report = EvaluationReport(
         evaluation=evaluator.outputs["evaluation"],

@@ -195,7 +195,46 @@ def test_runtime_parameters_have_defaults_and_feed_example_gen_and_trainer(tmp_p
     assert compiled.parameters == {
         "data_root": DATA,
         "train_args": json.dumps({"num_steps": DEFAULT_STEPS}),
+        "max_bad_rows": 0,
+        "min_auc": MIN_AUC,
+        "max_auc_drop": MAX_AUC_DROP,
     }
+
+
+def test_the_gate_and_the_bad_row_limit_are_runtime_parameters(tmp_path):
+    """Set per run without recompiling (`--param max_auc_drop=0.02`): typed as KFP's driver
+    checks them, defaults from the compile options, and an option that is off
+    (--min-lift-over-linear not given) is not one."""
+    from pipeline.submit import SubmitError, resolve_params
+
+    _, compiled = compile_to(tmp_path, max_bad_rows=5, min_lift_over_linear=0.01)
+    spec = parse_spec(compiled.path)
+    params = spec.root.input_definitions.parameters
+    kinds = {name: pipeline_spec_pb2.ParameterType.ParameterTypeEnum.Name(
+        params[name].parameter_type) for name in params}  # fmt: skip
+    assert kinds["max_bad_rows"] == "NUMBER_INTEGER"
+    assert (
+        kinds["min_auc"]
+        == kinds["max_auc_drop"]
+        == kinds["min_lift_over_linear"]
+        == ("NUMBER_DOUBLE")
+    )
+    assert params["max_bad_rows"].default_value.number_value == 5
+    assert params["min_lift_over_linear"].default_value.number_value == 0.01
+    tasks = spec.root.dag.tasks
+    evaluator = tasks["Evaluator"].inputs.parameters
+    for name in ("min_auc", "max_auc_drop", "min_lift_over_linear"):
+        assert evaluator[name].component_input_parameter == name
+    assert tasks["EasyRecExampleGen"].inputs.parameters["max_bad_rows"].component_input_parameter
+    document = yaml.safe_load(compiled.path.read_text())
+    assert resolve_params(document, {"max_auc_drop": "0.02", "max_bad_rows": "3"}) == {
+        "max_auc_drop": 0.02,
+        "max_bad_rows": 3,
+    }
+    with pytest.raises(SubmitError, match="--param max_bad_rows=x: not a valid number_integer"):
+        resolve_params(document, {"max_bad_rows": "x"})
+    _, default = compile_to(tmp_path)
+    assert "min_lift_over_linear" not in default.parameters
 
 
 def test_dataflow_arguments_on_the_beam_components(tmp_path):
@@ -297,22 +336,34 @@ def test_config_and_train_steps_go_into_the_package(tmp_path):
 
 
 def gate_values(spec: pipeline_spec_pb2.PipelineSpec) -> dict:
-    """What a package fixes of the gate and the input: the Evaluator's EvalConfig
-    thresholds on the candidate's AUC, the RocketEvaluator's linear-lift property and
-    ExampleGen's bad-row limit."""
+    """What a package sets of the gate and the input: runtime parameters (their defaults)
+    feeding the RocketEvaluator and ExampleGen; the EvalConfig's AUC thresholds, which the
+    executor overwrites with them, hold the same values."""
     tasks = spec.root.dag.tasks
+    defaults = spec.root.input_definitions.parameters
+
+    def value(task: str, name: str):
+        given = tasks[task].inputs.parameters.get(name)
+        if given is None:
+            return None
+        assert given.component_input_parameter == name  # a runtime parameter
+        return defaults[name].default_value.number_value
+
     evaluator = tasks["Evaluator"].inputs.parameters
     eval_config = json.loads(evaluator["eval_config"].runtime_value.constant.string_value)
     (auc,) = [m for m in eval_config["metrics_specs"][0]["metrics"] if m["class_name"] == "AUC"]
     (gate,) = auc["per_slice_thresholds"]
-    lift = evaluator.get("min_lift_over_linear")
-    example_gen = tasks["EasyRecExampleGen"].inputs.parameters
-    return {
-        "min_auc": gate["threshold"]["value_threshold"]["lower_bound"],
-        "max_auc_drop": -gate["threshold"]["change_threshold"]["absolute"],
-        "min_lift_over_linear": lift.runtime_value.constant.number_value if lift else None,
-        "max_bad_rows": example_gen["max_bad_rows"].runtime_value.constant.number_value,
+    values = {
+        "min_auc": value("Evaluator", "min_auc"),
+        "max_auc_drop": value("Evaluator", "max_auc_drop"),
+        "min_lift_over_linear": value("Evaluator", "min_lift_over_linear"),
+        "max_bad_rows": value("EasyRecExampleGen", "max_bad_rows"),
     }
+    assert gate["threshold"]["value_threshold"]["lower_bound"] == pytest.approx(values["min_auc"])
+    assert -gate["threshold"]["change_threshold"]["absolute"] == pytest.approx(
+        values["max_auc_drop"]
+    )
+    return values
 
 
 def load_spec(path: Path, target: str) -> pipeline_spec_pb2.PipelineSpec:

@@ -85,6 +85,28 @@ def test_min_lift_over_linear_raises_the_candidates_auc_floor_only(tmp_path):
         linear_baseline_auc(str(tmp_path))
 
 
+def test_a_runs_thresholds_replace_the_compiled_ones():
+    """A compiled package's min_auc / max_auc_drop runtime parameters reach the executor
+    as execution properties and are written into the EvalConfig it evaluates with."""
+    import pytest
+
+    from components.rocket_evaluator.executor import set_auc_thresholds
+
+    config = tfx_pipeline.eval_config(SEED, min_auc=0.5, max_auc_drop=0.01)
+    set_auc_thresholds(config, 0.62, 0.05)
+    gated, measured = config.metrics_specs
+    auc = thresholds(gated)["AUC"]
+    assert auc.value_threshold.lower_bound.value == pytest.approx(0.62)
+    assert auc.change_threshold.absolute.value == pytest.approx(-0.05)
+    assert thresholds(measured) == {}  # the booster is still only measured
+    set_auc_thresholds(config, None, None)  # nothing given: unchanged
+    assert thresholds(gated)["AUC"].value_threshold.lower_bound.value == pytest.approx(0.62)
+    tfma.utils.verify_eval_config(config)
+    no_served = tfx_pipeline.eval_config(SEED, min_auc=0.5)
+    with pytest.raises(ValueError, match="compiled without the comparison with the served"):
+        set_auc_thresholds(no_served, None, 0.02)
+
+
 def test_the_verdict_says_when_the_light_net_loses_to_the_linear_baseline():
     from components.evaluation_report.report import linear_gate_reason, linear_verdict
 

@@ -27,6 +27,10 @@ class RocketEvaluatorSpec(types.ComponentSpec):
         # Bless only when the light AUC is at least the Trainer's linear baseline AUC plus
         # this (the baseline is known only after training, so the executor sets the bound).
         executor.MIN_LIFT_OVER_LINEAR_KEY: ExecutionParameter(type=float, optional=True),
+        # The run's AUC thresholds, written into eval_config by the executor (a compiled
+        # package's runtime parameters); None: eval_config's own.
+        executor.MIN_AUC_KEY: ExecutionParameter(type=float, optional=True),
+        executor.MAX_AUC_DROP_KEY: ExecutionParameter(type=float, optional=True),
     }
     INPUTS = {
         standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -64,6 +68,8 @@ class RocketEvaluator(base_beam_component.BaseBeamComponent):
         model_run: types.BaseChannel,
         eval_config: tfma.EvalConfig,
         min_lift_over_linear: float | None = None,
+        min_auc: float | None = None,
+        max_auc_drop: float | None = None,
     ):
         super().__init__(
             spec=RocketEvaluatorSpec(
@@ -73,6 +79,8 @@ class RocketEvaluator(base_beam_component.BaseBeamComponent):
                 model_run=model_run,
                 eval_config=eval_config,
                 min_lift_over_linear=min_lift_over_linear,
+                min_auc=min_auc,
+                max_auc_drop=max_auc_drop,
                 evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
                 blessing=types.Channel(type=standard_artifacts.ModelBlessing),
             )

@@ -37,6 +37,10 @@ from components.rocket_evaluator.model_names import (
 
 MODEL_RUN_KEY = "model_run"
 MIN_LIFT_OVER_LINEAR_KEY = "min_lift_over_linear"
+# Runtime values of the EvalConfig's AUC thresholds (KFP runtime parameters of a compiled
+# package): the thresholds live inside the EvalConfig proto, which a runtime parameter
+# cannot reach, so the executor writes these into it.
+MIN_AUC_KEY, MAX_AUC_DROP_KEY = "min_auc", "max_auc_drop"
 EVAL_SPLIT = "eval"
 _EXAMPLES = standard_component_specs.EXAMPLES_KEY
 _MODEL = standard_component_specs.MODEL_KEY
@@ -83,6 +87,38 @@ def raise_auc_floor(eval_config: tfma.EvalConfig, floor: float) -> None:
     raise ValueError("the eval config has no AUC metric for the candidate to gate")
 
 
+def _candidate_auc_threshold(eval_config: tfma.EvalConfig):
+    for metrics_spec in eval_config.metrics_specs:
+        if CANDIDATE not in metrics_spec.model_names:
+            continue
+        for metric in metrics_spec.metrics:
+            if metric.class_name == "AUC":
+                if not metric.per_slice_thresholds:
+                    metric.per_slice_thresholds.add().slicing_specs.add()
+                return metric.per_slice_thresholds[0].threshold
+    raise ValueError("the eval config has no AUC metric for the candidate to gate")
+
+
+def set_auc_thresholds(
+    eval_config: tfma.EvalConfig, min_auc: float | None, max_auc_drop: float | None
+) -> None:
+    """Writes the run's `min_auc` (the candidate's AUC lower bound) and `max_auc_drop`
+    (how far below the served model's AUC it may be) into the EvalConfig, in place. A drop
+    needs the comparison with the served model compiled in (a baseline ModelSpec)."""
+    threshold = _candidate_auc_threshold(eval_config)
+    if min_auc is not None:
+        threshold.value_threshold.lower_bound.value = float(min_auc)
+    if max_auc_drop is not None:
+        if not any(spec.is_baseline for spec in eval_config.model_specs):
+            raise ValueError(
+                f"max_auc_drop {max_auc_drop}: this package was compiled without the "
+                "comparison with the served model"
+            )
+        change = threshold.change_threshold
+        change.direction = tfma.MetricDirection.HIGHER_IS_BETTER
+        change.absolute.value = -float(max_auc_drop)
+
+
 def without_baseline(eval_config: tfma.EvalConfig) -> tfma.EvalConfig:
     """The config for a first run (nothing served): no baseline ModelSpec, no baseline in
     any MetricsSpec, change thresholds dropped (TFX's rubber stamp)."""
@@ -117,6 +153,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         eval_config = tfma.EvalConfig()
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.EVAL_CONFIG_KEY], eval_config
+        )
+        set_auc_thresholds(
+            eval_config, exec_properties.get(MIN_AUC_KEY), exec_properties.get(MAX_AUC_DROP_KEY)
         )
         min_lift = exec_properties.get(MIN_LIFT_OVER_LINEAR_KEY)
         linear = None
