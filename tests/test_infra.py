@@ -140,6 +140,9 @@ def test_dockerfile_builds_on_tfx_1_16_with_the_project_and_legacy_keras():
         assert kept in ignore
     runs = " && ".join(a for k, a in final if k == "RUN")
     assert "python -m pip install --no-cache-dir --no-deps ." in runs
+    # What the TFX image lacks is added: dill (TFT), matplotlib (report), boto3 (s3://, minio://).
+    added = re.search(r"-c /tmp/missing-constraints.txt ([^&\\]+)", runs).group(1).split()
+    assert {"dill", "matplotlib", "boto3"} <= set(added)
     # The image's smoke import names modules that exist in this checkout.
     smoke = re.search(r'python -c "import ([^"]+)"', runs).group(1)
     for module in (name.strip() for name in smoke.split(",")):
