@@ -81,8 +81,8 @@ def _is_host_port(text: str | None, pattern: re.Pattern = _HOST_PORT) -> bool:
     return bool(match) and 0 < int(match.group(2)) < 65536
 
 
-def parse_beam_environment(text: str, image: str) -> tuple[str, str, str]:
-    """--beam-environment -> (Beam's environment_type, its environment option, value).
+def parse_beam_environment(text: str, image: str) -> tuple[str, str]:
+    """--beam-environment -> (Beam's environment_type, environment_config).
     PROCESS and DOCKER default to our image's boot program and to the image itself: the
     SDK workers must import our ExampleGen parser and preprocessing_fn, as the steps do."""
     kind, _, config = text.partition(":")
@@ -91,18 +91,18 @@ def parse_beam_environment(text: str, image: str) -> tuple[str, str, str]:
             raise CompileError(
                 f"--beam-environment {text}: give the SDK worker pool's address, EXTERNAL:HOST:PORT"
             )
-        return kind, "external_service_address", config
+        return kind, config
     if kind == "PROCESS":
         if config and (not config.startswith("/") or any(c.isspace() for c in config)):
             raise CompileError(
                 f"--beam-environment {text}: PROCESS:COMMAND takes the absolute path of "
                 f"Beam's boot program on the runner's nodes (default {BEAM_BOOT})"
             )
-        return kind, "process_command", config or BEAM_BOOT
+        return kind, json.dumps({"command": config or BEAM_BOOT}, separators=(",", ":"))
     if kind == "DOCKER":
         if config.startswith("//") or any(c.isspace() for c in config):
             raise CompileError(f"--beam-environment {text}: DOCKER:IMAGE takes an image name")
-        return kind, "docker_container_image", config or image
+        return kind, config or image
     raise CompileError(f"--beam-environment {text}: give {', '.join(BEAM_ENVIRONMENTS)}")
 
 
@@ -233,12 +233,14 @@ class BeamOptions:
         return tuple(args)
 
     def _portable_args(self, image: str) -> tuple[str, ...]:
-        kind, option, value = parse_beam_environment(self.environment or "DOCKER", image)
+        kind, config = parse_beam_environment(self.environment or "DOCKER", image)
         args = [
             f"--runner={self.runner}",
             f"--job_endpoint={self.job_endpoint}",
             f"--environment_type={kind}",
-            f"--environment_option={option}={value}",
+            # Not --environment_option: Beam 2.74's ExternalEnvironment.from_options reads
+            # environment_config first and fails on None (transforms/environments.py).
+            f"--environment_config={config}",
             # Naming the image keeps TFX from building an sdist of itself for the workers
             # (tfx/utils/dependency_utils.py): they run our image, TFX and project included.
             f"--sdk_container_image={image}",
