@@ -46,6 +46,8 @@ BEAM_COMPONENTS = (
     "Transform",
     "Evaluator",
 )
+# `rocket compile` options of a PortableRunner package (a job server, default workers).
+PORTABLE = ("--beam-runner=PortableRunner", "--beam-job-endpoint=js:8099")
 # (consumer, input key) -> (producer, output key): the data flow of create_pipeline.
 EDGES = {
     ("StatisticsGen", "examples"): ("EasyRecExampleGen", "examples"),
@@ -260,6 +262,18 @@ def test_portable_runner_arguments_on_the_beam_components(tmp_path):
         args = container_args(spec, task)
         assert [a for a in args if a in expected] == expected, task
         assert not [a for a in args if "DirectRunner" in a or a.startswith("--direct_")], task
+
+
+def test_compile_prints_where_the_beam_steps_go(tmp_path, capsys):
+    output = tmp_path / "p.yaml"
+    argv = compile_argv("kubeflow", output, *PORTABLE, "--beam-environment=PROCESS")
+    assert cli._main(argv) == cli.EXIT_OK
+    printed = capsys.readouterr().out
+    assert "  Beam steps: PortableRunner through the job server js:8099, SDK workers PROCESS\n" in (
+        printed
+    )
+    assert cli._main(compile_argv("kubeflow", output, *PORTABLE)) == cli.EXIT_OK
+    assert f"SDK workers DOCKER:{IMAGE}\n" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -511,9 +525,6 @@ def test_module_file_would_have_written_a_wheel_under_the_root(tmp_path):
     )
     runner.run(tfx_pipeline.create_pipeline(settings), write_out=False)
     assert list(root.rglob("*.whl")), "TFX no longer packages module_file at compile time"
-
-
-PORTABLE = ("--beam-runner=PortableRunner", "--beam-job-endpoint=js:8099")
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from pipeline import cli, sample_data
+from pipeline.kubeflow_compiler import BeamOptions
 from pipeline.package_run.runner import GCS_STAND_IN
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,6 +165,7 @@ def portable_run(beam_services, tmp_path_factory):
     assert cli._main(argv) == cli.EXIT_OK
     root = folder / "root"
     sample_data.write_sample(stand_in(root, f"{DATA}/sample.csv"), 400)
+    earlier = {job["id"] for job in beam_jobs(job_port)}  # e.g. another test's
     started = time.monotonic()
     result = subprocess.run(
         [ROCKET, "run-package", str(package), "--backend", "kubeflow", "--root", str(root)],
@@ -173,7 +175,7 @@ def portable_run(beam_services, tmp_path_factory):
         timeout=1200,
     )
     runs = sorted((root / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime)
-    jobs = beam_jobs(job_port)
+    jobs = [job for job in beam_jobs(job_port) if job["id"] not in earlier]
     (folder / "beam_jobs.json").write_text(json.dumps(jobs, indent=1))  # to read on failure
     return {
         "package": package,
@@ -220,3 +222,34 @@ def test_every_beam_step_runs_its_job_on_the_job_service_and_worker_pool(portabl
         args = spec["deploymentSpec"]["executors"][label["executorLabel"]]["container"]["args"]
         assert "--runner=PortableRunner" in args and "--runner=DirectRunner" not in args, step
     print(f"portable run: {portable_run['seconds']:.0f} s, {len(jobs)} Beam jobs")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("runner", "master"),
+    [("FlinkRunner", {"flink_master": "flink-jobmanager:8081"}),
+     ("SparkRunner", {"spark_master_url": "spark://spark-master:7077"})],
+)  # fmt: skip
+def test_flink_and_spark_runners_submit_to_the_job_endpoint(beam_services, runner, master):
+    """Beam's Python FlinkRunner and SparkRunner with the compiled arguments hand their job
+    to --beam-job-endpoint, with the master among its options, instead of starting a Java
+    job server of their own. (The job service here runs it without Flink or Spark.)"""
+    import apache_beam as beam
+
+    job_port, pool_port, _ = beam_services
+    options = BeamOptions(
+        runner=runner,
+        job_endpoint=f"localhost:{job_port}",
+        environment=f"EXTERNAL:localhost:{pool_port}",
+        **master,
+    )
+    options.validate()
+    earlier = {job["id"] for job in beam_jobs(job_port)}
+    pipeline = beam.Pipeline(argv=list(options.pipeline_args(IMAGE)))
+    _ = pipeline | beam.Create(range(100)) | beam.combiners.Count.Globally()
+    assert pipeline.run().wait_until_finish() == "DONE"
+    (job,) = [job for job in beam_jobs(job_port) if job["id"] not in earlier]
+    assert job["state"] == "DONE"
+    ((name, value),) = master.items()
+    assert job["options"][name] == value
+    assert job["environments"] == ["beam:env:external:v1"]

@@ -145,6 +145,12 @@ def command(args: argparse.Namespace) -> int:
     print(f"[compile] {args.target} package: {compiled.path} ({len(tasks)} steps)")
     for name, default in compiled.parameters.items():
         print(f"  runtime parameter {name} = {default}")
+    if args.beam_runner in kc.PORTABLE_RUNNERS:
+        workers = args.beam_environment or f"DOCKER:{args.image}"
+        print(
+            f"  Beam steps: {args.beam_runner} through the job server {args.beam_job_endpoint}, "
+            f"SDK workers {workers}"
+        )
     if args.vertex_training:
         pools = options.training.worker_pool_specs(args.image)
         replicas = sum(pool["replica_count"] for pool in pools)
