@@ -179,7 +179,7 @@ class BeamOptions:
     def _validate_portable(self) -> None:
         if self.job_endpoint is None:
             # Without one, Beam's FlinkRunner and SparkRunner start a Java job server in
-            # the step's pod (flink_runner.py, spark_runner.py); the image has no Java.
+            # the step's pod (flink_runner.py, spark_runner.py); infra/Dockerfile adds no Java.
             raise CompileError(
                 f"--beam-runner {self.runner} needs --beam-job-endpoint, the HOST:PORT of "
                 "the cluster's Beam job server"
