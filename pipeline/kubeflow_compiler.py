@@ -42,6 +42,17 @@ from pipeline.settings import (
 )
 
 DIRECT_RUNNER, DATAFLOW_RUNNER = "DirectRunner", "DataflowRunner"
+# Beam's portable runners (apache_beam/runners/portability/): the job goes to a job server,
+# e.g. the cluster's Flink or Spark job server; Flink's and Spark's add their own options.
+PORTABLE_RUNNER, FLINK_RUNNER, SPARK_RUNNER = "PortableRunner", "FlinkRunner", "SparkRunner"
+PORTABLE_RUNNERS = (PORTABLE_RUNNER, FLINK_RUNNER, SPARK_RUNNER)
+BEAM_RUNNERS = (DIRECT_RUNNER, DATAFLOW_RUNNER, *PORTABLE_RUNNERS)
+# Where a portable runner's SDK workers run (Beam's --environment_type): a worker pool
+# service, a process the runner starts on its node, or a container the runner starts.
+BEAM_ENVIRONMENTS = ("EXTERNAL:HOST:PORT", "PROCESS[:COMMAND]", "DOCKER[:IMAGE]")
+BEAM_BOOT = "/opt/apache/beam/boot"  # Beam's SDK harness boot program, in our image
+_HOST_PORT = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:([0-9]{1,5})")
+_SPARK_MASTER = re.compile(r"spark://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:([0-9]{1,5})")
 DIRECT_RUNNING_MODES = ("multi_processing", "multi_threading", "in_memory")
 DEFAULT_DATA_PATTERN = "*.csv"
 # A --data path whose last part ends so is one file, not a folder.
@@ -80,10 +91,41 @@ class CompileError(UsageError):
     """A compile option cannot be used; the message names it."""
 
 
+def _is_host_port(text: str | None, pattern: re.Pattern = _HOST_PORT) -> bool:
+    match = pattern.fullmatch(text or "")
+    return bool(match) and 0 < int(match.group(2)) < 65536
+
+
+def parse_beam_environment(text: str, image: str) -> tuple[str, str]:
+    """--beam-environment -> (Beam's environment_type, environment_config).
+    PROCESS and DOCKER default to our image's boot program and to the image itself: the
+    SDK workers must import our ExampleGen parser and preprocessing_fn, as the steps do."""
+    kind, _, config = text.partition(":")
+    if kind == "EXTERNAL":
+        if not _is_host_port(config):
+            raise CompileError(
+                f"--beam-environment {text}: give the SDK worker pool's address, EXTERNAL:HOST:PORT"
+            )
+        return kind, config
+    if kind == "PROCESS":
+        if config and (not config.startswith("/") or any(c.isspace() for c in config)):
+            raise CompileError(
+                f"--beam-environment {text}: PROCESS:COMMAND takes the absolute path of "
+                f"Beam's boot program on the runner's nodes (default {BEAM_BOOT})"
+            )
+        return kind, json.dumps({"command": config or BEAM_BOOT}, separators=(",", ":"))
+    if kind == "DOCKER":
+        if config.startswith("//") or any(c.isspace() for c in config):
+            raise CompileError(f"--beam-environment {text}: DOCKER:IMAGE takes an image name")
+        return kind, config or image
+    raise CompileError(f"--beam-environment {text}: give {', '.join(BEAM_ENVIRONMENTS)}")
+
+
 @dataclass(frozen=True)
 class BeamOptions:
     """Where the Beam-based components (ExampleGen, StatisticsGen, Transform, Evaluator)
-    run: in their own pod (DirectRunner) or on Dataflow."""
+    run: in their own pod (DirectRunner), on Dataflow, or on a Beam job server such as
+    the cluster's Flink or Spark (PortableRunner, FlinkRunner, SparkRunner)."""
 
     runner: str = DIRECT_RUNNER
     # DirectRunner only: multi_processing uses every core of the pod in separate processes
@@ -94,8 +136,16 @@ class BeamOptions:
     temp_location: str | None = None
     machine_type: str | None = None
     max_workers: int | None = None
+    # The portable runners: the job server's HOST:PORT and where the SDK workers run
+    # (parse_beam_environment; default DOCKER with our image).
+    job_endpoint: str | None = None
+    environment: str | None = None
+    flink_master: str | None = None  # FlinkRunner: HOST:PORT; default the job server's
+    spark_master_url: str | None = None  # SparkRunner: spark://HOST:PORT; likewise
 
     def validate(self) -> None:
+        if self.runner not in BEAM_RUNNERS:
+            raise CompileError(f"--beam-runner {self.runner}: choose {', '.join(BEAM_RUNNERS)}")
         if self.runner != DIRECT_RUNNER and self.direct_running_mode is not None:
             raise CompileError("--direct-running-mode: only used with --beam-runner DirectRunner")
         dataflow_only = {
@@ -110,17 +160,27 @@ class BeamOptions:
                 f"--direct-running-mode {self.direct_running_mode}: choose "
                 + ", ".join(DIRECT_RUNNING_MODES)
             )
-        if self.runner == DIRECT_RUNNER:
-            given = [name for name, value in dataflow_only.items() if value is not None]
-            if given:
+        for runners, options in (
+            ((DATAFLOW_RUNNER,), dataflow_only),
+            (
+                PORTABLE_RUNNERS,
+                {"--beam-job-endpoint": self.job_endpoint, "--beam-environment": self.environment},
+            ),
+            ((FLINK_RUNNER,), {"--flink-master": self.flink_master}),
+            ((SPARK_RUNNER,), {"--spark-master-url": self.spark_master_url}),
+        ):
+            given = [name for name, value in options.items() if value is not None]
+            if given and self.runner not in runners:
                 raise CompileError(
-                    f"{', '.join(given)}: only used with --beam-runner {DATAFLOW_RUNNER}"
+                    f"{', '.join(given)}: only used with --beam-runner "
+                    + " or ".join(", ".join(runners).rsplit(", ", 1))
                 )
-            return
-        if self.runner != DATAFLOW_RUNNER:
-            raise CompileError(
-                f"--beam-runner {self.runner}: choose {DIRECT_RUNNER} or {DATAFLOW_RUNNER}"
-            )
+        if self.runner == DATAFLOW_RUNNER:
+            self._validate_dataflow(dataflow_only)
+        elif self.runner in PORTABLE_RUNNERS:
+            self._validate_portable()
+
+    def _validate_dataflow(self, dataflow_only: dict) -> None:
         for name in ("--dataflow-project", "--dataflow-region", "--dataflow-temp-location"):
             if not dataflow_only[name]:
                 raise CompileError(f"--beam-runner {DATAFLOW_RUNNER} needs {name}")
@@ -131,6 +191,34 @@ class BeamOptions:
         if self.max_workers is not None and self.max_workers < 1:
             raise CompileError(f"--dataflow-max-workers {self.max_workers}: must be 1 or more")
 
+    def _validate_portable(self) -> None:
+        if self.job_endpoint is None:
+            # Without one, Beam's FlinkRunner and SparkRunner start a Java job server in
+            # the step's pod (flink_runner.py, spark_runner.py); infra/Dockerfile adds no Java.
+            raise CompileError(
+                f"--beam-runner {self.runner} needs --beam-job-endpoint, the HOST:PORT of "
+                "the cluster's Beam job server"
+            )
+        if not _is_host_port(self.job_endpoint):
+            raise CompileError(
+                f"--beam-job-endpoint {self.job_endpoint}: give the job server's HOST:PORT, "
+                "e.g. flink-beam-jobserver:8099"
+            )
+        if self.environment is not None:
+            parse_beam_environment(self.environment, "")
+        if self.flink_master is not None and not _is_host_port(self.flink_master):
+            raise CompileError(
+                f"--flink-master {self.flink_master}: give the Flink JobManager's HOST:PORT "
+                "(its REST port), e.g. flink-jobmanager:8081"
+            )
+        if self.spark_master_url is not None and not _is_host_port(
+            self.spark_master_url, _SPARK_MASTER
+        ):
+            raise CompileError(
+                f"--spark-master-url {self.spark_master_url}: give spark://HOST:PORT, "
+                "e.g. spark://spark-master:7077"
+            )
+
     def pipeline_args(self, image: str) -> tuple[str, ...]:
         """beam_pipeline_args for every Beam-based component."""
         if self.runner == DIRECT_RUNNER:
@@ -140,6 +228,8 @@ class BeamOptions:
                 f"--direct_running_mode={self.direct_running_mode or DIRECT_RUNNING_MODES[0]}",
                 "--direct_num_workers=0",
             )
+        if self.runner in PORTABLE_RUNNERS:
+            return self._portable_args(image)
         args = [
             f"--runner={DATAFLOW_RUNNER}",
             f"--project={self.project}",
@@ -155,6 +245,26 @@ class BeamOptions:
             args.append(f"--machine_type={self.machine_type}")
         if self.max_workers is not None:
             args.append(f"--max_num_workers={self.max_workers}")
+        return tuple(args)
+
+    def _portable_args(self, image: str) -> tuple[str, ...]:
+        kind, config = parse_beam_environment(self.environment or "DOCKER", image)
+        args = [
+            f"--runner={self.runner}",
+            f"--job_endpoint={self.job_endpoint}",
+            f"--environment_type={kind}",
+            # Not --environment_option: Beam 2.74's ExternalEnvironment.from_options reads
+            # environment_config first and fails on None (transforms/environments.py).
+            f"--environment_config={config}",
+            # Naming the image keeps TFX from building an sdist of itself for the workers
+            # (tfx/utils/dependency_utils.py): they run our image, TFX and project included.
+            f"--sdk_container_image={image}",
+            "--sdk_location=container",
+        ]
+        if self.flink_master:
+            args.append(f"--flink_master={self.flink_master}")
+        if self.spark_master_url:
+            args.append(f"--spark_master_url={self.spark_master_url}")
         return tuple(args)
 
 

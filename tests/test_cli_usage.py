@@ -104,3 +104,17 @@ def test_every_command_has_its_handler_function():
         handler = subparser.get_default("handler")
         assert isinstance(handler, types.FunctionType), name
         assert handler.__module__.startswith("pipeline.cli."), name
+
+
+def test_every_beam_runner_choice_is_a_runner_of_beams_python_sdk():
+    """`rocket compile --beam-runner` offers Beam's own names, which Beam resolves to the
+    runner of that name (apache_beam/runners/runner.py; DirectRunner to the
+    SwitchingDirectRunner)."""
+    from apache_beam.runners.runner import create_runner
+
+    choices = _options("compile")["--beam-runner"].choices
+    assert set(choices) == {
+        "DirectRunner", "DataflowRunner", "PortableRunner", "FlinkRunner", "SparkRunner",
+    }  # fmt: skip
+    for name in choices:
+        assert type(create_runner(name)).__name__ in (name, f"Switching{name}")

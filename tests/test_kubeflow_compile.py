@@ -46,6 +46,8 @@ BEAM_COMPONENTS = (
     "Transform",
     "Evaluator",
 )
+# `rocket compile` options of a PortableRunner package (a job server, default workers).
+PORTABLE = ("--beam-runner=PortableRunner", "--beam-job-endpoint=js:8099")
 # (consumer, input key) -> (producer, output key): the data flow of create_pipeline.
 EDGES = {
     ("StatisticsGen", "examples"): ("EasyRecExampleGen", "examples"),
@@ -270,6 +272,100 @@ def test_direct_runner_by_default(tmp_path):
         args = container_args(spec, task)
         assert "--runner=DirectRunner" in args
         assert not [a for a in args if a.startswith(("--project=", "--temp_location="))]
+
+    # What every package compiled before the portable runners has, to the byte.
+    assert BeamOptions().pipeline_args(IMAGE) == (
+        "--runner=DirectRunner",
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=0",
+    )
+
+
+def test_portable_runner_arguments_on_the_beam_components(tmp_path):
+    beam = BeamOptions(
+        runner="PortableRunner",
+        job_endpoint="flink-beam-jobserver:8099",
+        environment="EXTERNAL:localhost:50000",
+    )
+    _, compiled = compile_to(tmp_path, beam=beam)
+    spec = parse_spec(compiled.path)
+    expected = [
+        "--runner=PortableRunner",
+        "--job_endpoint=flink-beam-jobserver:8099",
+        "--environment_type=EXTERNAL",
+        "--environment_config=localhost:50000",
+        f"--sdk_container_image={IMAGE}",
+        "--sdk_location=container",
+    ]
+    for task in BEAM_COMPONENTS:
+        args = container_args(spec, task)
+        assert [a for a in args if a in expected] == expected, task
+        assert not [a for a in args if "DirectRunner" in a or a.startswith("--direct_")], task
+
+
+def test_compile_prints_where_the_beam_steps_go(tmp_path, capsys):
+    output = tmp_path / "p.yaml"
+    argv = compile_argv("kubeflow", output, *PORTABLE, "--beam-environment=PROCESS")
+    assert cli._main(argv) == cli.EXIT_OK
+    printed = capsys.readouterr().out
+    assert "  Beam steps: PortableRunner through the job server js:8099, SDK workers PROCESS\n" in (
+        printed
+    )
+    assert cli._main(compile_argv("kubeflow", output, *PORTABLE)) == cli.EXIT_OK
+    assert f"SDK workers DOCKER:{IMAGE}\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("beam", "environment"),
+    [
+        (
+            BeamOptions(runner="PortableRunner", job_endpoint="js:8099"),
+            ("DockerEnvironment", "container_image", IMAGE),  # our image by default
+        ),
+        (
+            BeamOptions(runner="PortableRunner", job_endpoint="js:8099", environment="DOCKER:a/b"),
+            ("DockerEnvironment", "container_image", "a/b"),
+        ),
+        (
+            BeamOptions(runner="FlinkRunner", job_endpoint="js:8099", environment="PROCESS",
+                        flink_master="flink-jobmanager:8081"),
+            ("ProcessEnvironment", "command", "/opt/apache/beam/boot"),
+        ),
+        (
+            BeamOptions(runner="SparkRunner", job_endpoint="js:8099",
+                        environment="PROCESS:/usr/local/bin/boot",
+                        spark_master_url="spark://spark-master:7077"),
+            ("ProcessEnvironment", "command", "/usr/local/bin/boot"),
+        ),
+        (
+            BeamOptions(runner="FlinkRunner", job_endpoint="js:8099",
+                        environment="EXTERNAL:beam-worker-pool:50000"),
+            ("ExternalEnvironment", "url", "beam-worker-pool:50000"),
+        ),
+    ],
+)  # fmt: skip
+def test_beam_reads_the_portable_arguments_as_meant(beam, environment):
+    """Beam's own option parser, validator and environment builder on the compiled args:
+    the names are Beam's, and the SDK workers' environment is the one asked for."""
+    from apache_beam.options import pipeline_options as po
+    from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+    from apache_beam.transforms import environments
+
+    beam.validate()
+    options = po.PipelineOptions(list(beam.pipeline_args(IMAGE)))
+    assert options.view_as(po.StandardOptions).runner == beam.runner
+    assert options.view_as(po.PortableOptions).job_endpoint == "js:8099"
+    assert not PipelineOptionsValidator(options, beam.runner).validate()
+    if beam.runner == "FlinkRunner":
+        assert options.view_as(po.FlinkRunnerOptions).flink_master == (
+            beam.flink_master or "[auto]"
+        )
+    if beam.spark_master_url:
+        assert options.view_as(po.SparkRunnerOptions).spark_master_url == beam.spark_master_url
+    built = environments.Environment.from_options(options.view_as(po.PortableOptions))
+    kind, attribute, value = environment
+    assert type(built).__name__ == kind
+    assert getattr(built, attribute) == value
 
 
 def test_cache_flag_reaches_every_task(tmp_path):
@@ -498,6 +594,74 @@ def test_module_file_would_have_written_a_wheel_under_the_root(tmp_path):
             "--dataflow-temp-location /tmp/t",
         ),
         (["--dataflow-project=p"], "--dataflow-project: only used with"),
+        (
+            ["--beam-runner=PortableRunner"],
+            "--beam-runner PortableRunner needs --beam-job-endpoint",
+        ),
+        (["--beam-runner=FlinkRunner"], "--beam-runner FlinkRunner needs --beam-job-endpoint"),
+        (
+            ["--beam-runner=PortableRunner", "--beam-job-endpoint=js"],
+            "--beam-job-endpoint js: give",
+        ),
+        (
+            ["--beam-runner=SparkRunner", "--beam-job-endpoint=js:99999"],
+            "--beam-job-endpoint js:99999",
+        ),
+        (
+            [*PORTABLE, "--beam-environment=EXTERNAL"],
+            "--beam-environment EXTERNAL: give the SDK worker",
+        ),
+        ([*PORTABLE, "--beam-environment=EXTERNAL:pool"], "--beam-environment EXTERNAL:pool: give"),
+        (
+            [*PORTABLE, "--beam-environment=LOOPBACK"],
+            "--beam-environment LOOPBACK: give EXTERNAL:HOST",
+        ),
+        ([*PORTABLE, "--beam-environment=PROCESS:boot"], "PROCESS:COMMAND takes the absolute path"),
+        (
+            [*PORTABLE, "--beam-environment=DOCKER:a b"],
+            "--beam-environment DOCKER:a b: DOCKER:IMAGE",
+        ),
+        (
+            ["--beam-job-endpoint=js:8099"],
+            "--beam-job-endpoint: only used with --beam-runner PortableRunner, FlinkRunner or",
+        ),
+        (
+            ["--beam-environment=PROCESS"],
+            "--beam-environment: only used with --beam-runner Portable",
+        ),
+        (
+            [*PORTABLE, "--dataflow-project=p"],
+            "--dataflow-project: only used with --beam-runner DataflowRunner",
+        ),
+        ([*PORTABLE, "--direct-running-mode=in_memory"], "--direct-running-mode: only used with"),
+        (
+            [*PORTABLE, "--flink-master=f:8081"],
+            "--flink-master: only used with --beam-runner FlinkRunner",
+        ),
+        (
+            [*PORTABLE, "--spark-master-url=spark://s:7077"],
+            "--spark-master-url: only used with --beam-runner SparkRunner",
+        ),
+        (
+            [
+                "--beam-runner=FlinkRunner",
+                "--beam-job-endpoint=js:8099",
+                "--flink-master=http://f:8081",
+            ],
+            "--flink-master http://f:8081: give the Flink JobManager",
+        ),
+        (
+            [
+                "--beam-runner=SparkRunner",
+                "--beam-job-endpoint=js:8099",
+                "--spark-master-url=local[4]",
+            ],
+            "--spark-master-url local[4]: give spark://HOST:PORT",
+        ),
+        (
+            ["--beam-runner=SparkRunner", "--beam-job-endpoint=js:8099", "--flink-master=f:8081"],
+            "--flink-master: only used with --beam-runner FlinkRunner",
+        ),
         (["--data=gs://b/d/x.csv", "--data-pattern=*.txt"], "--data-pattern"),
         (["--data=gs://"], "--data gs://:"),
         (["--pipeline-name=Rocket_Launching"], "--pipeline-name"),

@@ -233,6 +233,10 @@ DATAFLOW = BeamOptions(runner="DataflowRunner", project="p", region="r", temp_lo
             {"pipeline_root": "gs://b1/r", "data": "gs://b1/d", "serving_dir": "s3://acme-ml/s"},
             "--serving-dir s3://acme-ml/s: .* where only DirectRunner workers see them",
         ),
+        (
+            {"beam": BeamOptions(runner="PortableRunner", job_endpoint="flink-jobserver:8099")},
+            "--beam-runner PortableRunner with --pipeline-root minio://.* DirectRunner workers",
+        ),
         ({"pipeline_root": "minio://Bad_Bucket/x"}, "minio://Bad_Bucket/x: not an s3://"),
         (
             {"pipeline_root": "gs://b1/r", "data": "gs://b1/d", "object_store": "secret"},

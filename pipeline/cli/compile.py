@@ -7,7 +7,13 @@ from pathlib import Path
 
 from pipeline.backends import BACKENDS
 from pipeline.cli.common import EXIT_OK, add_pipeline_options, load_config, pipeline_option_values
-from pipeline.kubeflow_compiler import DEFAULT_TRAINING_MACHINE_TYPE, MINIO_ENDPOINT
+from pipeline.kubeflow_compiler import (
+    BEAM_ENVIRONMENTS,
+    BEAM_RUNNERS,
+    DEFAULT_TRAINING_MACHINE_TYPE,
+    DIRECT_RUNNER,
+    MINIO_ENDPOINT,
+)
 
 
 def add_parser(sub) -> None:
@@ -59,9 +65,7 @@ def add_parser(sub) -> None:
     compile_.add_argument(
         "--no-cache", action="store_true", help="turn KFP's step cache off in the package"
     )
-    compile_.add_argument(
-        "--beam-runner", choices=("DirectRunner", "DataflowRunner"), default="DirectRunner"
-    )
+    compile_.add_argument("--beam-runner", choices=BEAM_RUNNERS, default=DIRECT_RUNNER)
     compile_.add_argument(
         "--direct-running-mode",
         choices=("multi_processing", "multi_threading", "in_memory"),
@@ -73,6 +77,26 @@ def add_parser(sub) -> None:
     compile_.add_argument("--dataflow-temp-location", help="gs:// staging/temp folder")
     compile_.add_argument("--dataflow-machine-type", help="e.g. n1-standard-4")
     compile_.add_argument("--dataflow-max-workers", type=int)
+    compile_.add_argument(
+        "--beam-job-endpoint",
+        metavar="HOST:PORT",
+        help="PortableRunner, FlinkRunner, SparkRunner: the cluster's Beam job server",
+    )
+    compile_.add_argument(
+        "--beam-environment",
+        help="PortableRunner, FlinkRunner, SparkRunner: where the SDK workers run, "
+        f"{', '.join(BEAM_ENVIRONMENTS)} (default DOCKER with --image)",
+    )
+    compile_.add_argument(
+        "--flink-master",
+        metavar="HOST:PORT",
+        help="FlinkRunner: the Flink JobManager (default: the job server's own)",
+    )
+    compile_.add_argument(
+        "--spark-master-url",
+        metavar="spark://HOST:PORT",
+        help="SparkRunner: the Spark master (default: the job server's own)",
+    )
     compile_.add_argument(
         "--vertex-training",
         action="store_true",
@@ -105,6 +129,10 @@ def command(args: argparse.Namespace) -> int:
         temp_location=args.dataflow_temp_location,
         machine_type=args.dataflow_machine_type,
         max_workers=args.dataflow_max_workers,
+        job_endpoint=args.beam_job_endpoint,
+        environment=args.beam_environment,
+        flink_master=args.flink_master,
+        spark_master_url=args.spark_master_url,
     )
     options = kc.CompileOptions(
         target=args.target,
@@ -135,6 +163,12 @@ def command(args: argparse.Namespace) -> int:
     print(f"[compile] {args.target} package: {compiled.path} ({len(tasks)} steps)")
     for name, default in compiled.parameters.items():
         print(f"  runtime parameter {name} = {default}")
+    if args.beam_runner in kc.PORTABLE_RUNNERS:
+        workers = args.beam_environment or f"DOCKER:{args.image}"
+        print(
+            f"  Beam steps: {args.beam_runner} through the job server {args.beam_job_endpoint}, "
+            f"SDK workers {workers}"
+        )
     if args.vertex_training:
         pools = options.training.worker_pool_specs(args.image)
         replicas = sum(pool["replica_count"] for pool in pools)
