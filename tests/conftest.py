@@ -51,19 +51,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 _MODULE_SECONDS: defaultdict[str, float] = defaultdict(float)  # this process's reports
+_HEAVY_MODULES: set[str] = set()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Under xdist the controller is handed every worker's reports here as well.
     _MODULE_SECONDS[module_of(report.nodeid)] += report.duration
+    if any(name in report.keywords for name in suite_budget.HEAVY_MARKERS):
+        _HEAVY_MODULES.add(module_of(report.nodeid))
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """After a run that held budgeted modules: their seconds against the budget's, so a
     module that outgrew its line shows in every `make test` log (a printout, not a
     test: timings on a shared machine are too noisy to fail on)."""
-    measured = {m: s for m, s in _MODULE_SECONDS.items() if m in suite_budget.MODULES}
-    if hasattr(config, "workerinput") or not measured:
+    budgeted = suite_budget.MODULES
+    measured = {m: s for m, s in _MODULE_SECONDS.items() if m in budgeted}
+    unbudgeted = sorted(_HEAVY_MODULES - set(budgeted))
+    if hasattr(config, "workerinput") or not (measured or unbudgeted):
         return
     write = terminalreporter.write_line
     terminalreporter.section("suite budget (tests/suite_budget.py)")
@@ -72,8 +77,11 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         if module in measured:
             over = "  (over its budget)" if measured[module] > budget.seconds else ""
             write(f"  {module:<40} {measured[module]:6.0f} / {budget.seconds}{over}")
-    other = sum(s for m, s in _MODULE_SECONDS.items() if m not in suite_budget.MODULES)
-    write(f"  {'every other module':<40} {other:6.0f} / {suite_budget.OTHER_SECONDS}")
+    for module in unbudgeted:
+        write(f"  {module:<40} {_MODULE_SECONDS[module]:6.0f}  (not in the budget yet)")
+    other = sum(s for m, s in _MODULE_SECONDS.items() if m not in budgeted and m not in unbudgeted)
+    if other:
+        write(f"  {'every other module':<40} {other:6.0f} / {suite_budget.OTHER_SECONDS}")
     write(
         f"planned wall time {suite_budget.planned_wall_seconds():.0f} s of "
         f"{suite_budget.WALL_SECONDS} s on {suite_budget.WORKERS} workers"
