@@ -66,7 +66,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     module that outgrew its line shows in every `make test` log (a printout, not a
     test: timings on a shared machine are too noisy to fail on)."""
     budgeted = suite_budget.MODULES
-    measured = {m: s for m, s in _MODULE_SECONDS.items() if m in budgeted}
+    # The modules whose slow or multiworker tests ran (not their fast tests alone).
+    measured = {m: _MODULE_SECONDS[m] for m in budgeted if m in _HEAVY_MODULES}
     unbudgeted = sorted(_HEAVY_MODULES - set(budgeted))
     if hasattr(config, "workerinput") or not (measured or unbudgeted):
         return
@@ -80,7 +81,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for module in unbudgeted:
         write(f"  {module:<40} {_MODULE_SECONDS[module]:6.0f}  (not in the budget yet)")
     other = sum(s for m, s in _MODULE_SECONDS.items() if m not in budgeted and m not in unbudgeted)
-    if other:
+    if set(budgeted) <= _HEAVY_MODULES:  # the whole suite ran: the rest compares too
         write(f"  {'every other module':<40} {other:6.0f} / {suite_budget.OTHER_SECONDS}")
     write(
         f"planned wall time {suite_budget.planned_wall_seconds():.0f} s of "
