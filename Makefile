@@ -23,11 +23,17 @@ $(STAMP): pyproject.toml infra/constraints-py310.txt infra/find_python310.sh
 run: setup
 	$(VENV)/bin/rocket run $(ARGS)
 
+# Two xdist workers (the machines have 2 cores), a whole test module per worker at a time so
+# each module fixture runs once, the heaviest modules first (tests/conftest.py orders them
+# by tests/suite_budget.py, which keeps the suite under half an hour). PYTEST_ARGS="-n 0"
+# runs in one process.
+PYTEST_XDIST := -n 2 --dist loadfile --no-loadscope-reorder
+
 test: setup
-	$(VENV)/bin/python -m pytest -v -rs --durations=25 $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -v -rs --durations=25 $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 test-fast: setup
-	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 image:
 	docker build -f infra/Dockerfile -t $(IMAGE) .

@@ -34,6 +34,8 @@ TINY = settings.BenchSettings(
 )
 
 
+# The bench on tiny input takes minutes (the fixture about 75 s, quality-at-size about
+# 100 s on this machine): the tests that run it are `slow`.
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
     output = tmp_path_factory.mktemp("bench")
@@ -44,6 +46,7 @@ def bench(tmp_path_factory):
     return output, result
 
 
+@pytest.mark.slow
 def test_writes_the_five_parts_plots_and_table(bench):
     output, result = bench
     written = json.loads((output / settings.JSON_FILE).read_text())
@@ -63,6 +66,7 @@ def test_writes_the_five_parts_plots_and_table(bench):
         assert row.startswith(f"| {target['target']} |") and f"| {verdict}" in row
 
 
+@pytest.mark.slow
 def test_gap_closed_is_the_formula_on_the_numbers_written(bench):
     output, _ = bench
     quality = json.loads((output / settings.JSON_FILE).read_text())["quality"]
@@ -90,6 +94,7 @@ def test_gap_closed_is_the_formula_on_the_numbers_written(bench):
     assert "grouped by user" in quality["taobao_sample"]["split"]
 
 
+@pytest.mark.slow
 def test_latencies_and_throughputs_are_positive_and_ratios_consistent(bench):
     _, result = bench
     serving = result["serving"]
@@ -181,6 +186,7 @@ def test_output_is_required(capsys):
     assert "--output" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_full_mode_table_has_the_scale_section(bench):
     # The scale block of the committed full-size run, in the table of a whole bench.
     _, result = bench
@@ -190,6 +196,7 @@ def test_full_mode_table_has_the_scale_section(bench):
     assert "transform_scaling_2_over_1" in table
 
 
+@pytest.mark.slow
 def test_linear_baseline_is_measured_beside_the_nets_and_judged_against_their_spread(bench):
     """quality.<data>.variants.linear, and one target per dataset: the rocket light net's
     AUC above the linear one's by more than the larger of the two seed spreads."""
@@ -207,6 +214,7 @@ def test_linear_baseline_is_measured_beside_the_nets_and_judged_against_their_sp
         assert target["met"] == (target["value"] > margin)
 
 
+@pytest.mark.slow
 def test_only_quality_writes_the_quality_part_alone(tmp_path):
     real = tmp_path / "real.csv"
     real.write_text("\n".join(sample_data.generate_rows(600, seed=7)) + "\n")
@@ -225,6 +233,7 @@ def test_only_quality_writes_the_quality_part_alone(tmp_path):
     assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in quality["targets"]]
 
 
+@pytest.mark.slow
 def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     """--only quality-at-size: every variant over the seeds, each ended by the Trainer's
     validation checks (kept step ≤ stopped step ≤ the epoch budget), gap_closed per seed

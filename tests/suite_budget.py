@@ -1,0 +1,64 @@
+"""The test suite's time budget (issue 26): `make test` in under half an hour on 2 cores.
+
+`make test` runs the suite on two xdist workers, a whole test module per worker at a time
+(`-n 2 --dist loadfile`), the heaviest modules first (tests/conftest.py orders them by
+the seconds below). Every module holding `slow` or `multiworker` tests is listed here
+with how many such tests it holds and what all its tests took in a `make test` run
+(setup, call and teardown summed, as the run's "suite budget" summary prints them).
+
+tests/test_suite_budget.py (fast, part of every tier) fails when the collected `slow` and
+`multiworker` tests differ from this list, and when the listed modules and the rest of
+the suite, spread over the two workers heaviest first, no longer fit WALL_SECONDS. So a
+new end-to-end test, or a new slow module, comes with its line here, in the same commit,
+with its measured seconds: if the plan then passes half an hour, something else gets
+faster (a shared module fixture, less data, fewer steps) or the budget is raised by a
+deliberate decision recorded in CONTRIBUTING.md, not by drift.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+WALL_SECONDS = 1800  # the whole `make test` after setup (issue 26)
+WORKERS = 2  # `make test`'s -n 2: the CI machine has 2 cores
+HEAVY_MARKERS = ("slow", "multiworker")
+
+
+class Module(NamedTuple):
+    heavy_tests: int  # its tests marked `slow` or `multiworker`
+    seconds: int  # all its tests' time in a `make test` run, rounded up
+
+
+# Measured: `make test`'s command at commit 2ca416f, 2026-12-02 17:17-17:41 UTC, 2 cores,
+# another engineer's test suite running beside it (mean load 4.2): its summary's seconds,
+# rounded up to 10 s. That run's wall time: 1,413 s; the plan below: 1,395 s.
+MODULES: dict[str, Module] = {
+    "tests/test_benchmark.py": Module(heavy_tests=7, seconds=460),
+    "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=100),
+    "tests/test_multiworker.py": Module(heavy_tests=1, seconds=100),
+    # Measured alone with `pytest FILE` on main, 2026-12-02 17:20-18:10 UTC, two other
+    # test runs beside them (load 4.4): 650 s and 137 s.
+    "tests/test_object_store_packages.py": Module(heavy_tests=4, seconds=660),
+    "tests/test_pipeline_e2e.py": Module(heavy_tests=11, seconds=620),
+    "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=140),
+    "tests/test_reliability.py": Module(heavy_tests=6, seconds=610),
+    "tests/test_run_package.py": Module(heavy_tests=6, seconds=540),
+    "tests/test_scale_benchmark.py": Module(heavy_tests=3, seconds=180),
+    "tests/test_tuning.py": Module(heavy_tests=2, seconds=30),
+}
+# Every other module's tests together (the fast tier but for the modules above).
+OTHER_SECONDS = 150
+
+
+def planned_wall_seconds(
+    modules: dict[str, Module] = MODULES,
+    other_seconds: float = OTHER_SECONDS,
+    workers: int = WORKERS,
+) -> float:
+    """The wall time of `make test` these figures plan: each listed module, heaviest
+    first, goes to the worker with the least work so far (as xdist hands out the modules
+    in tests/conftest.py's order), then the many short modules fill the workers evenly."""
+    loads = [0.0] * workers
+    for seconds in sorted((m.seconds for m in modules.values()), reverse=True):
+        loads[loads.index(min(loads))] += seconds
+    return max(max(loads), (sum(loads) + other_seconds) / workers)
