@@ -8,19 +8,16 @@ for byte what they were."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from package_runs import ROCKET, finish_run, outputs_of, start_run
 
 from components import object_store
 from pipeline import kubeflow_compiler, sample_data
 from pipeline.kubeflow_compiler import BeamOptions, CompileOptions, ObjectStoreAccess
 
-ROCKET = str(Path(sys.executable).with_name("rocket"))
 IMAGE = "registry.local/ml/rocket-launching-tfx:0.1.0"
 MINIO_KEYS = {"accesskey": "minio", "secretkey": "minio123"}  # the cluster's secret
 STORES = {
@@ -42,25 +39,14 @@ STORES = {
 }
 
 
-def start_run(setup: dict, endpoint: str, *params: str) -> subprocess.Popen:
+def start_store_run(setup: dict, endpoint: str, *params: str) -> subprocess.Popen:
     # The launcher of an s3:// root uses its own identity (here: this environment's keys).
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "AWS_ACCESS_KEY_ID": "launcher"}
-    env["AWS_SECRET_ACCESS_KEY"] = "launcher-secret"
-    argv = [ROCKET, "run-package", str(setup["package"]), "--backend", "kubeflow"]
-    argv += ["--root", str(setup["local"]), "--object-store-endpoint", endpoint]
-    argv += [f"--secret={setup['secret']}:{key}={value}" for key, value in MINIO_KEYS.items()]
-    for param in params:
-        argv += ["--param", param]
-    return subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    options = ["--object-store-endpoint", endpoint]
+    options += [f"--secret={setup['secret']}:{key}={value}" for key, value in MINIO_KEYS.items()]
+    launcher = {"AWS_ACCESS_KEY_ID": "launcher", "AWS_SECRET_ACCESS_KEY": "launcher-secret"}
+    return start_run(
+        setup["package"], "kubeflow", setup["local"], *params, options=options, env=launcher
     )
-
-
-def finish_run(process: subprocess.Popen, local: Path):
-    stdout, stderr = process.communicate(timeout=1800)
-    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-    runs = sorted((local / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime)
-    return result, json.loads(runs[-1].read_text()) if runs else None
 
 
 def served_objects(client, serving: str) -> dict[str, bytes]:
@@ -69,10 +55,6 @@ def served_objects(client, serving: str) -> dict[str, bytes]:
         key: client.get_object(Bucket=bucket, Key=key)["Body"].read()
         for key in object_store.list_keys(serving, client)
     }
-
-
-def outputs_of(record: dict, task: str) -> dict:
-    return next(t for t in record["tasks"] if t["name"] == task)["outputs"]
 
 
 @pytest.fixture(scope="module")
@@ -122,13 +104,13 @@ def runs(s3_endpoint, tmp_path_factory) -> dict[str, dict]:
             "serving": f"{store['root']}/serving",
             "client": client,
         }
-    started = {n: start_run(s, s3_endpoint) for n, s in setups.items()}
+    started = {n: start_store_run(s, s3_endpoint) for n, s in setups.items()}
     for name, setup in setups.items():
         setup["first"] = finish_run(started[name], setup["local"])
         setup["served_before"] = served_objects(client, setup["serving"])
     # The minio run also sets a gate threshold at run time (a runtime parameter).
     second = {"minio": ("train_steps=2", "max_auc_drop=0.001"), "s3": ("train_steps=2",)}
-    started = {n: start_run(s, s3_endpoint, *second[n]) for n, s in setups.items()}
+    started = {n: start_store_run(s, s3_endpoint, *second[n]) for n, s in setups.items()}
     for name, setup in setups.items():
         setup["second"] = finish_run(started[name], setup["local"])
     return setups

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from package_runs import ROCKET, latest_record
 
 from pipeline import cli, sample_data
 from pipeline.kubeflow_compiler import BeamOptions
 from pipeline.package_run.runner import GCS_STAND_IN
 
 REPO = Path(__file__).resolve().parents[1]
-ROCKET = str(Path(sys.executable).with_name("rocket"))
 ROOT = "gs://rocket-portable/pipelines"
 DATA = "gs://rocket-portable/data"
 IMAGE = "europe-docker.pkg.dev/acme/ml/rocket-launching-tfx:0.1.0"
@@ -174,14 +174,13 @@ def portable_run(beam_services, tmp_path_factory):
         text=True,
         timeout=1200,
     )
-    runs = sorted((root / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime)
     jobs = [job for job in beam_jobs(job_port) if job["id"] not in earlier]
     (folder / "beam_jobs.json").write_text(json.dumps(jobs, indent=1))  # to read on failure
     return {
         "package": package,
         "result": result,
         "seconds": time.monotonic() - started,
-        "record": json.loads(runs[-1].read_text()) if runs else None,
+        "record": latest_record(root),
         "jobs": jobs,
         "pool_port": pool_port,
     }

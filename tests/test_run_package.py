@@ -9,13 +9,11 @@ and run each package twice, as a user would before submitting it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from package_runs import finish_run, outputs_of, start_run
 
 from pipeline import container_entrypoint, kubeflow_compiler, sample_data
 from pipeline.kubeflow_compiler import BeamOptions, CompileOptions
@@ -23,7 +21,6 @@ from pipeline.package_run import backend_rules
 from pipeline.package_run.backend_rules import PackageRunError
 from pipeline.package_run.runner import GCS_STAND_IN, PackageRunner
 
-ROCKET = str(Path(sys.executable).with_name("rocket"))
 BUCKET = "rocket-ci"
 ROOT = f"gs://{BUCKET}/pipelines"
 DATA = f"gs://{BUCKET}/data"
@@ -258,28 +255,6 @@ def test_package_of_the_other_backend_is_refused(tmp_path):
 
 
 # Both packages, end to end ---------------------------------------------------------------------
-
-
-def start_run(package: Path, backend: str, root: Path, *params: str) -> subprocess.Popen:
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
-    argv = [ROCKET, "run-package", str(package), "--backend", backend, "--root", str(root)]
-    for param in params:
-        argv += ["--param", param]
-    return subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def finish_run(process: subprocess.Popen, root: Path):
-    """(CompletedProcess, the run's run.json) of a started `rocket run-package`."""
-    stdout, stderr = process.communicate(timeout=1800)
-    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-    runs = sorted((root / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime)
-    return result, json.loads(runs[-1].read_text()) if runs else None
-
-
-def outputs_of(record: dict, task: str) -> dict:
-    return next(t for t in record["tasks"] if t["name"] == task)["outputs"]
 
 
 def stand_in(root: Path, uri: str) -> Path:
