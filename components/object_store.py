@@ -28,6 +28,10 @@ from pathlib import Path, PurePosixPath
 
 SCHEMES = ("s3://", "minio://")
 _URI = re.compile(r"(s3|minio)://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?")
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"  # the endpoint boto3 (and make_client) reads
+# A stock Kubeflow's MinIO credentials (keys accesskey / secretkey): the secret KFP's
+# launcher reads (backend/src/v2/objectstore/config.go) and compiled steps get.
+MINIO_SECRET = "mlpipeline-minio-artifact"
 # KFP's launcher (backend/src/v2/component/launcher_v2.go, LocalPathForURI): where an
 # artifact at such a URI sits in the step's pod.
 LAUNCHER_MOUNTS = {"minio://": "minio", "s3://": "s3"}
@@ -78,9 +82,7 @@ def make_client(endpoint: str | None = None, credentials: dict | None = None):
     import boto3
     from botocore.config import Config
 
-    endpoint = (
-        endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    )
+    endpoint = endpoint or os.environ.get(f"{ENDPOINT_ENV}_S3") or os.environ.get(ENDPOINT_ENV)
     style = "path" if endpoint else "auto"
     return boto3.client(
         "s3",

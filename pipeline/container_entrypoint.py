@@ -39,6 +39,7 @@ nothing is changed and the arguments reach TFX byte for byte.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import os
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     remote_outputs: dict = {}
 
     def localize(executor_input: dict) -> list[str]:
-        remote_outputs.update(json.loads(json.dumps(executor_input.get("outputs", {}))))
+        remote_outputs.update(copy.deepcopy(executor_input.get("outputs", {})))
         return localize_object_store_uris(executor_input, mount_root)
 
     argv, localized, _ = _edit_invocation(argv, localize)

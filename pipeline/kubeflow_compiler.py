@@ -64,9 +64,9 @@ _OBJECT_STORE_SCHEMES = ("s3://", "minio://")
 # the secret KFP's launcher reads (keys accesskey / secretkey; the profile controller
 # copies it into every user namespace).
 MINIO_ENDPOINT = "http://minio-service.kubeflow:9000"
-MINIO_SECRET = "mlpipeline-minio-artifact"
+MINIO_SECRET = object_store.MINIO_SECRET
 SECRET_KEY_TO_ENV = {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
-ENDPOINT_ENV = "AWS_ENDPOINT_URL"  # boto3 reads it (components/object_store.py)
+ENDPOINT_ENV = object_store.ENDPOINT_ENV
 # The steps that open s3:// / minio:// paths themselves (boto3): ExampleGen's data folder
 # and the serving folder. Artifacts are the launcher's business and need nothing.
 OBJECT_STORE_STEPS = (EXAMPLE_GEN, SERVED_BASELINE, PUSHER)
@@ -524,7 +524,7 @@ def _check_object_store_paths(options: CompileOptions) -> None:
         )
     for name, path in paths.items():
         try:
-            object_store.parse_uri(path.rstrip("/") if name != "--data" else path, name)
+            object_store.parse_uri(path, name)
         except object_store.ObjectStoreError as error:
             raise CompileError(str(error)) from None
 

@@ -30,14 +30,14 @@ from pathlib import Path
 from components import object_store
 from pipeline.package_run.backend_rules import PackageRunError
 
-MINIO_SECRET = "mlpipeline-minio-artifact"  # backend/src/v2/objectstore/config.go default
-
 
 class ObjectStoreLauncher:
     def __init__(self, pipeline_root: str, endpoint: str | None, secrets: dict[str, dict]):
         self.endpoint = endpoint
         credentials = None
-        secret = secrets.get(MINIO_SECRET) if pipeline_root.startswith("minio://") else None
+        secret = (
+            secrets.get(object_store.MINIO_SECRET) if pipeline_root.startswith("minio://") else None
+        )
         if secret:
             credentials = {
                 "aws_access_key_id": secret.get("accesskey"),
@@ -56,9 +56,8 @@ class ObjectStoreLauncher:
                 if not object_store.is_object_store_uri(uri):
                     continue  # "not a recognized storage URI": left to the step
                 local = self.local_path(uri, pod)
-                _, prefix = object_store.parse_uri(uri, f"input {key}")
+                bucket, prefix = object_store.parse_uri(uri, f"input {key}")
                 keys = object_store.list_keys(uri, self.client)
-                bucket = object_store.parse_uri(uri)[0]
                 if keys == [prefix]:  # one object: it is the local path itself
                     local.parent.mkdir(parents=True, exist_ok=True)
                     self.client.download_file(bucket, prefix, str(local))
@@ -106,7 +105,7 @@ def step_environment(
     for item in container.get("env", []):
         env[item["name"]] = item.get("value", "")
     if endpoint:
-        env["AWS_ENDPOINT_URL"] = endpoint
+        env[object_store.ENDPOINT_ENV] = endpoint
     for entry in executor_config.get("secretAsEnv", []):
         name = entry.get("secretNameParameter", {}).get("runtimeValue", {}).get(
             "constant"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from components import object_store
 from pipeline.backends import BACKENDS, KUBEFLOW, VERTEX
+from pipeline.container_entrypoint import MOUNT_ROOT_ENV
 from pipeline.package_run.backend_rules import (
     PackageRunError,
     check_executors,
@@ -339,8 +340,6 @@ class PackageRunner:
                 self.endpoint,
             )
         if self.launcher:
-            from pipeline.container_entrypoint import MOUNT_ROOT_ENV
-
             env[MOUNT_ROOT_ENV] = str(pod)
             self.launcher.download_inputs(executor_input, pod)
         container = executor["container"]
