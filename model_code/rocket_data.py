@@ -52,6 +52,10 @@ def split_rows(dataset: tf.data.Dataset, fraction: float, validation: bool) -> t
     batching again cost 18 s per 300 batches of 512 here, masking 2.7 s."""
     limit = round(fraction * VALIDATION_BUCKETS)
 
+    # Not converted by autograph: its Python branches are on tensor types, known when
+    # tracing. Converting it (and what it calls) took 2.7 s of each of the Trainer's
+    # four dataset traces on the default run.
+    @tf.autograph.experimental.do_not_convert
     def select(features, label):
         buckets = row_buckets(features, label)
         keep = buckets < limit if validation else buckets >= limit
@@ -123,6 +127,24 @@ def epoch_limited_steps(train: rocket_config.TrainConfig, train_rows: int, steps
     return max(1, min(steps, math.ceil(train.num_epochs * rows / train.batch_size)))
 
 
+def epoch_steps(train: rocket_config.TrainConfig, train_rows: int) -> int:
+    """Steps of one pass over the rows training sees (the train split less its hold-out)."""
+    return max(1, math.ceil(train_rows * (1 - train.validation_fraction) / train.batch_size))
+
+
+def auto_steps(train: rocket_config.TrainConfig, train_rows: int) -> int:
+    """The budget when no step count is given: AUTO_EPOCHS passes over the rows training
+    sees, at least AUTO_MIN_STEPS."""
+    epochs = rocket_config.AUTO_EPOCHS * epoch_steps(train, train_rows)
+    return max(rocket_config.AUTO_MIN_STEPS, epochs)
+
+
+def step_budget(train: rocket_config.TrainConfig, train_rows: int, steps: int) -> int:
+    """`steps` (TrainArgs' or train_steps), or auto_steps when it is 0; capped by
+    train.num_epochs (epoch_limited_steps)."""
+    return epoch_limited_steps(train, train_rows, steps or auto_steps(train, train_rows))
+
+
 # Validation checks per epoch of the train rows when train_config sets no interval: CTR
 # nets peak within the first epochs and then memorise ids (at 50,000 rows the light net's
 # best check came after 1.4 epochs and it lost 0.05 AUC by the fourth), so a fixed
@@ -134,32 +156,41 @@ def epoch_check_steps(train: rocket_config.TrainConfig, train_rows: int, steps: 
     """The default validation interval for `train_rows` train rows and a budget of
     `steps`: a twelfth of the steps, or half an epoch of the rows training sees when that
     is shorter (at least one step)."""
-    rows = train_rows * (1 - train.validation_fraction)
-    epoch = max(1, math.ceil(rows / train.batch_size))
+    epoch = epoch_steps(train, train_rows)
     return max(1, min(-(-steps // 12), math.ceil(epoch / CHECKS_PER_EPOCH), steps))
 
 
 def training_plan(fn_args, train: rocket_config.TrainConfig,
                   report: bool = True) -> tuple[rocket_config.TrainConfig, int]:  # fmt: skip
     """The train config and step budget of a TFX FnArgs (the Trainer's or the Tuner's):
-    TrainArgs' num_steps (else train_steps), capped by num_epochs when it is set, and,
-    when train_config sets no eval_every_steps, a validation check every half epoch of
-    the split's rows (epoch_check_steps). The rows are counted only when needed."""
+    TrainArgs' num_steps (else train_steps; when both are 0, chosen from the row count by
+    step_budget), capped by num_epochs when it is set, and, when train_config sets no
+    eval_every_steps, a validation check every half epoch of the split's rows
+    (epoch_check_steps). The rows are counted only when needed. The returned config's
+    train_steps is the budget."""
     steps = fn_args.train_steps or train.train_steps
     epoch_checks = train.validation_fraction > 0 and not train.eval_every_steps
-    if not (train.num_epochs or epoch_checks):
-        return train, steps
+    if steps and not (train.num_epochs or epoch_checks):
+        return dataclasses.replace(train, train_steps=steps), steps
     rows = count_rows(fn_args.train_files)
-    limited = epoch_limited_steps(train, rows, steps)
+    limited = step_budget(train, rows, steps)
+    train = dataclasses.replace(train, train_steps=limited)
     if epoch_checks:
         train = dataclasses.replace(train, eval_every_steps=epoch_check_steps(train, rows, limited))
     if report:
+        source = ""
+        if not steps:
+            source = (
+                f" (chosen from the rows: {rocket_config.AUTO_EPOCHS} epochs of "
+                f"{epoch_steps(train, rows)} steps, at least {rocket_config.AUTO_MIN_STEPS})"
+            )
+            steps = auto_steps(train, rows)
         budget = f"at most {limited} steps (of {steps})" if train.num_epochs else f"{steps} steps"
         epochs = f"num_epochs {train.num_epochs:g} over " if train.num_epochs else ""
         print(
             f"[Trainer] {epochs}{rows:,} train rows ({train.validation_fraction:.0%} held out "
-            f"for validation), batch {train.batch_size}: {budget}, a validation check every "
-            f"{train.check_every()} steps",
+            f"for validation), batch {train.batch_size}: {budget}{source}, a validation "
+            f"check every {train.check_every()} steps",
             flush=True,
         )
     return train, limited

@@ -317,17 +317,18 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
 
 def test_quality_at_size_trains_with_the_products_budget_by_default():
     """Without max_epochs the part trains what a default `rocket run` trains: the
-    config's train_steps, a check every half epoch, three checks of patience and at least
-    a quarter of train_steps."""
+    budget chosen from the rows, a check every half epoch, three checks of patience and
+    at least a quarter of the budget."""
     import rocket_data
 
     train = rocket_config.TrainConfig()
     product = quality_at_size.AtSizeSettings()
-    every = rocket_data.epoch_check_steps(train, 40_000, train.train_steps)
+    every = rocket_data.epoch_check_steps(train, 40_000, 1200)
     assert every == 36  # 36,000 rows trained on: 71 steps of 512 an epoch
     assert quality_at_size.training_budget(40_000, product, train) == (1224, 36, 300)
+    # 720,000 rows trained on: 1,407 steps an epoch, eight epochs, a check every half.
     at_1m = quality_at_size.training_budget(800_000, product, train)
-    assert at_1m == (1200, 100, 300)  # a twelfth of the steps is shorter there
+    assert at_1m == (11264, 704, 2814)
 
 
 @pytest.mark.parametrize(
@@ -345,9 +346,54 @@ def test_quality_at_size_trains_with_the_products_budget_by_default():
         ),
         (["--only", "quality-at-size", "--max-epochs", "0"], "--max-epochs 0.0: must be positive"),
         (["--only", "quality-at-size", "--rows", "10"], "10: must be 1000 or more"),
+        (["--only", "scale", "--compare-with", "HEAD"], "--compare-with, --compare-rounds: opt"),
+        (["--compare-rounds", "2"], "--compare-with, --compare-rounds: options of --only size"),
+        (["--only", "size", "--compare-with", "HEAD", "--compare-rounds", "0"], "must be 1 or"),
+        (["--only", "size", "--compare-with", "no-such-ref-x"], "git rev-parse --verify"),
     ],
 )
 def test_quality_at_size_options_are_checked(tmp_path, capsys, argv, message):
     code = cli._main(["bench", *argv, "--output", str(tmp_path)])
     assert code == cli.EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def test_size_comparison_medians_ratios_and_table():
+    """--compare-with: medians per code, new / old per component of a second or more,
+    the table's rows and the alternating order."""
+    from pipeline.bench import compare_runs
+
+    def run(wall, trainer, light):
+        return {"wall_seconds": wall, "component_seconds": {"Trainer": trainer, "Pusher": 0.1},
+                "light_auc": light, "booster_auc": light + 0.01}  # fmt: skip
+
+    old = compare_runs.medians([run(200, 80, 0.81), run(220, 90, 0.82), run(210, 70, 0.8)])
+    new = compare_runs.medians([run(100, 40, 0.81)])
+    assert old["wall_seconds"] == 210 and old["component_seconds"]["Trainer"] == 80
+    assert compare_runs.ratios(old, new) == {"wall": 0.476, "Trainer": 0.5}  # Pusher < 1 s
+    assert [compare_runs.order_of(i) for i in range(3)] == [
+        ("old", "new"), ("new", "old"), ("old", "new"),
+    ]  # fmt: skip
+    block = {
+        "old": {"ref": "0b4be93", "commit": "0b4be93" + "0" * 33, **old},
+        "new": {"commit": "abcdef1" + "0" * 33, "uncommitted_changes": True, **new},
+        "rounds": 3,
+        "order": "old first",
+        "ratio_new_over_old": compare_runs.ratios(old, new),
+    }
+    lines = compare_runs.comparison_lines(block)
+    assert "| Trainer | 80 | 40 | 0.5 |" in lines
+    assert "| **wall** | 210 | 100 | **0.476** |" in lines
+    assert "abcdef1 + uncommitted changes" in lines[0]
+
+
+def test_size_comparison_runs_the_other_commit_from_a_worktree_it_removes(tmp_path):
+    """The old code runs from a worktree of the commit with its own `pipeline` package
+    first on the path; a failed run says where its log is, and the worktree is gone."""
+    from pipeline.bench import compare_runs
+
+    before = compare_runs.git("worktree", "list")
+    with pytest.raises(RuntimeError, match="old_run_1.log"):
+        compare_runs.compare_default_runs("HEAD", ("--rows", "0"), 1, tmp_path, print)
+    assert "--rows" in (tmp_path / "old_run_1.log").read_text()
+    assert compare_runs.git("worktree", "list") == before

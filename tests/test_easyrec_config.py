@@ -231,7 +231,7 @@ def test_config_json_round_trips_and_a_hand_edited_one_is_checked():
         rocket_config.RocketConfig.from_json(json.dumps(data))
     data = json.loads(config.to_json())
     data["train"]["batch_size"] = 0
-    with pytest.raises(ValueError, match="batch_size and train_steps must be positive"):
+    with pytest.raises(ValueError, match="batch_size must be positive, train_steps and num_epoch"):
         rocket_config.RocketConfig.from_json(json.dumps(data))
     data = json.loads(config.to_json())
     del data["label_field"]

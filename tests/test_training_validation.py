@@ -19,6 +19,7 @@ from rocket_data import (
     epoch_check_steps,
     epoch_limited_steps,
     split_rows,
+    step_budget,
     train_steps_of,
     training_plan,
 )
@@ -156,12 +157,13 @@ def test_a_failed_validation_check_stops_training_with_a_clear_error():
 
 
 def test_check_interval_and_patience_defaults_and_invalid_settings():
-    train = rocket_config.TrainConfig()
+    assert rocket_config.TrainConfig().train_steps == 0  # chosen from the row count
+    train = rocket_config.TrainConfig(train_steps=1200)
     assert (train.check_every(), train.patience()) == (100, 300)  # 1200 steps: 12 checks
     # Checks every half epoch of few rows: three checks, but never under a quarter of the
     # steps (a linear model's Adam steps move its weights slowly).
-    assert rocket_config.TrainConfig(eval_every_steps=8).patience() == 300
-    assert rocket_config.TrainConfig(eval_every_steps=150).patience() == 450
+    assert rocket_config.TrainConfig(train_steps=1200, eval_every_steps=8).patience() == 300
+    assert rocket_config.TrainConfig(train_steps=1200, eval_every_steps=150).patience() == 450
     steps = rocket_config.TrainConfig(train_steps=1201, eval_every_steps=0, max_check_steps=500)
     assert (steps.check_every(), steps.patience()) == (101, 500)
     base = rocket_seed.default_config()
@@ -224,12 +226,19 @@ def test_default_checks_come_every_half_epoch_of_the_counted_rows(tmp_path, caps
     train = rocket_config.TrainConfig(batch_size=64)  # 3,600 rows trained on: 57 steps
     assert epoch_check_steps(train, 4000, 1200) == 29  # ceil(57 / 2) < 1200 / 12
     assert epoch_check_steps(train, 400_000, 1200) == 100  # a twelfth of the steps
-    planned, steps = training_plan(fn_args, train)
-    assert (steps, planned.eval_every_steps, planned.check_every()) == (1200, 29, 29)
-    assert "a validation check every 29 steps" in capsys.readouterr().out
+    planned, steps = training_plan(fn_args, train)  # no step count: 1,200 at least
+    assert (steps, planned.train_steps, planned.eval_every_steps) == (1200, 1200, 29)
+    assert planned.check_every() == 29
+    out = capsys.readouterr().out
+    assert "1200 steps (chosen from the rows: 8 epochs of 57 steps, at least 1200)" in out
+    assert "a validation check every 29 steps" in out
+    # More rows, more steps: eight passes over the rows training sees (360,000 / 64).
+    assert step_budget(train, 400_000, 0) == 8 * 5625
+    assert step_budget(train, 400_000, 300) == 300  # a step count wins
     fixed = dataclasses.replace(train, eval_every_steps=7)  # the config's interval wins
     assert training_plan(fn_args, fixed)[0].eval_every_steps == 7
-    # No validation rows: nothing to check, and the rows are not counted.
+    # No validation rows and a step count: nothing to check, and the rows are not counted.
     none = dataclasses.replace(train, validation_fraction=0.0, keep="final", early_stop=False)
     fn_args.train_files = [str(tmp_path / "missing-*.gz")]
-    assert training_plan(fn_args, none) == (none, 1200)
+    fn_args.train_steps = 300
+    assert training_plan(fn_args, none) == (dataclasses.replace(none, train_steps=300), 300)

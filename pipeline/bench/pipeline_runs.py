@@ -4,6 +4,7 @@ a run at size (`pipeline_at_size`), each in a subprocess of its own."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -48,9 +49,21 @@ def evaluation_over_trainer_time(component_seconds: dict) -> float | None:
 
 
 def run_pipeline(
-    args: tuple[str, ...], note: str, output: Path, name: str, log: Callable[[str], None]
+    args: tuple[str, ...],
+    note: str,
+    output: Path,
+    name: str,
+    log: Callable[[str], None],
+    checkout: Path | None = None,
 ) -> dict:
+    """A `rocket run` in a subprocess: of this checkout, or with `checkout` of another one
+    (its `pipeline` package and module folder first on the path, this environment's
+    packages)."""
     run_dir = output / name
+    env = None
+    if checkout is not None:
+        paths = [str(checkout), str(checkout / "model_code")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     command = [
         sys.executable,
         "-m",
@@ -63,7 +76,7 @@ def run_pipeline(
     ]
     log(f"[bench] pipeline: {' '.join(command[2:])}")
     started = time.time()
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=checkout, env=env)
     wall = time.time() - started
     log_path = output / f"{name}.log"
     log_path.write_text(result.stdout + result.stderr)

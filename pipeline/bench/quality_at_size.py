@@ -106,9 +106,9 @@ def training_budget(train_rows: int, settings: AtSizeSettings, train) -> tuple[i
     kept_rows = train_rows * (1 - train.validation_fraction)
     epoch = max(1, math.ceil(kept_rows / settings.batch_size))
     if not settings.max_epochs:
-        steps = train.train_steps
+        steps = rocket_data.step_budget(train, train_rows, train.train_steps)
         every = rocket_data.epoch_check_steps(train, train_rows, steps)
-        patience = dataclasses.replace(train, eval_every_steps=every).patience()
+        patience = dataclasses.replace(train, train_steps=steps, eval_every_steps=every).patience()
         return -(-steps // every) * every, every, patience
     every = max(1, math.ceil(epoch / settings.checks_per_epoch))
     return math.ceil(settings.max_epochs * epoch / every) * every, every, epoch
@@ -347,8 +347,9 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
         if settings.max_epochs
         else "half an epoch, or a twelfth of train_steps when shorter: the product's "
         "default), early stop after three checks (at least a "
-        f"quarter of train_steps) without a better validation AUC of the served net, at most "
-        f"{steps} steps (train_steps)"
+        f"quarter of the budget) without a better validation AUC of the served net, at most "
+        f"{steps} steps (the product's budget: {rocket_config.AUTO_EPOCHS} epochs of the "
+        f"rows, at least {rocket_config.AUTO_MIN_STEPS} steps, unless train_steps is set)"
     )
     part["training"] = (
         f"the Trainer's loop: 10% of the train rows held out for validation, a check every "

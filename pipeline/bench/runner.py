@@ -17,6 +17,7 @@ import rocket_seed
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline.bench import quality_at_size
+from pipeline.bench.compare_runs import compare_default_runs, comparison_lines
 from pipeline.bench.data import load_main
 from pipeline.bench.pipeline_runs import measure_pipeline, measure_pipeline_at_size
 from pipeline.bench.quality import measure_quality, run_variants
@@ -191,14 +192,24 @@ def run_size_only(
     settings: BenchSettings,
     command: str = "rocket bench --only size",
     log: Callable[[str], None] = print,
+    compare_with: str | None = None,
+    compare_rounds: int = 1,
 ) -> dict:
     """The default `rocket run` and the run at size, side by side: benchmark.json with the
-    keys `pipeline` and `pipeline_at_size`, and benchmark.md."""
+    keys `pipeline` and `pipeline_at_size`, and benchmark.md. With `compare_with` (a git
+    ref), instead the default run of that commit and of this checkout, interleaved
+    (compare_runs): the key `comparison`, its table and plot."""
     if settings.pipeline_at_size_args is None or settings.pipeline_args is None:
         raise BenchError(f"the {settings.mode} mode has no pipeline-at-size part")
     started = time.time()
     output.mkdir(parents=True, exist_ok=True)
     meta = _meta(settings, command)
+    if compare_with is not None:
+        block = compare_default_runs(
+            compare_with, settings.pipeline_args, compare_rounds, output, log
+        )
+        result = {"comparison": block}
+        return write_alone(output, "size", result, comparison_lines(block), meta, started, log)
     result = {
         "pipeline": measure_pipeline(settings, output, log),
         "pipeline_at_size": measure_pipeline_at_size(settings, output, log),

@@ -82,6 +82,19 @@ def add_parser(sub) -> None:
         action="store_true",
         help="--only quality-at-size: leave out scikit-learn's reference models",
     )
+    bench.add_argument(
+        "--compare-with",
+        metavar="GIT_REF",
+        help="--only size: time the default run of this commit (a git worktree of it, this "
+        "environment) and of the checkout, interleaved, and report new / old",
+    )
+    bench.add_argument(
+        "--compare-rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--only size --compare-with: default runs of each code (default 1)",
+    )
     bench.add_argument("--output", required=True, help="output folder")
     bench.set_defaults(handler=command)
 
@@ -105,6 +118,8 @@ def command(args: argparse.Namespace) -> int:
     at_size_set += ["--no-references"] if args.no_references else []
     if at_size_set and args.only != "quality-at-size":
         raise BenchError(f"{', '.join(at_size_set)}: options of --only quality-at-size only")
+    if args.only != "size" and (args.compare_with is not None or args.compare_rounds != 1):
+        raise BenchError("--compare-with, --compare-rounds: options of --only size only")
     if args.only == "quality-at-size":
         from pipeline.bench import quality_at_size
 
@@ -141,8 +156,20 @@ def command(args: argparse.Namespace) -> int:
                 f"--only {args.only} runs its full-size part on data it generates: it takes "
                 "neither --quick nor --data"
             )
-        run_alone = {"scale": runner.run_scale_only, "size": runner.run_size_only}
-        run_alone[args.only](
+        if args.only == "size":
+            compare = ""
+            if args.compare_with is not None:
+                compare = f" --compare-with {args.compare_with}"
+                compare += f" --compare-rounds {args.compare_rounds}"
+            runner.run_size_only(
+                Path(args.output).resolve(),
+                settings,
+                command=f"rocket bench --only size{compare} --output {args.output}",
+                compare_with=args.compare_with,
+                compare_rounds=args.compare_rounds,
+            )
+            return EXIT_OK
+        runner.run_scale_only(
             Path(args.output).resolve(),
             settings,
             command=f"rocket bench --only {args.only} --output {args.output}",
