@@ -85,16 +85,19 @@ class RowParser:
                 line_number,
                 f"expected {len(self.columns)} columns, found {len(cells)}",
             )
-        features = {}
+        # Filled in place: building Feature messages and handing them to the Example's
+        # constructor copies each one (a third of ExampleGen's parsing time).
+        example = tf.train.Example()
+        features = example.features.feature
         for index, (column, cell) in enumerate(zip(self.columns, cells), start=1):
-            feature = self._feature(column, cell, path, line_number, index)
-            if feature is not None:  # a missing value is an absent feature
-                features[column.name] = feature
-        return tf.train.Example(features=tf.train.Features(feature=features))
+            self._fill(features, column, cell, path, line_number, index)
+        return example
 
-    def _feature(
-        self, column: Column, cell: str, path: str, line_number: int, index: int
-    ) -> tf.train.Feature | None:
+    def _fill(
+        self, features, column: Column, cell: str, path: str, line_number: int, index: int
+    ) -> None:
+        """The column's feature in `features` (the Example's map), checked; nothing for a
+        missing value (an absent feature)."""
         where = f"column {index} ({column.name})"
         # A character is 1-4 UTF-8 bytes: encode only cells that could be over the limit.
         if len(cell) * 4 > self.max_field_bytes:
@@ -108,7 +111,7 @@ class RowParser:
         if cell in NULL_VALUES:
             if column.name == self.label_field:
                 raise BadRowError(path, line_number, f"{where}: the label is missing")
-            return None
+            return
         if column.type == "int":
             if not _INT.fullmatch(cell):
                 raise BadRowError(path, line_number, f"{where}: {cell[:40]!r} is not an integer")
@@ -119,7 +122,8 @@ class RowParser:
                 )
             if column.name == self.label_field and value not in (0, 1):
                 raise BadRowError(path, line_number, f"{where}: label {value} is not 0 or 1")
-            return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+            features[column.name].int64_list.value.append(value)
+            return
         if column.type == "float":
             try:
                 number = float(cell)
@@ -127,5 +131,6 @@ class RowParser:
                 raise BadRowError(
                     path, line_number, f"{where}: {cell[:40]!r} is not a number"
                 ) from None
-            return tf.train.Feature(float_list=tf.train.FloatList(value=[number]))
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[cell.encode("utf-8")]))
+            features[column.name].float_list.value.append(number)
+            return
+        features[column.name].bytes_list.value.append(cell.encode("utf-8"))
