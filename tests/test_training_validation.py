@@ -18,6 +18,7 @@ from rocket_data import (
     count_rows,
     epoch_check_steps,
     epoch_limited_steps,
+    in_memory,
     split_rows,
     step_budget,
     train_steps_of,
@@ -242,3 +243,21 @@ def test_default_checks_come_every_half_epoch_of_the_counted_rows(tmp_path, caps
     fn_args.train_files = [str(tmp_path / "missing-*.gz")]
     fn_args.train_steps = 300
     assert training_plan(fn_args, none) == (dataclasses.replace(none, train_steps=300), 300)
+
+
+def test_validation_rows_served_from_memory_keep_their_batches_and_order():
+    """in_memory: the same batches in the same order (sparse features included), from
+    tensors held in memory; an empty dataset stays as it is."""
+
+    def batch(i):
+        return {"ids": tf.sparse.from_dense(tf.fill([2, 3], i))}, tf.fill([2], i)
+
+    dataset = tf.data.Dataset.range(11).map(batch).unbatch().batch(3)  # 8 batches, last 1 row
+    served = in_memory(dataset)
+    for (features, label), (want_features, want_label) in zip(served, dataset, strict=True):
+        assert label.numpy().tolist() == want_label.numpy().tolist()
+        assert tf.sparse.to_dense(features["ids"]).numpy().tolist() == (
+            tf.sparse.to_dense(want_features["ids"]).numpy().tolist()
+        )
+    empty = dataset.take(0)
+    assert in_memory(empty) is empty
