@@ -397,3 +397,36 @@ def test_size_comparison_runs_the_other_commit_from_a_worktree_it_removes(tmp_pa
         compare_runs.compare_default_runs("HEAD", ("--rows", "0"), 1, tmp_path, print)
     assert "--rows" in (tmp_path / "old_run_1.log").read_text()
     assert compare_runs.git("worktree", "list") == before
+
+
+def test_profile_summary_sorts_each_components_samples_into_causes():
+    """pipeline.bench.profile_run: samples go to the component whose executor is on the
+    stack and to the first cause with a frame on it; shares per component add up to 1."""
+    from pipeline.bench import profile_run
+
+    def frame(name, file):
+        return {"name": name, "file": file}
+
+    frames = [
+        frame("Do", "site-packages/tfx/components/trainer/executor.py"),
+        frame("export_pair", "model_code/rocket_export.py"),
+        frame("fit", "site-packages/tf_keras/src/engine/training.py"),
+        frame("Do", "site-packages/tfx/components/transform/executor.py"),
+        frame("get_deep_size", "apache_beam/runners/worker/statecache.py"),
+        frame("run", "pipeline/cli/run.py"),
+    ]
+    profile = {"samples": [[0, 1], [0, 2], [0, 2], [0, 2, 5], [3, 4], [3], [5]],
+               "weights": [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 9.0]}  # fmt: skip
+    summary = profile_run.summarize({"shared": {"frames": frames}, "profiles": [profile]})
+    assert set(summary) == {"Trainer", "Transform"}  # the CLI's own samples are no component's
+    assert summary["Trainer"] == {
+        "samples_seconds": 4.0,
+        "causes": {"training steps": 0.75, "export of the two SavedModels": 0.25},
+    }
+    assert summary["Transform"]["causes"] == {
+        "Beam's state cache weighing side inputs (objsize)": 0.5,
+        profile_run.OTHER: 0.5,
+    }
+    assert "| Trainer | 80 | 75% training steps; 25% export" in profile_run.markdown(
+        summary, {"Trainer": 80}, "rocket run"
+    )
