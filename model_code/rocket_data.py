@@ -173,7 +173,8 @@ def training_plan(fn_args, train: rocket_config.TrainConfig,
     if steps and not (train.num_epochs or epoch_checks):
         return dataclasses.replace(train, train_steps=steps), steps
     rows = count_rows(fn_args.train_files)
-    limited = step_budget(train, rows, steps)
+    chosen = steps or auto_steps(train, rows)
+    limited = epoch_limited_steps(train, rows, chosen)
     train = dataclasses.replace(train, train_steps=limited)
     if epoch_checks:
         train = dataclasses.replace(train, eval_every_steps=epoch_check_steps(train, rows, limited))
@@ -184,8 +185,7 @@ def training_plan(fn_args, train: rocket_config.TrainConfig,
                 f" (chosen from the rows: {rocket_config.AUTO_EPOCHS} epochs of "
                 f"{epoch_steps(train, rows)} steps, at least {rocket_config.AUTO_MIN_STEPS})"
             )
-            steps = auto_steps(train, rows)
-        budget = f"at most {limited} steps (of {steps})" if train.num_epochs else f"{steps} steps"
+        budget = f"at most {limited} steps (of {chosen})" if train.num_epochs else f"{chosen} steps"
         epochs = f"num_epochs {train.num_epochs:g} over " if train.num_epochs else ""
         print(
             f"[Trainer] {epochs}{rows:,} train rows ({train.validation_fraction:.0%} held out "

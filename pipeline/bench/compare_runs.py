@@ -89,7 +89,7 @@ def compare_default_runs(
                             f"{code}_run_{index + 1}",
                             log,
                             checkout=roots[code],
-                        )  # fmt: skip
+                        )
                     )
         finally:
             git("worktree", "remove", "--force", str(tree))
