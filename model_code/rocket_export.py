@@ -14,6 +14,7 @@ replays at load time so the first real request does not pay for graph warm-up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Collection
@@ -141,6 +142,21 @@ def write_warmup_requests(export_dir: str, raw_spec: dict, batch_sizes=(1, 32)) 
     return path
 
 
+def _without_keras_traces():
+    """What Keras' own `Model.save(save_traces=False)` sets, around saving a tf.Module.
+    The module holds a Keras layer (the TFT layer), whose call functions Keras would
+    otherwise trace and save so that the layer could be loaded back as a Keras layer:
+    nothing does that (TF Serving and TFMA call the signature), and the tracing was
+    about 5 s of the two exports on the default run. tf_keras has no public switch for
+    a tf.Module; its option scope is imported from the pinned tf_keras 2.16, and without
+    it the export still works, with the traces."""
+    try:
+        from tf_keras.src.saving.legacy.saved_model.utils import keras_option_scope
+    except ImportError:  # another tf_keras layout: save with the traces
+        return contextlib.nullcontext()
+    return keras_option_scope(save_traces=False, in_tf_saved_model_scope=False)
+
+
 def export_net(
     path: rocket_model.NetPath,
     tft_output: tft.TFTransformOutput,
@@ -153,7 +169,8 @@ def export_net(
     # The tf.function itself (it has an input signature), not a concrete function: a
     # concrete function that reads distributed variables (multi-worker training) cannot
     # be saved. On one machine both give the same signature.
-    tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
+    with _without_keras_traces():
+        tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
     write_warmup_requests(export_dir, module.raw_spec)
 
 

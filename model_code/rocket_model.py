@@ -428,8 +428,19 @@ class RocketLaunchingModel(keras.Model):
 def build_model(
     config: rocket_config.RocketConfig, table_sizes: dict[str, int]
 ) -> RocketLaunchingModel:
-    """The model, compiled with the configured optimizer and learning rate (EasyRec's
-    train_config; the seed's: Adam with exponential decay)."""
+    """The model, its weights created (called once on an empty batch, so they are drawn
+    now, from the random state of this moment, not at the first training step), compiled
+    with the configured optimizer and learning rate (EasyRec's train_config; the seed's:
+    Adam with exponential decay)."""
     model = RocketLaunchingModel(config.model, config.model_features(), table_sizes)
+    model(empty_batch(config))
     model.compile(optimizer=rocket_optimizers.make_optimizer(config.train))
     return model
+
+
+def empty_batch(config: rocket_config.RocketConfig) -> dict[str, tf.SparseTensor]:
+    """Transformed features of no row: every feature's ids, none of them."""
+    empty = tf.SparseTensor(
+        tf.zeros([0, 2], tf.int64), tf.zeros([0], tf.int64), tf.constant([0, 1], tf.int64)
+    )
+    return {rocket_preprocessing.transformed_name(f.name): empty for f in config.model_features()}

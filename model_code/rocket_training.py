@@ -1,7 +1,7 @@
 """Training the pair: the loop with its progress log and NaN guard, the validation checks
-that keep the best weights, the linear baseline, the Trainer's in-graph evaluation and
-the exports (rocket_export) on the chief. What it reads is rocket_data's; the memory
-estimate printed first is rocket_memory's."""
+that keep the best weights, the linear baseline (trained in the same pass), the
+Trainer's in-graph evaluation and the exports (rocket_export) on the chief. What it
+reads is rocket_data's; the memory estimate printed first is rocket_memory's."""
 
 from __future__ import annotations
 
@@ -51,11 +51,13 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
         step = self.step
         if self.started is None:
             self.started = time.time()
-        if not math.isfinite(loss):
-            raise TrainingError(
-                f"the training loss became {loss} at step {step}; nothing is exported "
-                "(lower the learning rate or check the input data)"
-            )
+        for name, value in logs.items():  # the pair's, and the linear baseline's beside it
+            if name.endswith("total_loss") and not math.isfinite(float(value)):
+                whose = "" if name == "total_loss" else " of the linear baseline"
+                raise TrainingError(
+                    f"the training loss{whose} became {float(value)} at step {step}; nothing "
+                    "is exported (lower the learning rate or check the input data)"
+                )
         if self.report and (step % self.every == 0 or step == self.total_steps):
             elapsed = time.time() - self.started
             rate = (step - 1) * self.batch_size / elapsed if elapsed > 0 else float("nan")
@@ -75,28 +77,44 @@ class BestModelKeeper(keras.callbacks.Callback):
     the weights with the best validation AUC of the net that serves (the light net; the
     booster when it is trained alone) (keep "best"), and asks training to stop once that
     AUC has not improved for `patience` steps (early_stop).
-    EasyRec's export_config: exporter_type best, enable_early_stop, max_check_steps."""
+    EasyRec's export_config: exporter_type best, enable_early_stop, max_check_steps.
+
+    In a joint fit (PairWithLinear) each member model has its own keeper: `target` is the
+    model whose weights it keeps, `log_prefix` where its metrics are in the logs, and
+    `group` the keepers that must all have stopped before training ends. A keeper that
+    has stopped ignores the later checks and, at the end, puts back the weights it
+    would have ended with alone."""
 
     def __init__(self, every: int, keep_best: bool, early_stop: bool, patience: int,
                  report: bool = True, prefix: str = "[Trainer]",
-                 net: str = rocket_model.LIGHT):  # fmt: skip
+                 net: str = rocket_model.LIGHT, target: keras.Model | None = None,
+                 log_prefix: str = ""):  # fmt: skip
         super().__init__()
         self.net = net
-        self.monitor = f"val_auc_{net}"  # the model's metric of that net's AUC
+        self.monitor = f"val_{log_prefix}auc_{net}"  # the model's metric of that net's AUC
         self.every, self.keep_best = every, keep_best
         self.early_stop, self.patience, self.report = early_stop, patience, report
         self.prefix = prefix
-        self.step = 0
+        self.target = target
+        self.group: list[BestModelKeeper] = [self]
+        self.step = 0  # steps trained, counted on after this keeper stopped
+        self.stopped_step: int | None = None  # where this keeper stopped, when it did
         self.best: float | None = None
         self.best_step = 0
         self.best_weights: list | None = None
+        self.stopped_weights: list | None = None  # keep "final" while others go on
         self.checks: list[tuple[int, float]] = []
         self.stop_reason = ""
+
+    def _kept(self) -> keras.Model:
+        return self.target if self.target is not None else self.model
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.step += 1
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.stopped_step is not None:
+            return
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(float(value)):
             raise TrainingError(
@@ -109,7 +127,7 @@ class BestModelKeeper(keras.callbacks.Callback):
         if self.best is None or value > self.best:
             self.best, self.best_step = value, self.step
             if self.keep_best:
-                self.best_weights = self.model.get_weights()
+                self.best_weights = self._kept().get_weights()
         if self.report:
             print(
                 f"{self.prefix} step {self.step}: validation auc_{self.net}={value:.4f} "
@@ -121,24 +139,68 @@ class BestModelKeeper(keras.callbacks.Callback):
                 f"early stop: no better validation AUC in the {self.step - self.best_step} "
                 f"steps after step {self.best_step}"
             )
-            self.model.stop_training = True
+            self.stopped_step = self.step
+            if not self.keep_best and len(self.group) > 1:
+                self.stopped_weights = self._kept().get_weights()
+            if all(keeper.stopped_step is not None for keeper in self.group):
+                self.model.stop_training = True
 
     def restore_best(self) -> int:
-        """Put the kept weights back (keep "best"); the step whose weights are exported."""
-        if self.keep_best and self.best_weights is not None and self.best_step != self.step:
-            self.model.set_weights(self.best_weights)
+        """Put the kept weights back (keep "best"), or the weights of the step where this
+        keeper stopped while the others trained on; the step whose weights are exported."""
+        if self.keep_best and self.best_weights is not None:
+            if self.best_step != self.step:
+                self._kept().set_weights(self.best_weights)
             return self.best_step
-        return self.step
+        if self.stopped_weights is not None and self.stopped_step != self.step:
+            self._kept().set_weights(self.stopped_weights)
+        return self.stopped_step or self.step
 
     def summary(self, exported_step: int) -> dict:
         return {
             "exported_step": exported_step,
-            "stopped_at_step": self.step,
+            "stopped_at_step": self.stopped_step or self.step,
             "stop_reason": self.stop_reason or "reached train_steps",
             f"best_validation_auc_{self.net}": self.best,
             "best_validation_step": self.best_step,
             "validation_checks": [[step, round(auc, 6)] for step, auc in self.checks],
         }
+
+
+LINEAR_LOGS = "linear_"  # the linear baseline's metrics in a joint fit's logs
+
+
+class PairWithLinear(keras.Model):
+    """The pair and the linear baseline trained in one pass: each step updates both on the
+    same batch, each with its own optimizer (their variables are apart, so neither's
+    gradients reach the other), and each check validates both. One read of the data and
+    one trace of the steps instead of a second fit: the second fit cost about a quarter
+    of the Trainer's time on the default run (issue 26). The linear baseline's metrics
+    are the pair's names with LINEAR_LOGS before them."""
+
+    def __init__(self, pair: rocket_model.RocketLaunchingModel,
+                 linear: rocket_model.RocketLaunchingModel, **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        self.pair, self.linear = pair, linear
+
+    @property
+    def metrics(self) -> list:
+        return [*self.pair.metrics, *self.linear.metrics]
+
+    def call(self, features: dict, training: bool = False) -> dict:
+        return self.pair(features, training=training)
+
+    @staticmethod
+    def _joined(pair_logs: dict, linear_logs: dict) -> dict:
+        return {**pair_logs, **{LINEAR_LOGS + name: v for name, v in linear_logs.items()}}
+
+    @tf.autograph.experimental.do_not_convert
+    def train_step(self, data: tuple) -> dict:
+        return self._joined(self.pair.train_step(data), self.linear.train_step(data))
+
+    @tf.autograph.experimental.do_not_convert
+    def test_step(self, data: tuple) -> dict:
+        return self._joined(self.pair.test_step(data), self.linear.test_step(data))
 
 
 def table_sizes(config: rocket_config.RocketConfig, tft_output: tft.TFTransformOutput) -> dict:
@@ -157,14 +219,12 @@ def train_and_export(
     role: WorkerRole | None = None,
     hyperparameters: dict | None = None,
 ) -> dict:
-    """Train the pair, export light (serving) and booster, return the eval metrics.
-    `read_splits` gives fresh datasets (rocket_data.read_splits): the pair and the linear
-    baseline each read their own, so both see the same batches from the first (a second
-    iterator of one seeded shuffle continues from the epochs the first consumed, which
-    its prefetching makes timing-dependent). With validation rows, training checks the
-    light net on them as config.train says (keep, early_stop) and the metrics say which
-    step was exported and why it stopped; `hyperparameters` (a Tuner's, already in
-    `config`) are recorded with them.
+    """Train the pair (and, as config.train says, the linear baseline beside it), export
+    light (serving) and booster, return the eval metrics. `read_splits` gives the
+    datasets (rocket_data.read_splits). With validation rows, training checks the light
+    net on them as config.train says (keep, early_stop) and the metrics say which step
+    was exported and why it stopped; `hyperparameters` (a Tuner's, already in `config`)
+    are recorded with them.
 
     Every worker of a multi-worker strategy runs all of this (fit, evaluate and the saves
     are collective); only the chief writes to `serving_model_dir` and `model_run_dir`,
@@ -184,13 +244,22 @@ def train_and_export(
             flush=True,
         )
     splits = read_splits()
-    model, training = fit_model(
-        config, sizes, splits.train, splits.validation, train_steps, strategy, role
-    )
-    evaluation = model.evaluate(splits.eval, verbose=0, return_dict=True)
-    metrics = {name: float(value) for name, value in evaluation.items()}
-    if not all(math.isfinite(v) for v in metrics.values()):
-        raise TrainingError(f"non-finite evaluation metrics {metrics}; nothing is exported")
+    if config.train.linear_baseline:
+        joint, trainings = fit_pair_and_linear(
+            config, sizes, splits.train, splits.validation, train_steps, strategy, role
+        )
+        model, training, linear_training = joint.pair, trainings[0], trainings[1]
+        evaluated = joint
+    else:
+        model, training = fit_model(
+            config, sizes, splits.train, splits.validation, train_steps, strategy, role
+        )
+        evaluated = model
+    evaluation = evaluated.evaluate(splits.eval, verbose=0, return_dict=True)
+    evaluation = {name: float(value) for name, value in evaluation.items()}
+    if not all(math.isfinite(v) for v in evaluation.values()):
+        raise TrainingError(f"non-finite evaluation metrics {evaluation}; nothing is exported")
+    metrics = {k: v for k, v in evaluation.items() if not k.startswith(LINEAR_LOGS)}
     metrics["training"] = training
     if hyperparameters:
         training["hyperparameters"] = hyperparameters
@@ -201,9 +270,11 @@ def train_and_export(
             flush=True,
         )
     if config.train.linear_baseline:
-        metrics["linear_baseline"] = train_linear_baseline(
-            config, sizes, read_splits(), train_steps, strategy, role
-        )
+        metrics["linear_baseline"] = {
+            "auc": evaluation[f"{LINEAR_LOGS}auc_light"],
+            "exported_step": linear_training["exported_step"],
+            "stop_reason": linear_training["stop_reason"],
+        }
         if role.is_chief:
             print(
                 f"[Trainer] linear baseline (a logistic regression over the same ids and tag "
@@ -230,29 +301,21 @@ def train_and_export(
     return metrics
 
 
-def train_linear_baseline(
-    config: rocket_config.RocketConfig,
-    sizes: dict[str, int],
-    splits: rocket_data.Splits,
-    train_steps: int,
-    strategy: tf.distribute.Strategy,
-    role: WorkerRole,
-) -> dict:
-    """rocket_config.LINEAR_MODEL trained by fit_model on fresh datasets of the pair's
-    rows (same seed, batches, validation checks and early stop): its eval AUC and what
-    training kept."""
+def linear_config(config: rocket_config.RocketConfig) -> rocket_config.RocketConfig:
+    """The linear baseline: config's features, rows and training, rocket_config.LINEAR_MODEL
+    for a model."""
     changes = {f"model.{name}": value for name, value in rocket_config.LINEAR_MODEL.items()}
-    linear = rocket_config.with_changes(config, **changes)
-    model, training = fit_model(
-        linear, sizes, splits.train, splits.validation, train_steps, strategy, role,
-        prefix="[Trainer] linear baseline:",
-    )  # fmt: skip
-    evaluation = model.evaluate(splits.eval, verbose=0, return_dict=True)
-    return {
-        "auc": float(evaluation["auc_light"]),
-        "exported_step": training["exported_step"],
-        "stop_reason": training["stop_reason"],
-    }
+    return rocket_config.with_changes(config, **changes)
+
+
+def _seeded_model(
+    config: rocket_config.RocketConfig, sizes: dict[str, int], strategy: tf.distribute.Strategy
+) -> rocket_model.RocketLaunchingModel:
+    """A model built under `strategy` right after seeding: the same initial weights
+    whatever was built before it."""
+    keras.utils.set_random_seed(config.train.seed)
+    with strategy.scope():
+        return rocket_model.build_model(config, sizes)
 
 
 def fit_model(
@@ -266,62 +329,103 @@ def fit_model(
     prefix: str = "[Trainer]",
 ) -> tuple[rocket_model.RocketLaunchingModel, dict]:
     """A seeded pair built under `strategy` and trained as config.train says (validation
-    checks, kept weights, early stop when there is validation data); the Trainer's
-    training and every Tuner trial's. Returns the model and what training kept."""
-    keras.utils.set_random_seed(config.train.seed)
+    checks, kept weights, early stop when there is validation data); every Tuner trial's
+    training, and the Trainer's without a linear baseline. Returns the model and what
+    training kept."""
+    model = _seeded_model(config, sizes, strategy)
+    (training,) = _fit(
+        model, [(model, "", prefix)], train_dataset, validation_dataset, train_steps,
+        config.train, role,
+    )  # fmt: skip
+    return model, training
+
+
+def fit_pair_and_linear(
+    config: rocket_config.RocketConfig,
+    sizes: dict[str, int],
+    train_dataset: tf.data.Dataset,
+    validation_dataset: tf.data.Dataset | None,
+    train_steps: int,
+    strategy: tf.distribute.Strategy,
+    role: WorkerRole,
+) -> tuple[PairWithLinear, list[dict]]:
+    """The pair and linear_config(config) trained in one pass (PairWithLinear), each
+    seeded as if built alone, each with its own validation checks, kept weights and early
+    stop: each ends with the weights fit_model would give it on the same batches.
+    Training goes on while either still improves; returns the joint model and what
+    training kept of each (the pair's, the linear baseline's)."""
+    pair = _seeded_model(config, sizes, strategy)
+    linear = _seeded_model(linear_config(config), sizes, strategy)
     with strategy.scope():
-        model = rocket_model.build_model(config, sizes)
+        joint = PairWithLinear(pair, linear, name="pair_with_linear")
+        joint.compile(optimizer=pair.optimizer)  # Keras wants one; each member steps its own
+    members = [(pair, "", "[Trainer]"), (linear, LINEAR_LOGS, "[Trainer] linear baseline:")]
+    trainings = _fit(
+        joint, members, train_dataset, validation_dataset, train_steps, config.train, role
+    )
+    return joint, trainings
+
+
+def _fit(
+    model: keras.Model,
+    members: list[tuple[keras.Model, str, str]],
+    train_dataset: tf.data.Dataset,
+    validation_dataset: tf.data.Dataset | None,
+    train_steps: int,
+    train: rocket_config.TrainConfig,
+    role: WorkerRole,
+) -> list[dict]:
+    """Fit `model`; with validation data, Keras epochs of one check interval each and a
+    BestModelKeeper per member (its model, its logs' prefix, its print prefix), the kept
+    weights put back at the end. Returns what was kept of each member and why it stopped."""
     guard = ProgressAndNanGuard(
-        train_steps, config.train.log_every_steps, config.train.batch_size, role.is_chief, prefix
+        train_steps, train.log_every_steps, train.batch_size, role.is_chief, members[0][2]
     )
     if validation_dataset is None:
         model.fit(
             train_dataset, epochs=1, steps_per_epoch=train_steps, verbose=0, callbacks=[guard]
         )
-        training = {"exported_step": train_steps, "stopped_at_step": train_steps,
-                    "stop_reason": "reached train_steps (no validation data)"}  # fmt: skip
-    else:
-        training = fit_with_validation(
-            model, train_dataset, validation_dataset, train_steps, config.train, guard,
-            role.is_chief, prefix,
-        )  # fmt: skip
-    return model, training
-
-
-def fit_with_validation(
-    model: keras.Model,
-    train_dataset: tf.data.Dataset,
-    validation_dataset: tf.data.Dataset,
-    train_steps: int,
-    train: rocket_config.TrainConfig,
-    guard: ProgressAndNanGuard,
-    report: bool,
-    prefix: str = "[Trainer]",
-) -> dict:
-    """Keras epochs of one check interval each, validation after each; the kept weights
-    put back at the end. Returns what was kept and why training stopped."""
+        kept = {"exported_step": train_steps, "stopped_at_step": train_steps,
+                "stop_reason": "reached train_steps (no validation data)"}  # fmt: skip
+        return [dict(kept) for _ in members]
     train = dataclasses.replace(train, train_steps=train_steps)  # TrainArgs' count wins
     every = train.check_every()
     checks = -(-train_steps // every)
     guard.total_steps = checks * every
-    keeper = BestModelKeeper(
-        every, train.keep == "best", train.early_stop, train.patience(), report, prefix,
-        net=rocket_model.served_net(model.rocket),
-    )  # fmt: skip
+    keepers = [
+        BestModelKeeper(
+            every,
+            train.keep == "best",
+            train.early_stop,
+            train.patience(),
+            role.is_chief,
+            prefix,
+            net=rocket_model.served_net(member.rocket),
+            target=member,
+            log_prefix=log_prefix,
+        )  # fmt: skip
+        for member, log_prefix, prefix in members
+    ]
+    for keeper in keepers:
+        keeper.group = keepers
     model.fit(
         train_dataset,
         epochs=checks,
         steps_per_epoch=every,
         validation_data=validation_dataset,
         verbose=0,
-        callbacks=[guard, keeper],
+        callbacks=[guard, *keepers],
     )
-    exported = keeper.restore_best()
-    summary = keeper.summary(exported)
-    if report:
-        which = "best validation AUC" if exported == keeper.best_step else "final weights"
-        print(
-            f"{prefix} keeping the weights of step {exported} ({which}); {summary['stop_reason']}",
-            flush=True,
-        )
-    return summary
+    summaries = []
+    for keeper in keepers:
+        exported = keeper.restore_best()
+        summary = keeper.summary(exported)
+        if role.is_chief:
+            which = "best validation AUC" if exported == keeper.best_step else "final weights"
+            print(
+                f"{keeper.prefix} keeping the weights of step {exported} ({which}); "
+                f"{summary['stop_reason']}",
+                flush=True,
+            )
+        summaries.append(summary)
+    return summaries

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
+import os
 
 import rocket_export
 import tensorflow_model_analysis as tfma
@@ -29,7 +32,13 @@ from pipeline.component_ids import (
     STATISTICS_GEN,
     TRAINER,
 )
-from pipeline.settings import PREPROCESSING_FN, RUN_FN, TUNER_FN, PipelineSettings
+from pipeline.settings import (
+    MODULE_FILE,
+    PREPROCESSING_FN,
+    RUN_FN,
+    TUNER_FN,
+    PipelineSettings,
+)
 
 # KFP runtime parameters of compiled pipelines (settings.runtime_parameters). TFX's KFP v2
 # compiler takes a RuntimeParameter only as a whole execution property, so the training
@@ -39,6 +48,19 @@ TRAIN_ARGS_PARAMETER = "train_args"  # Trainer's TrainArgs as JSON
 # The gate and the bad-row limit: set per run without recompiling (`--param max_auc_drop=…`).
 GATE_PARAMETERS = ("min_auc", "max_auc_drop", "min_lift_over_linear")
 MAX_BAD_ROWS_PARAMETER = "max_bad_rows"
+
+
+CODE_FINGERPRINT_KEY = "model_code_sha256"  # in Transform's and Trainer's custom_config
+
+
+def code_fingerprint(folder: str = os.path.dirname(MODULE_FILE)) -> str:
+    """SHA-256 over the names and contents of the module folder's .py files."""
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(folder, "*.py"))):
+        digest.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as handle:
+            digest.update(handle.read() + b"\0")
+    return digest.hexdigest()
 
 
 def _runtime(settings: PipelineSettings, name: str, ptype: type, value):
@@ -166,9 +188,12 @@ def _metrics(
 
 
 def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
-    """The whole pipeline. Local runs hand `module_file` to Transform and Trainer; compiled
-    runs (settings.module_in_image) name the same functions by import path, because the
-    image has the project installed and nothing must be packaged at compile time."""
+    """The whole pipeline. Transform, Tuner and Trainer name the module's functions by
+    import path (model_code/ is installed as top-level modules): TFX would otherwise
+    build a wheel of model_code/ when compiling and pip-install it into a temporary
+    folder in each of them (3 s each here), and a compiled package must not write under
+    its pipeline root at compile time (settings.module_in_image). Only a module file
+    other than the installed one is handed over as `module_file`."""
     config = settings.config
     custom_config = {CONFIG_KEY: config.to_json()}
     # Transform gets only what preprocessing reads: a model or training change keeps its
@@ -187,10 +212,17 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             ptype=str,
             default=json.dumps({"num_steps": config.train.train_steps}),
         )
-    if settings.module_in_image:
+    if settings.module_in_image or settings.module_file == MODULE_FILE:
         transform_code = {"preprocessing_fn": PREPROCESSING_FN}
         trainer_code = {"run_fn": RUN_FN}
         tuner_code = {"tuner_fn": TUNER_FN}
+        if not settings.module_in_image:
+            # TFX's cache keys on the functions' names only: the code's own fingerprint
+            # makes an edit of model_code/ rerun Transform and Trainer, as a module_file
+            # (whose wheel is named by the folder's hash) would.
+            fingerprint = {CODE_FINGERPRINT_KEY: code_fingerprint()}
+            custom_config = {**custom_config, **fingerprint}
+            transform_config = {**transform_config, **fingerprint}
     else:
         transform_code = trainer_code = tuner_code = {"module_file": settings.module_file}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import cli, kubeflow_compiler, tfx_pipeline
 from pipeline.kubeflow_compiler import BeamOptions, CompileError, CompileOptions
-from pipeline.settings import MAX_AUC_DROP, MIN_AUC
+from pipeline.settings import MAX_AUC_DROP, MIN_AUC, MODULE_FILE
 
 DEFAULT_STEPS = rocket_config.TrainConfig().train_steps
 
@@ -556,8 +557,9 @@ def test_compiling_writes_nothing_under_the_pipeline_root(tmp_path):
 
 
 def test_module_file_would_have_written_a_wheel_under_the_root(tmp_path):
-    """The check above can fail: with module_file (local-run settings) TFX packages
-    model_code/ into the pipeline root while compiling. This is what module_in_image avoids."""
+    """The check above can fail: given a module_file (a copy of model_code/ here), TFX
+    packages its folder into the pipeline root while compiling. This is what
+    module_in_image avoids."""
     from dataclasses import replace
 
     from tfx import v1 as tfx
@@ -570,7 +572,15 @@ def test_module_file_would_have_written_a_wheel_under_the_root(tmp_path):
         data=DATA,
         image=IMAGE,
     )
-    settings = replace(kubeflow_compiler.build_settings(options), module_in_image=False)
+    module_copy = tmp_path / "model_code"
+    shutil.copytree(
+        Path(MODULE_FILE).parent, module_copy, ignore=shutil.ignore_patterns("*.egg-info")
+    )
+    settings = replace(
+        kubeflow_compiler.build_settings(options),
+        module_in_image=False,
+        module_file=str(module_copy / "rocket_module.py"),
+    )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=IMAGE)
     )
@@ -710,18 +720,22 @@ def test_split_data_path_rejects_globs_in_folders():
         kubeflow_compiler.split_data_path("gs://b/*/x.csv")
 
 
-def test_local_runs_keep_module_file_and_fixed_values(tmp_path):
-    """`rocket run` settings: module_file, a TrainArgs proto, no runtime parameter."""
+def test_local_runs_name_the_module_by_import_path_with_its_fingerprint(tmp_path):
+    """`rocket run` settings: the installed module's functions by import path (no wheel to
+    build and pip-install), its code's fingerprint in custom_config so an edit reruns
+    Transform and Trainer despite the cache, a TrainArgs proto, no runtime parameter."""
     from tfx.orchestration import data_types
 
-    from pipeline.settings import MODULE_FILE
+    from pipeline.settings import PREPROCESSING_FN, RUN_FN
 
     nodes = local_pipeline_nodes(tmp_path)
+    assert nodes["Transform"].exec_properties["preprocessing_fn"] == PREPROCESSING_FN
+    assert nodes["Trainer"].exec_properties["run_fn"] == RUN_FN
+    fingerprint = tfx_pipeline.code_fingerprint()
     for name in ("Transform", "Trainer"):
-        assert nodes[name].exec_properties["module_file"] == MODULE_FILE
-    assert "preprocessing_fn" not in nodes["Transform"].exec_properties or (
-        nodes["Transform"].exec_properties["preprocessing_fn"] is None
-    )
+        assert nodes[name].exec_properties.get("module_file") is None
+        custom_config = json.loads(nodes[name].exec_properties["custom_config"])
+        assert custom_config[tfx_pipeline.CODE_FINGERPRINT_KEY] == fingerprint
     for node in nodes.values():
         for value in node.exec_properties.values():
             assert not isinstance(value, data_types.RuntimeParameter), node.id
@@ -919,3 +933,19 @@ def test_tuning_puts_tfx_tuner_between_transform_and_trainer(tmp_path):
     assert "module_file" not in tuner
     assert "Tuner" in spec.root.dag.tasks["Trainer"].dependent_tasks
     assert callable(importlib.import_module("rocket_module").tuner_fn)
+
+
+def test_code_fingerprint_changes_with_any_module_file(tmp_path):
+    """An edit, a new file or a renamed one in the module folder changes the fingerprint
+    Transform and Trainer are cached by; the same files give the same one."""
+    (tmp_path / "rocket_module.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    first = tfx_pipeline.code_fingerprint(str(tmp_path))
+    assert tfx_pipeline.code_fingerprint(str(tmp_path)) == first
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert tfx_pipeline.code_fingerprint(str(tmp_path)) == first
+    (tmp_path / "rocket_module.py").write_text("x = 2\n")
+    edited = tfx_pipeline.code_fingerprint(str(tmp_path))
+    assert edited != first
+    (tmp_path / "rocket_extra.py").write_text("")
+    assert tfx_pipeline.code_fingerprint(str(tmp_path)) not in (first, edited)

@@ -376,3 +376,58 @@ def test_the_benchmarks_linear_baseline_is_a_logistic_regression_over_ids_and_to
 
     delta = logits_with_user([3] * 8) - logits_with_user([11] * 8)
     assert np.allclose(delta, delta[0], atol=1e-5) and np.abs(delta).max() > 0
+
+
+def _fit_datasets(config, rows=1024, batch_size=128):
+    """A repeated train dataset and a validation dataset of `batch`'s rows."""
+    features, label = batch(config, size=rows, seed=3)
+    train = tf.data.Dataset.from_tensor_slices((features, label)).batch(batch_size).repeat()
+    validation_features, validation_label = batch(config, size=256, seed=4)
+    validation = tf.data.Dataset.from_tensors((validation_features, validation_label))
+    return train, validation
+
+
+def test_the_linear_baseline_trained_beside_the_pair_ends_as_each_would_alone():
+    """One joint pass (the Trainer's) gives each member the weights, kept step and stop
+    that fit_model gives it alone on the same batches: neither's gradients reach the
+    other, each keeper keeps its own best and a member that stops early is put back to
+    the weights it stopped with (here the pair keeps its final weights, keep "final")."""
+    import rocket_training
+    from rocket_distribution import WorkerRole
+
+    config = small_config(**{"train.keep": "final", "train.eval_every_steps": 10,
+                             "train.max_check_steps": 20, "train.learning_rate": 0.05})  # fmt: skip
+    sizes = {f.name: TABLE_SIZE for f in config.model_features()}
+    strategy, role = tf.distribute.get_strategy(), WorkerRole()
+    steps = 200
+
+    def alone(which):
+        train, validation = _fit_datasets(which)
+        return rocket_training.fit_model(which, sizes, train, validation, steps, strategy, role)
+
+    pair, pair_alone = alone(config)
+    linear, linear_alone = alone(rocket_training.linear_config(config))
+    train, validation = _fit_datasets(config)
+    joint, (pair_joint, linear_joint) = rocket_training.fit_pair_and_linear(
+        config, sizes, train, validation, steps, strategy, role
+    )
+    assert pair_joint == pair_alone and linear_joint == linear_alone
+    assert pair_alone["stopped_at_step"] != linear_alone["stopped_at_step"]  # one went on
+    for member, reference in ((joint.pair, pair), (joint.linear, linear)):
+        for got, expected in zip(member.get_weights(), reference.get_weights(), strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    evaluation = joint.evaluate(validation, verbose=0, return_dict=True)
+    alone_linear = linear.evaluate(validation, verbose=0, return_dict=True)
+    assert evaluation["linear_auc_light"] == pytest.approx(alone_linear["auc_light"], abs=1e-5)
+    assert evaluation["auc_light"] == pytest.approx(
+        pair.evaluate(validation, verbose=0, return_dict=True)["auc_light"], abs=1e-5
+    )
+
+
+def test_a_non_finite_linear_baseline_loss_stops_the_joint_fit():
+    import rocket_training
+
+    guard = rocket_training.ProgressAndNanGuard(10, 5, 128, report=False)
+    guard.on_train_batch_end(0, {"total_loss": 0.7, "linear_total_loss": 0.6})
+    with pytest.raises(rocket_training.TrainingError, match="loss of the linear baseline"):
+        guard.on_train_batch_end(1, {"total_loss": 0.7, "linear_total_loss": float("nan")})

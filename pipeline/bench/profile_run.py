@@ -34,7 +34,6 @@ COMPONENTS = {
 CAUSES = (
     ("Beam's state cache weighing side inputs (objsize)", "get_deep_size", "statecache"),
     ("export of the two SavedModels", "export_pair", "rocket_export"),
-    ("the linear baseline (its fit, checks, eval)", "train_linear_baseline", "rocket_training"),
     ("TF tracing (tf.function, dataset maps)", "trace_function", "tracing_compilation"),
     ("TFT tracing of preprocessing_fn", "_trace_preprocessing_fn", "tensorflow_transform"),
     ("evaluation (validation checks, the eval split)", "evaluate", "tf_keras"),
