@@ -9,6 +9,7 @@ training and in serving alike.
 from __future__ import annotations
 
 import rocket_config
+import rocket_vocabularies
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -72,21 +73,6 @@ def _bucket_ids(raw: tf.SparseTensor, feature: rocket_config.FeatureConfig) -> t
     return _rows_of(ids, raw.indices[:, 0], raw.dense_shape[0])
 
 
-def _ids_of(tokens: tf.Tensor, keep: tf.Tensor | None, feature) -> tf.Tensor:
-    """Embedding ids of 1-D string tokens: a hash bucket, or the TFT vocabulary (counted
-    on the kept tokens only) with its OOV buckets."""
-    if feature.hash_bucket_size:
-        return tf.strings.to_hash_bucket_fast(tokens, feature.hash_bucket_size)
-    counted = tokens if keep is None else tf.boolean_mask(tokens, keep)
-    vocabulary = tft.vocabulary(
-        counted,
-        top_k=feature.top_k,
-        frequency_threshold=feature.frequency_threshold,
-        vocab_filename=vocabulary_name(feature.name),
-    )
-    return tft.apply_vocabulary(tokens, vocabulary, num_oov_buckets=feature.num_oov_buckets)
-
-
 def _within_first(keep: tf.Tensor, rowids: tf.Tensor, max_items: int) -> tf.Tensor:
     """`keep`, narrowed to the first `max_items` kept tokens of each row (`rowids` sorted):
     a token's rank among its row's kept tokens is the running count of kept tokens minus
@@ -97,14 +83,14 @@ def _within_first(keep: tf.Tensor, rowids: tf.Tensor, max_items: int) -> tf.Tens
     return keep & (rank < max_items)
 
 
-def feature_ids(
+def feature_tokens(
     raw: tf.SparseTensor, feature: rocket_config.FeatureConfig, max_tag_items: int | None = None
-) -> tf.SparseTensor:
-    """Embedding ids of one feature, one row per example: TFT vocabulary with OOV buckets,
-    a hash bucket, or the bucket id. A tag list has one id per non-empty item, for its
-    first `max_tag_items` non-empty items (all of them when None)."""
-    if feature.kind == rocket_config.BUCKET:
-        return _bucket_ids(raw, feature)
+):
+    """(tokens, counted, to_ids) of an id or tag-list feature: its values as 1-D string
+    tokens, those of them that get an id (what its vocabulary counts), and the function
+    from the tokens' ids to the feature's SparseTensor of ids, one row per example. A tag
+    list has one id per non-empty item, for its first `max_tag_items` non-empty items
+    (all of them when None)."""
     raw = _as_sparse(raw)
     values = raw.values
     if values.dtype != tf.string:
@@ -112,7 +98,7 @@ def feature_ids(
     if feature.kind != rocket_config.TAG:
         # The rows are already right: keep the indices (no ragged round trip, which cost
         # ~10 serving ops per id feature).
-        return tf.SparseTensor(raw.indices, _ids_of(values, None, feature), raw.dense_shape)
+        return values, values, lambda ids: tf.SparseTensor(raw.indices, ids, raw.dense_shape)
     items = tf.strings.split(values, sep=feature.separator)  # ragged [values, items]
     tokens = items.flat_values
     rowids = tf.gather(raw.indices[:, 0], items.value_rowids())
@@ -123,18 +109,51 @@ def feature_ids(
     keep = tf.strings.length(tokens) > 0
     if max_tag_items is not None:
         keep = _within_first(keep, rowids, max_tag_items)
-    ids = _ids_of(tokens, keep, feature)
-    return _rows_of(tf.boolean_mask(ids, keep), tf.boolean_mask(rowids, keep), raw.dense_shape[0])
+
+    def to_ids(ids: tf.Tensor) -> tf.SparseTensor:
+        kept_rows = tf.boolean_mask(rowids, keep)
+        return _rows_of(tf.boolean_mask(ids, keep), kept_rows, raw.dense_shape[0])
+
+    return tokens, tf.boolean_mask(tokens, keep), to_ids
+
+
+def uses_vocabulary(feature: rocket_config.FeatureConfig) -> bool:
+    return feature.kind != rocket_config.BUCKET and not feature.hash_bucket_size
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
-    """TFX Transform entry point; `custom_config[CONFIG_KEY]` is the RocketConfig JSON."""
+    """TFX Transform entry point; `custom_config[CONFIG_KEY]` is the RocketConfig JSON.
+    Each feature's embedding ids: its TFT vocabulary with OOV buckets (all the features'
+    vocabularies computed in one analyzer, rocket_vocabularies), a hash bucket, or the
+    bucket id."""
     config = rocket_config.RocketConfig.from_json(custom_config[CONFIG_KEY])
+    features = config.model_features()
+    tokens = {
+        f.name: feature_tokens(inputs[f.name], f, max_tag_items=config.max_tag_items)
+        for f in features
+        if f.kind != rocket_config.BUCKET
+    }
+    with_vocabulary = [f for f in features if uses_vocabulary(f)]
+    files = rocket_vocabularies.vocabularies(
+        {f.name: tokens[f.name][1] for f in with_vocabulary},
+        {f.name: (f.frequency_threshold, f.top_k) for f in with_vocabulary},
+        {f.name: vocabulary_name(f.name) for f in with_vocabulary},
+    )
     outputs = {}
-    for feature in config.model_features():
-        outputs[transformed_name(feature.name)] = feature_ids(
-            inputs[feature.name], feature, max_tag_items=config.max_tag_items
-        )
+    for feature in features:
+        if feature.kind == rocket_config.BUCKET:
+            ids = _bucket_ids(inputs[feature.name], feature)
+        else:
+            values, _, to_ids = tokens[feature.name]
+            if feature.hash_bucket_size:
+                ids = to_ids(tf.strings.to_hash_bucket_fast(values, feature.hash_bucket_size))
+            else:
+                ids = to_ids(
+                    tft.apply_vocabulary(
+                        values, files[feature.name], num_oov_buckets=feature.num_oov_buckets
+                    )
+                )
+        outputs[transformed_name(feature.name)] = ids
     label = _as_sparse(inputs[config.label_field])
     label = tft.sparse_tensor_to_dense_with_shape(label, [None, 1], 0)
     outputs[LABEL_KEY] = tf.cast(tf.squeeze(label, axis=1), tf.int64)

@@ -153,3 +153,69 @@ def test_transform_gets_only_what_preprocessing_reads(transformed, tmp_path_fact
     for name in ("user_id", "tags"):
         vocab = rocket_preprocessing.vocabulary_name(name)
         assert output.vocabulary_by_name(vocab) == whole_output.vocabulary_by_name(vocab)
+
+
+def test_the_one_pass_vocabularies_are_the_files_tft_vocabulary_writes(tmp_path_factory):
+    """rocket_vocabularies' analyzer (all features in one Beam pass) against one
+    tft.vocabulary per feature on the same tokens: the same files, byte for byte, for a
+    frequency floor, a top_k, ties in count (decreasing bytes), tokens a text file cannot
+    hold (empty, with a line break), integer-looking tokens, and a feature with no token
+    at all (TFT's dummy entry); and the same ids from tft.apply_vocabulary."""
+    import rocket_vocabularies
+    import tensorflow as tf
+
+    settings = {"a": (2, None), "b": (None, 3), "c": (1, None), "d": (None, None)}
+    rows = [
+        {"a": [b"x", b"y", b"x", b"\n"], "b": [b"10", b"9", b"9"], "c": [b"only"], "d": []},
+        {"a": [b"y", b"z", b"", b"w\rw"], "b": [b"10", b"8", b"7"], "c": [b"only"], "d": []},
+        {"a": [b"w", b"v", b"v", b"x"], "b": [b"11", b"7", b"8"], "c": [b"more"], "d": []},
+    ]
+    spec = {name: tf.io.VarLenFeature(tf.string) for name in settings}
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+
+    def per_row(raw, ids):
+        return tf.SparseTensor(raw.indices, ids, raw.dense_shape)
+
+    def with_tft(inputs):
+        outputs = {}
+        for name, (threshold, top_k) in settings.items():
+            tokens = inputs[name].values
+            file = tft.vocabulary(tokens, frequency_threshold=threshold, top_k=top_k,
+                                  vocab_filename=f"tft_{name}")  # fmt: skip
+            outputs[name] = per_row(
+                inputs[name], tft.apply_vocabulary(tokens, file, num_oov_buckets=1)
+            )
+        return outputs
+
+    def with_one_pass(inputs):
+        tokens = {name: inputs[name].values for name in settings}
+        files = rocket_vocabularies.vocabularies(
+            tokens, settings, {name: f"ours_{name}" for name in settings}
+        )
+        return {
+            name: per_row(
+                inputs[name], tft.apply_vocabulary(tokens[name], files[name], num_oov_buckets=1)
+            )
+            for name in settings
+        }
+
+    results = {}
+    for label, fn in (("tft", with_tft), ("ours", with_one_pass)):
+        out_dir = str(tmp_path_factory.mktemp(label))
+        temp = str(tmp_path_factory.mktemp(f"{label}_tmp"))
+        with tft_beam.Context(temp_dir=temp, force_tf_compat_v1=False):
+            (data, _), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+            _ = transform_fn | tft_beam.WriteTransformFn(out_dir)
+        results[label] = data, tft.TFTransformOutput(out_dir)
+    (tft_data, tft_output), (our_data, our_output) = results["tft"], results["ours"]
+    for name in settings:
+        ours = our_output.vocabulary_by_name(f"ours_{name}")
+        assert ours == tft_output.vocabulary_by_name(f"tft_{name}"), name
+        assert our_output.vocabulary_size_by_name(f"ours_{name}") == len(ours)
+    assert our_output.vocabulary_by_name("ours_a") == [b"x", b"y", b"v"]  # floor 2, ties
+    assert our_output.vocabulary_by_name("ours_b") == [b"9", b"8", b"7"]  # top 3 of ties
+    assert our_output.vocabulary_by_name("ours_d") == [rocket_vocabularies.EMPTY_VOCABULARY_ENTRY]
+    for tft_row, our_row in zip(tft_data, our_data, strict=True):
+        assert {k: np.asarray(v).tolist() for k, v in tft_row.items()} == {
+            k: np.asarray(v).tolist() for k, v in our_row.items()
+        }
