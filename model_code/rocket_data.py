@@ -34,7 +34,15 @@ def _row_strings(value, rows: tf.Tensor) -> tf.Tensor:
     """Each row's values of one feature joined into one string; a sparse or ragged
     feature joins only the row's own values (no padding, which depends on the batch)."""
     if isinstance(value, tf.SparseTensor):
-        value = tf.RaggedTensor.from_sparse(value)
+        # One segment join over the row ids: what joining the RaggedTensor.from_sparse rows
+        # gives (a SparseTensor's values are in row order), in 2 ops where the ragged
+        # conversion built ~40; the Trainer traces this for each of its datasets.
+        values = value.values
+        if values.dtype != tf.string:
+            values = tf.strings.as_string(values)
+        return tf.strings.unsorted_segment_join(
+            values, value.indices[:, 0], num_segments=rows, separator=","
+        )
     if isinstance(value, tf.RaggedTensor):
         if value.dtype != tf.string:
             value = tf.ragged.map_flat_values(tf.strings.as_string, value)

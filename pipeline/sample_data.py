@@ -110,21 +110,36 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _history(world: _World, user: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
-    """A behaviour list: runs of categories the user likes, each run with one brand."""
+def _history(
+    world: _World, user: int, rng: np.random.Generator, cdfs: dict[int, np.ndarray]
+) -> tuple[list[int], list[int]]:
+    """A behaviour list: runs of categories the user likes, each run with one brand.
+    `cdfs` keeps each user's category distribution across rows."""
     if not world.user_has_history[user]:
         return [], []
     length = int(np.clip(rng.normal(31, 12), 1, 50))
-    prefs = _softmax(2.0 * world.cate_vec @ world.user_interest[user])
+    cdf = cdfs.get(user)
+    if cdf is None:
+        cdf = cdfs[user] = _cdf(_softmax(2.0 * world.cate_vec @ world.user_interest[user]))
     cates: list[int] = []
     brands: list[int] = []
     while len(cates) < length:
-        c = int(rng.choice(len(prefs), p=prefs))
-        b = int(rng.choice(world.cate_brands[c]))
+        # What rng.choice(len(prefs), p=prefs) draws (one uniform, searched in the
+        # normalised cumulative sum), without its per-call checks and cumulative sum: the
+        # same rows in a sixth of the time.
+        c = int(cdf.searchsorted(rng.random(), side="right"))
+        options = world.cate_brands[c]
+        b = int(options[rng.integers(0, len(options))])  # rng.choice(options)'s draw
         run = min(int(rng.integers(1, 12)), length - len(cates))
         cates += [c] * run
         brands += [b] * run
     return cates, brands
+
+
+def _cdf(p: np.ndarray) -> np.ndarray:
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return cdf
 
 
 def _click_logits(
@@ -172,7 +187,8 @@ def generate_rows(num_rows: int, seed: int = 0) -> list[str]:
     random_ads = rng.choice(n_ads, size=num_rows, p=_zipf(n_ads, rng))
     pid = rng.integers(0, 2, num_rows)
 
-    histories = [_history(world, u, rng) for u in users]
+    cdfs: dict[int, np.ndarray] = {}
+    histories = [_history(world, u, rng, cdfs) for u in users]
     # Half the impressions show an ad from a category the user likes (targeting).
     ads = random_ads.copy()
     targeted = rng.random(num_rows) < 0.5

@@ -10,6 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 import rocket_config
+import rocket_data
 import rocket_model
 import rocket_seed
 import tensorflow as tf
@@ -261,3 +262,22 @@ def test_validation_rows_served_from_memory_keep_their_batches_and_order():
         )
     empty = dataset.take(0)
     assert in_memory(empty) is empty
+
+
+def test_a_sparse_features_row_strings_are_its_ragged_rows_joined():
+    """rocket_data._row_strings joins a SparseTensor's rows with one segment join; the
+    validation buckets (which rows are held out) are what joining the rows of
+    RaggedTensor.from_sparse gave, for strings, integers, empty and trailing empty rows."""
+    rng = np.random.default_rng(5)
+    for dtype in (tf.string, tf.int64):
+        lengths = rng.integers(0, 4, 50)
+        lengths[-3:] = 0  # empty rows at the end: the dense shape, not the ids, counts them
+        values = rng.integers(0, 1000, lengths.sum())
+        values = tf.constant(values.astype(str) if dtype == tf.string else values, dtype)
+        sparse = tf.RaggedTensor.from_row_lengths(values, lengths).to_sparse()
+        ragged = tf.RaggedTensor.from_sparse(sparse)
+        if dtype != tf.string:
+            ragged = tf.ragged.map_flat_values(tf.strings.as_string, ragged)
+        expected = tf.strings.reduce_join(ragged, axis=1, separator=",").numpy().tolist()
+        got = rocket_data._row_strings(sparse, tf.constant(50)).numpy().tolist()
+        assert got == expected and got[-1] == b""
