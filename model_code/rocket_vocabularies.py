@@ -15,7 +15,9 @@ with a line break (a text file cannot hold them: they get OOV ids); an empty voc
 gets TFT's one dummy entry (a lookup table cannot be built from an empty file). The
 files are TFT assets registered under `vocabulary_name(feature)`, so
 `TFTransformOutput.vocabulary_file_by_name` and `vocabulary_size_by_name` find them and
-`tft.apply_vocabulary` reads them as it reads its own.
+`tft.apply_vocabulary` reads them as it reads its own. A feature's counts are gathered
+in one place to be sorted and written (its file is one file, as TFT's is): for id spaces
+of tens of millions, hash_bucket_size is the better choice (docs/scaling.md).
 """
 
 from __future__ import annotations
