@@ -9,7 +9,6 @@ training and in serving alike.
 from __future__ import annotations
 
 import rocket_config
-import rocket_vocabularies
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -126,6 +125,10 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     Each feature's embedding ids: its TFT vocabulary with OOV buckets (all the features'
     vocabularies computed in one analyzer, rocket_vocabularies), a hash bucket, or the
     bucket id."""
+    # Here, not at the top: it imports Beam (about 3 s in a new process), which the
+    # processes that only read the ids (Trainer, Evaluator, report) need not pay.
+    import rocket_vocabularies
+
     config = rocket_config.RocketConfig.from_json(custom_config[CONFIG_KEY])
     features = config.model_features()
     tokens = {

@@ -219,3 +219,17 @@ def test_the_one_pass_vocabularies_are_the_files_tft_vocabulary_writes(tmp_path_
         assert {k: np.asarray(v).tolist() for k, v in tft_row.items()} == {
             k: np.asarray(v).tolist() for k, v in our_row.items()
         }
+
+
+def test_reading_the_ids_does_not_import_beam():
+    """The model and its exports (what the Trainer's, the Evaluator's and the report's
+    own imports reach) load without Beam: rocket_vocabularies, which needs it, is
+    imported by preprocessing_fn only, where Transform runs (Beam's import is about 3 s
+    of every new step process of a compiled pipeline)."""
+    import subprocess
+    import sys
+
+    code = "import sys, rocket_model, rocket_export; print('apache_beam' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
