@@ -37,11 +37,11 @@ class Module(NamedTuple):
 MODULES: dict[str, Module] = {
     "tests/test_benchmark.py": Module(heavy_tests=7, seconds=250),
     "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=60),
-    "tests/test_multiworker.py": Module(heavy_tests=1, seconds=90),
+    "tests/test_multiworker.py": Module(heavy_tests=2, seconds=90),
     "tests/test_object_store_packages.py": Module(heavy_tests=4, seconds=550),
     "tests/test_pipeline_e2e.py": Module(heavy_tests=11, seconds=650),
     "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=140),
-    "tests/test_reliability.py": Module(heavy_tests=6, seconds=430),
+    "tests/test_reliability.py": Module(heavy_tests=5, seconds=430),
     "tests/test_run_package.py": Module(heavy_tests=6, seconds=420),
     "tests/test_scale_benchmark.py": Module(heavy_tests=3, seconds=90),
     "tests/test_tuning.py": Module(heavy_tests=2, seconds=30),

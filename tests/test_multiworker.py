@@ -179,6 +179,32 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     assert auc == pytest.approx(linear["auc"], abs=1e-6)
 
 
+@pytest.mark.slow
+def test_a_non_finite_loss_stops_run_fn_and_nothing_is_exported(work_dir, tmp_path):
+    """The Trainer's promise, where it lives (run_fn on TFX's data accessor): a loss that
+    becomes NaN stops training with the step and a hint, and no SavedModel is written.
+    (The CLI turns a failing component into exit 1 and its message, seen in
+    test_reliability's black-box runs.)"""
+    import rocket_module
+
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("transformed", "transform_fn"):
+        (work / name).symlink_to(work_dir / name)
+    exploding = dataclasses.replace(
+        CONFIG, train=dataclasses.replace(CONFIG.train, learning_rate=1e30, train_steps=30)
+    )
+    (work / "config.json").write_text(exploding.to_json())
+    fn_args = multiworker_worker.fn_args_for(work)
+    with pytest.raises(rocket_training.TrainingError) as raised:
+        rocket_module.run_fn(fn_args)
+    message = str(raised.value)
+    assert re.search(r"the training loss became nan at step \d+; nothing is exported", message)
+    assert "lower the learning rate" in message
+    serving = Path(fn_args.serving_model_dir)
+    assert not serving.exists() or not any(serving.iterdir())
+
+
 @pytest.mark.parametrize(
     "tf_config, expected, chief",
     [

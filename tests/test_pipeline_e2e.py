@@ -279,16 +279,29 @@ def test_missing_data_path_is_a_clear_error(tmp_path):
     assert f"--data {tmp_path / 'nope.csv'}: no such file or folder" in result.stderr
 
 
-def test_easyrec_config_of_other_shape_pushes_exactly_that_light_net(tmp_path):
-    """tests/data/custom_pipeline.config: no share_dnn, groups user (8+4+8) and ad
-    (8+8+4+8), light [32] without BatchNorm, num_class 1, EUCLID distillation, hashing."""
+@pytest.fixture(scope="module")
+def custom_split_run(tmp_path_factory):
+    """One run for two promises: tests/data/custom_pipeline.config (no share_dnn, groups
+    user (8+4+8) and ad (8+8+4+8), light [32] without BatchNorm, num_class 1, EUCLID
+    distillation, hashing) on a folder of DIR/train + DIR/eval (rocket convert-taobao's
+    time split). Each promise is the run's alone: the other only chooses the input."""
+    work = tmp_path_factory.mktemp("custom_split")
+    rows = sample_data.generate_rows(3800, seed=5)
+    data = work / "converted"
+    for split, part in (("train", rows[:3000]), ("eval", rows[3000:])):
+        (data / split).mkdir(parents=True)
+        (data / split / "part-00000-of-00001.csv").write_text("\n".join(part) + "\n")
     config = Path(__file__).parent / "data" / "custom_pipeline.config"
-    result = rocket_run("--config", str(config), "--rows", "3000", "--min-auc", "0",
-                        "--output", str(tmp_path / "o"), cwd=tmp_path)  # fmt: skip
+    result = rocket_run("--data", str(data), "--config", str(config), "--min-auc", "0",
+                        "--output", str(work / "o"), cwd=work)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, json.loads((work / "o" / "run_summary.json").read_text())
+
+
+def test_easyrec_config_of_other_shape_pushes_exactly_that_light_net(custom_split_run):
+    result, summary = custom_split_run
     assert "[config] note: model_dir has no effect here" in result.stdout
     assert "[Trainer] step 40/40" in result.stdout  # train_config.num_steps
-    summary = json.loads((tmp_path / "o" / "run_summary.json").read_text())
     pushed = summary["pushed_model_dir"]
     shapes = saved_variable_shapes(pushed)
     tables = [s for s in shapes if len(s) == 2 and s[1] in (4, 8) and s[0] >= 10]
@@ -302,18 +315,10 @@ def test_easyrec_config_of_other_shape_pushes_exactly_that_light_net(tmp_path):
     assert 0 < float(out["probabilities"][0]) < 1
 
 
-def test_train_and_eval_folders_are_the_splits(tmp_path):
-    """`rocket run --data DIR` on DIR/train + DIR/eval (rocket convert-taobao's time split)
-    trains on train/ and evaluates on eval/, row for row."""
-    rows = sample_data.generate_rows(3800, seed=5)
-    data = tmp_path / "converted"
-    for split, part in (("train", rows[:3000]), ("eval", rows[3000:])):
-        (data / split).mkdir(parents=True)
-        (data / split / "part-00000-of-00001.csv").write_text("\n".join(part) + "\n")
-    result = rocket_run("--data", str(data), "--train-steps", "30", "--min-auc", "0",
-                        "--output", str(tmp_path / "o"), cwd=tmp_path)  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_train_and_eval_folders_are_the_splits(custom_split_run):
+    """`rocket run --data DIR` on DIR/train + DIR/eval trains on train/ and evaluates on
+    eval/, row for row."""
+    result, summary = custom_split_run
     assert "predefined splits train: train/*.csv, eval: eval/*.csv" in result.stdout
-    summary = json.loads((tmp_path / "o" / "run_summary.json").read_text())
     assert (summary["train_rows"], summary["eval_rows"]) == (3000, 800)
     assert summary["pushed"] is True

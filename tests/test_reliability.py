@@ -41,16 +41,27 @@ def test_malformed_row_stops_the_run_naming_file_line_and_column(tmp_path):
     assert not (tmp_path / "o" / "serving").exists()
 
 
-def test_tolerated_bad_rows_are_set_aside_and_counted(tmp_path):
+@pytest.fixture(scope="module")
+def small_run_with_bad_rows(tmp_path_factory):
+    """One run for two promises: 65 rows (an eval split of about 13) with two bad rows
+    among them, tolerated by --max-bad-rows 2. The bad rows are set aside and counted and
+    the run goes on to the Evaluator, which refuses an AUC on so few rows (exit 3 with
+    --require-push)."""
+    work = tmp_path_factory.mktemp("small")
     bad = {10: "x,0,p", 20: "5" + sample_data.generate_rows(1, seed=2)[0][1:]}
-    data = data_file(tmp_path, 2000, bad)
-    out = tmp_path / "o"
-    result = rocket("--data", str(data), "--max-bad-rows", "2", "--train-steps", "20",
-                    "--min-auc", "0", "--output", str(out), cwd=tmp_path)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    data = data_file(work, 65, bad)
+    out = work / "o"
+    result = rocket("--data", str(data), "--max-bad-rows", "2", "--train-steps", "5",
+                    "--require-push", "--output", str(out), cwd=work)  # fmt: skip
     summary = json.loads((out / "run_summary.json").read_text())
+    return result, summary, out, bad
+
+
+def test_tolerated_bad_rows_are_set_aside_and_counted(small_run_with_bad_rows):
+    result, summary, out, bad = small_run_with_bad_rows
+    assert "[Evaluator] done in" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     assert summary["bad_rows"] == 2
-    assert summary["train_rows"] + summary["eval_rows"] == 2000
+    assert summary["train_rows"] + summary["eval_rows"] == 65
     rows = [
         json.loads(line)
         for f in (out / "bad_rows").iterdir()
@@ -58,21 +69,6 @@ def test_tolerated_bad_rows_are_set_aside_and_counted(tmp_path):
     ]
     assert sorted((r["line"], r["text"]) for r in rows) == [(11, bad[10]), (21, bad[20])]
     assert "bad rows set aside: 2" in result.stdout
-
-
-def test_non_finite_loss_stops_training_and_nothing_is_pushed(tmp_path):
-    config = tmp_path / "explode.config"
-    config.write_text(
-        "train_config { optimizer_config { adam_optimizer { learning_rate {\n"
-        "  constant_learning_rate { learning_rate: 1e30 } } } } num_steps: 30 }\n"
-    )
-    out = tmp_path / "o"
-    result = rocket("--rows", "2000", "--config", str(config), "--output", str(out), cwd=tmp_path)
-    assert result.returncode == 1
-    assert "the training loss became nan at step" in result.stderr
-    assert "nothing is exported" in result.stderr
-    assert not (out / "serving").exists()
-    assert not list((out / "pipeline_root" / "Trainer" / "model").glob("*/Format-Serving"))
 
 
 def test_concurrent_run_is_refused_and_a_killed_run_resumes_from_cache(tmp_path):
@@ -134,13 +130,10 @@ def test_a_disappeared_column_stops_the_pipeline_before_transform(tmp_path):
     assert not (tmp_path / "o" / "serving").exists()
 
 
-def test_an_auc_on_a_handful_of_eval_rows_is_not_blessed(tmp_path):
+def test_an_auc_on_a_handful_of_eval_rows_is_not_blessed(small_run_with_bad_rows):
     """Before: a 13-row eval split blessed and pushed a model (AUC 0.78, GAUC 1.0)."""
-    out = tmp_path / "o"
-    result = rocket("--rows", "65", "--train-steps", "5", "--require-push", "--output", str(out),
-                    cwd=tmp_path)  # fmt: skip
+    result, summary, out, _ = small_run_with_bad_rows
     assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = json.loads((out / "run_summary.json").read_text())
     assert summary["eval_rows"] < 30
     assert summary["blessed"] is False and not (out / "serving").exists()
     reasons = " | ".join(summary["not_blessed_reasons"])
