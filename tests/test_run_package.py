@@ -368,6 +368,15 @@ def test_second_run_with_a_degraded_model_is_not_blessed_and_serving_is_untouche
     assert outputs_of(record, "Evaluator")["blessing"][0]["metadata"]["blessed"] == 0
     assert outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]["pushed"] == 0
     assert serving_files(two_runs["serving"]) == two_runs["served_before"]
+    # The backend's cache: Vertex AI keys ExampleGen on its driver's fingerprint of the
+    # files (unchanged), so all that reads only the examples is reused; on KFP ExampleGen
+    # has no cache, its new examples make every reader run again, all but SchemaGen.
+    reused = {t["name"] for t in record["tasks"] if t["state"] == "cached"}
+    upstream = {"SchemaGen"}
+    if two_runs["backend"] == "vertex":
+        upstream |= {"EasyRecExampleGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate"}
+        upstream |= {"Transform"}
+    assert reused == upstream, record["tasks"]
     # The run's parameter reached the Trainer as parameterValues only (pipeline spec 2.1).
     trainer_input = json.loads(
         (
@@ -551,3 +560,36 @@ def test_kubeflow_rules_seen_from_inside_the_steps(tmp_path):
     ).run()
     second_data = next(t for t in second.tasks if t.name == "produce").outputs["data"][0]
     assert second_data["id"] > data["id"]
+
+
+def test_a_rerun_reuses_what_the_backends_cache_finds_and_nothing_else(tmp_path):
+    """driver/cache.go: a task marked enableCache whose key (inputs by value and artifact
+    id, outputs without URIs, command, image) matched a succeeded execution is not run and
+    hands on the same artifacts. A task without the cache (the compiled ExampleGen) makes
+    new artifacts, so everything reading them runs again; --no-cache runs everything."""
+    package = tiny_package(tmp_path)
+    spec = yaml.safe_load(package.read_text())
+    for task in ("produce", "consume"):
+        spec["root"]["dag"]["tasks"][task]["cachingOptions"] = {"enableCache": True}
+    package.write_text(yaml.safe_dump(spec))
+    root, lines = tmp_path / "root", []
+
+    def run(**options) -> dict:
+        record = PackageRunner(package, "kubeflow", root, log=lines.append, **options).run()
+        assert record.succeeded, "\n".join(lines)
+        return {t.name: t for t in record.tasks}
+
+    first = run()
+    again = run()
+    assert [again[t].state for t in ("produce", "consume")] == ["cached", "cached"]
+    assert again["produce"].outputs == first["produce"].outputs  # the same artifact ids
+    assert again["produce"].output_parameters == {"n": 7}
+    assert "cached: the outputs of this task in run" in Path(again["consume"].log).read_text()
+    uncached = run(cache=False)
+    assert [uncached[t].state for t in ("produce", "consume")] == ["succeeded", "succeeded"]
+
+    spec["root"]["dag"]["tasks"]["produce"]["cachingOptions"] = {}
+    package.write_text(yaml.safe_dump(spec))
+    rerun = run()
+    assert [rerun[t].state for t in ("produce", "consume")] == ["succeeded", "succeeded"]
+    assert rerun["produce"].outputs["data"][0]["id"] > first["produce"].outputs["data"][0]["id"]

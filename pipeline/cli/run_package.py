@@ -44,6 +44,12 @@ def add_parser(sub) -> None:
         help="a key of a Kubernetes secret the package reads (secretAsEnv), e.g. "
         "mlpipeline-minio-artifact:accesskey=minio",
     )
+    run_package.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every step: reuse no execution of an earlier run under --root and record "
+        "none (the backend's run-level caching switch)",
+    )
     run_package.set_defaults(handler=command)
 
 
@@ -61,6 +67,7 @@ def command(args: argparse.Namespace) -> int:
         pipeline_root=args.pipeline_root,
         object_store_endpoint=args.object_store_endpoint,
         secrets=parse_secrets(args.secret),
+        cache=not args.no_cache,
     ).run()
     print(f"[run-package] run {record.run_id}: record in {record.folder / 'run.json'}")
     for task in record.tasks:

@@ -1,8 +1,10 @@
 """What a run-package run leaves: a record per task and per run, the artifact ids
-(MLMD's stand-in) and the gate's verdict read from the recorded artifacts."""
+(MLMD's stand-in), the executions a later run may reuse (the backend's cache) and the
+gate's verdict read from the recorded artifacts."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,7 @@ from pipeline.component_ids import EVALUATOR, PUSHER
 @dataclass
 class TaskRecord:
     name: str
-    state: str  # succeeded | failed | skipped | not run
+    state: str  # succeeded | cached | failed | skipped | not run
     seconds: float = 0.0
     log: str = ""
     outputs: dict[str, list[dict]] = field(default_factory=dict)  # key -> runtime artifacts
@@ -51,6 +53,32 @@ class MetadataStore:
         self.data["artifacts"][str(artifact_id)] = {**artifact, "producer": producer}
         self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
         return artifact_id
+
+
+class ExecutionCache:
+    """Succeeded executions by cache key under ROOT/cache.json: what the backend's cache
+    finds (KFP: cacheutils' fingerprint looked up per pipeline; Vertex AI: the same
+    interface, the documented cache key), so a later run of the same pipeline reuses a
+    task whose key it has seen, outputs and all."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
+
+    @staticmethod
+    def key(parts: dict) -> str:
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+    def find(self, key: str) -> dict | None:
+        return self.data.get(key)
+
+    def record(self, key: str, run_id: str, task: TaskRecord) -> None:
+        self.data[key] = {
+            "run_id": run_id,
+            "outputs": task.outputs,
+            "output_parameters": task.output_parameters,
+        }
+        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
 
 
 def verdict(record: RunRecord) -> list[str]:

@@ -34,7 +34,7 @@ from pipeline.package_run.launcher import (
     read_executor_output,
     step_environment,
 )
-from pipeline.package_run.records import MetadataStore, RunRecord, TaskRecord
+from pipeline.package_run.records import ExecutionCache, MetadataStore, RunRecord, TaskRecord
 
 GCS_STAND_IN = "gcs"  # ROOT/gcs/<bucket>/<path> holds what gs://<bucket>/<path> would
 # The image's ENV (infra/Dockerfile), which a local process does not inherit.
@@ -59,6 +59,7 @@ class PackageRunner:
         log: Callable[[str], None] = print,
         object_store_endpoint: str | None = None,
         secrets: dict[str, dict[str, str]] | None = None,
+        cache: bool = True,
     ):
         if backend not in BACKENDS:
             raise PackageRunError(f"--backend {backend}: choose {' or '.join(BACKENDS)}")
@@ -98,6 +99,9 @@ class PackageRunner:
         self.parameters = values
         self.log = log
         self.store = MetadataStore(self.root / "metadata.json")
+        # A run with caching off (KFP's run option, Vertex's enable_caching=False) neither
+        # reuses nor records executions.
+        self.cache = ExecutionCache(self.root / "cache.json") if cache else None
         self.pipeline_name = self.spec["pipelineInfo"]["name"]
         if backend == KUBEFLOW:
             self.run_id = str(uuid.uuid4())
@@ -276,7 +280,7 @@ class PackageRunner:
                 result = TaskRecord(name, "failed", log=str(error))
             self.records[name] = result
             record.tasks.append(result)
-            if result.state != "succeeded":
+            if result.state not in ("succeeded", "cached"):
                 blocked.add(name)
             if result.state == "failed":
                 break
@@ -341,9 +345,7 @@ class PackageRunner:
             )
         if self.launcher:
             env[MOUNT_ROOT_ENV] = str(pod)
-            self.launcher.download_inputs(executor_input, pod)
         container = executor["container"]
-        self.log(f"[run-package] {name}: running")
         hook = container.get("lifecycle", {}).get("preCacheCheck")
         code = 0
         if hook and self.backend == VERTEX:  # KFP never calls lifecycle hooks
@@ -362,7 +364,15 @@ class PackageRunner:
                     if target and listed.get("artifacts"):
                         metadata = target["artifacts"][0].setdefault("metadata", {})
                         metadata.update(listed["artifacts"][0].get("metadata", {}))
+        cache_key = self._cache_key(task, component, container, executor_input)
+        if code == 0 and cache_key:
+            cached = self.cache.find(cache_key)
+            if cached:
+                return self._reuse(name, cached, log_path, started)
         if code == 0:
+            if self.launcher:  # the driver found no cached execution: the pod starts
+                self.launcher.download_inputs(executor_input, pod)
+            self.log(f"[run-package] {name}: running")
             (work / "executor_input.json").write_text(json.dumps(executor_input, indent=1))
             argv = self._command(
                 container.get("command", []), container.get("args", []), executor_input
@@ -388,7 +398,60 @@ class PackageRunner:
             name, component, executor_input, output_file, pod
         )
         self.log(f"[run-package] {name}: succeeded in {seconds:.1f}s")
-        return TaskRecord(name, "succeeded", seconds, str(log_path), outputs, parameters)
+        result = TaskRecord(name, "succeeded", seconds, str(log_path), outputs, parameters)
+        if cache_key:
+            self.cache.record(cache_key, self.run_id, result)
+        return result
+
+    # The cache ----------------------------------------------------------------------------
+    def _cache_key(self, task: dict, component: dict, container: dict, executor_input: dict):
+        """The task's cache key, or None when it is not cached: KFP's driver
+        (driver/cache.go getFingerPrint, cacheutils GenerateCacheKey) keys on the input
+        parameter values, the input artifacts' names (their MLMD ids), the output
+        artifacts without their URIs, the output parameters' types, the command and
+        arguments as compiled and the image, looked up within the pipeline. Vertex AI
+        documents the same interface and computes it after the lifecycle hook, so the
+        file-based ExampleGen's fingerprint of its input files is part of it."""
+        if self.cache is None or not task.get("cachingOptions", {}).get("enableCache"):
+            return None
+        inputs, outputs = executor_input["inputs"], executor_input["outputs"]
+        return ExecutionCache.key(
+            {
+                "pipeline": self.pipeline_name,
+                "parameters": inputs["parameterValues"],
+                "artifacts": {
+                    key: [a.get("name", "") for a in listed["artifacts"]]
+                    for key, listed in inputs["artifacts"].items()
+                },
+                "outputs": {
+                    key: [{**a, "uri": ""} for a in listed["artifacts"]]
+                    for key, listed in outputs["artifacts"].items()
+                },
+                "output_parameters": {
+                    key: p.get("parameterType", "")
+                    for key, p in component.get("outputDefinitions", {})
+                    .get("parameters", {})
+                    .items()
+                },
+                "command": [*container.get("command", []), *container.get("args", [])],
+                "image": container.get("image", ""),
+            }
+        )
+
+    def _reuse(self, name: str, cached: dict, log_path: Path, started: float) -> TaskRecord:
+        """driver/cache.go reuseCachedOutputs: the cached execution's output artifacts
+        (the same ids) and parameters; no pod runs."""
+        note = f"cached: the outputs of this task in run {cached['run_id']}"
+        log_path.write_text(note + "\n")
+        self.log(f"[run-package] {name}: {note}")
+        return TaskRecord(
+            name,
+            "cached",
+            time.monotonic() - started,
+            str(log_path),
+            cached["outputs"],
+            cached["output_parameters"],
+        )
 
     def _collect_outputs(
         self, name: str, component: dict, executor_input: dict, output_file: Path, pod: Path
