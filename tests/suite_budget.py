@@ -29,25 +29,26 @@ class Module(NamedTuple):
     seconds: int  # all its tests' time in a `make test` run, rounded up
 
 
-# Measured: `bash .ci/run` (setup, then `make test`) on a clean clone of main at 3c38c52,
-# 2026-12-02 18:42-19:07 UTC, 2 cores, another engineer's suite beside it for its first
-# ten minutes: its summary's seconds, rounded up to 10 s. That run: 445 passed, 1,415 s of
-# tests (1,499 s with setup); the plan below: 1,410 s. (Earlier, at 2ca416f beside another
-# suite throughout, the same modules took up to 35% longer: the 1,800 s leave room for it.)
+# Measured: `bash .ci/run` (setup, then `make test`) on a clean clone of main at e3d8e85,
+# 2026-12-04 00:57-01:34 UTC, 2 cores, the machine otherwise idle: its summary's seconds,
+# rounded up to 10 s. That run: 461 passed in 1,803 s of tests (36.8 min with setup); the
+# plan below: 1,780 s. Before (0b2641e's parent, b8ad497, same machine, idle, 2026-12-03
+# 23:47-00:38): 460 passed in 2,327 s. The plan is at the budget's edge: the next slow
+# test must come with a cut elsewhere (issue 26's target, 30 min with setup, is not met).
 MODULES: dict[str, Module] = {
-    "tests/test_benchmark.py": Module(heavy_tests=7, seconds=250),
-    "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=60),
-    "tests/test_multiworker.py": Module(heavy_tests=2, seconds=90),
-    "tests/test_object_store_packages.py": Module(heavy_tests=4, seconds=550),
-    "tests/test_pipeline_e2e.py": Module(heavy_tests=11, seconds=650),
-    "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=140),
-    "tests/test_reliability.py": Module(heavy_tests=5, seconds=430),
-    "tests/test_run_package.py": Module(heavy_tests=6, seconds=420),
-    "tests/test_scale_benchmark.py": Module(heavy_tests=3, seconds=90),
+    "tests/test_benchmark.py": Module(heavy_tests=7, seconds=420),
+    "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=80),
+    "tests/test_multiworker.py": Module(heavy_tests=2, seconds=190),
+    "tests/test_object_store_packages.py": Module(heavy_tests=4, seconds=610),
+    "tests/test_pipeline_e2e.py": Module(heavy_tests=11, seconds=480),
+    "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=260),
+    "tests/test_reliability.py": Module(heavy_tests=5, seconds=450),
+    "tests/test_run_package.py": Module(heavy_tests=6, seconds=660),
+    "tests/test_scale_benchmark.py": Module(heavy_tests=3, seconds=110),
     "tests/test_tuning.py": Module(heavy_tests=2, seconds=30),
 }
 # Every other module's tests together (the fast tier but for the modules above).
-OTHER_SECONDS = 110
+OTHER_SECONDS = 270
 
 
 def planned_wall_seconds(
