@@ -53,6 +53,7 @@ def small_run_with_bad_rows(tmp_path_factory):
     out = work / "o"
     result = rocket("--data", str(data), "--max-bad-rows", "2", "--train-steps", "5",
                     "--require-push", "--output", str(out), cwd=work)  # fmt: skip
+    assert (out / "run_summary.json").exists(), result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "run_summary.json").read_text())
     return result, summary, out, bad
 

@@ -364,11 +364,12 @@ class PackageRunner:
                     if target and listed.get("artifacts"):
                         metadata = target["artifacts"][0].setdefault("metadata", {})
                         metadata.update(listed["artifacts"][0].get("metadata", {}))
-        cache_key = self._cache_key(task, component, container, executor_input)
-        if code == 0 and cache_key:
-            cached = self.cache.find(cache_key)
-            if cached:
-                return self._reuse(name, cached, log_path, started)
+        cache_key = (
+            self._cache_key(task, component, container, executor_input) if code == 0 else None
+        )
+        cached = self.cache.find(cache_key) if cache_key else None
+        if cached:
+            return self._reuse(name, cached, log_path, started)
         if code == 0:
             if self.launcher:  # the driver found no cached execution: the pod starts
                 self.launcher.download_inputs(executor_input, pod)
