@@ -43,7 +43,7 @@ MODULES: dict[str, Module] = {
     "tests/test_pipeline_e2e.py": Module(heavy_tests=11, seconds=480),
     "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=260),
     "tests/test_reliability.py": Module(heavy_tests=5, seconds=450),
-    "tests/test_run_package.py": Module(heavy_tests=6, seconds=660),
+    "tests/test_run_package.py": Module(heavy_tests=5, seconds=660),
     "tests/test_scale_benchmark.py": Module(heavy_tests=3, seconds=110),
     "tests/test_tuning.py": Module(heavy_tests=2, seconds=30),
 }

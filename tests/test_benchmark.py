@@ -5,6 +5,7 @@ what it writes is consistent (the gap_closed formula on the numbers written, pos
 latencies) and that bad options are reported by name.
 """
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -219,7 +220,9 @@ def test_only_quality_writes_the_quality_part_alone(tmp_path):
     real = tmp_path / "real.csv"
     real.write_text("\n".join(sample_data.generate_rows(600, seed=7)) + "\n")
     output = tmp_path / "quality"
-    runner.run_quality_only(output, TINY, real_sample=real, log=lambda _: None)
+    # One seed on the real rows too: what is checked here is which part is written.
+    settings_ = dataclasses.replace(TINY, real_seeds=1)
+    runner.run_quality_only(output, settings_, real_sample=real, log=lambda _: None)
     written = json.loads((output / settings.JSON_FILE).read_text())
     assert list(written) == ["quality"]
     quality = written["quality"]

@@ -118,8 +118,9 @@ def test_training_lowers_the_losses_and_the_hint_pulls_light_to_booster(num_clas
         # Batch statistics (training=True) on both sides: BatchNorm's moving averages lag
         # behind a few dozen steps and would hide what the weights learned.
         before = model.rocket_losses(model(features, training=True), label)
+        step = tf.function(model.train_step)  # traced once, as fit() runs it
         for _ in range(60):
-            model.train_step((features, label))
+            step((features, label))
         return model, before, model.rocket_losses(model(features, training=True), label)
 
     def logit_gap(model) -> float:

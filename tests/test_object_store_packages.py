@@ -8,6 +8,7 @@ for byte what they were."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -166,6 +167,20 @@ def test_degraded_second_run_is_not_blessed_and_serving_is_unchanged(store_runs)
     served = outputs_of(first, "Pusher")["pushed_model"][0]["metadata"]["pushed_version"]
     baseline = outputs_of(record, "ServedModelBaseline")["baseline"][0]["metadata"]
     assert baseline["served_version"] == served  # read from the store: what the gate compared
+    assert outputs_of(record, "Evaluator")["blessing"][0]["metadata"]["blessed"] == 0
+    assert outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]["pushed"] == 0
     assert (
         served_objects(store_runs["client"], store_runs["serving"]) == store_runs["served_before"]
     )
+    # KFP's cache (driver/cache.go): ExampleGen has none (KFP cannot fingerprint the data
+    # folder), its new examples make every reader run again, all but SchemaGen.
+    reused = {t["name"] for t in record["tasks"] if t["state"] == "cached"}
+    assert reused == {"SchemaGen"}, record["tasks"]
+    # The run's parameter reached the Trainer as parameterValues only (pipeline spec 2.1).
+    trainer_input = json.loads(
+        (
+            store_runs["local"] / "runs" / record["run_id"] / "Trainer" / "executor_input.json"
+        ).read_text()
+    )["inputs"]
+    assert json.loads(trainer_input["parameterValues"]["train_args"]) == {"num_steps": 2}
+    assert "parameters" not in trainer_input

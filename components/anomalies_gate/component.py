@@ -10,15 +10,16 @@ import os
 
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx import v1 as tfx
-from tfx.types import artifact_utils
+from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils, standard_artifacts
 
 from components.anomalies_gate.anomalies import DataContractError, describe
 
 
-@tfx.dsl.components.component
+@component
 def AnomaliesGate(  # noqa: N802 (TFX component naming)
-    anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
+    anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
 ) -> None:
     """Fail with the list of anomalies, if ExampleValidator found any."""
     found = {}

@@ -12,17 +12,19 @@ before Transform and the Trainer spend time on bad data.
 import json
 import os
 
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
 from components.config_schema_gen.schema import schema_from_columns
 
 
-@tfx.dsl.components.component
+@component
 def ConfigSchemaGen(  # noqa: N802 (TFX component naming)
-    columns: tfx.dsl.components.Parameter[str],
-    label_field: tfx.dsl.components.Parameter[str],
-    schema: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Schema],
+    columns: Parameter[str],
+    label_field: Parameter[str],
+    schema: OutputArtifact[standard_artifacts.Schema],
 ) -> None:
     """`columns` is JSON [[name, type], ...], as EasyRecExampleGen takes it."""
     contract = schema_from_columns(json.loads(columns), label_field)

@@ -10,7 +10,9 @@ calibration plot.
 import json
 import os
 
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import standard_artifacts
 
 from components import RocketEvaluationReport
 from components.evaluation_report.report import (
@@ -24,12 +26,12 @@ from components.evaluation_report.report import (
 )
 
 
-@tfx.dsl.components.component
+@component
 def EvaluationReport(  # noqa: N802 (TFX component naming)
-    evaluation: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelEvaluation],
-    blessing: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
-    model_run: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelRun],
-    report: tfx.dsl.components.OutputArtifact[RocketEvaluationReport],
+    evaluation: InputArtifact[standard_artifacts.ModelEvaluation],
+    blessing: InputArtifact[standard_artifacts.ModelBlessing],
+    model_run: InputArtifact[standard_artifacts.ModelRun],
+    report: OutputArtifact[RocketEvaluationReport],
 ) -> None:
     blessed = blessing.get_int_custom_property("blessed") == 1
     properties = gate_properties(blessing.mlmd_artifact)

@@ -20,7 +20,9 @@ judges the candidate by its absolute thresholds alone (components/rocket_evaluat
 import os
 
 import tensorflow as tf
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import standard_artifacts
 from tfx.utils import io_utils, path_utils
 
 from components import object_store
@@ -49,11 +51,11 @@ def latest_served_version(serving_dir: str):
     return str(max(versions)) if versions else None
 
 
-@tfx.dsl.components.component
+@component
 def ServedModelBaseline(  # noqa: N802 (TFX component naming)
-    serving_dir: tfx.dsl.components.Parameter[str],
-    candidate: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
-    baseline: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Model],
+    serving_dir: Parameter[str],
+    candidate: InputArtifact[standard_artifacts.Model],
+    baseline: OutputArtifact[standard_artifacts.Model],
 ) -> None:
     """Copies the newest served version into `baseline` (Format-Serving layout).
 
