@@ -428,13 +428,16 @@ def results_table() -> str:
     relative = "quality_defaults/deep_200k_shared_embeddings/benchmark.json"
     part = _load(relative)["quality_at_size"]
     variants, gap = part["variants"], part["gap_closed"]["auc"]
-    target = _target(part["targets"], "gap_closed")
+    target = _target(part["targets"], "gap_closed (")
+    beyond = _target(part["targets"], "gap_closed beyond its per-seed spread")
     rows.append(
         f"| Distillation: light [32] on shared embeddings, `deep_data` 200,000 rows, "
         f"{len(part['seeds'])} seeds: rocket light vs light alone (booster alone "
         f"{variants['booster_alone']['auc']['mean']:.4f}) | {_pm(variants['rocket']['auc'])} | "
         f"{_pm(variants['light_alone']['auc'])} | gap_closed {gap['value']:.3f} "
-        f"({_verdict(target)}) | {run(relative, part)} |"
+        f"(> its per-seed spread {beyond['target'].rsplit(' ', 1)[-1]}: {_outcome(beyond)}; "
+        f"the paper's >= {target['target'].rsplit(' ', 1)[-1]}: {_outcome(target)}) | "
+        f"{run(relative, part)} |"
     )
     full_file = "full/benchmark.json"
     full = _load(full_file)

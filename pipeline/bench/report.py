@@ -280,6 +280,17 @@ def scale_lines(block: dict) -> list[str]:
     return lines
 
 
+def alone_header(only: str, meta: dict) -> list[str]:
+    """benchmark.md's first lines for `rocket bench --only ONLY`: the run's date, machine
+    and command."""
+    return [
+        f"# rocket bench --only {only}",
+        "",
+        f"{meta['date']}; {meta['machine']}; `{meta['command']}`.",
+        "",
+    ]
+
+
 def write_alone(
     output: Path,
     only: str,
@@ -294,12 +305,6 @@ def write_alone(
     for part in result.values():
         part["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
     (output / JSON_FILE).write_text(json.dumps(_clean(result), indent=2) + "\n")
-    header = [
-        f"# rocket bench --only {only}",
-        "",
-        f"{meta['date']}; {meta['machine']}; `{meta['command']}`.",
-        "",
-    ]
-    (output / TABLE_FILE).write_text("\n".join(header + lines))
+    (output / TABLE_FILE).write_text("\n".join(alone_header(only, meta) + lines))
     log(f"[bench] wrote {output / JSON_FILE}, {output / TABLE_FILE} ({time.time() - started:.0f}s)")
     return result
