@@ -17,7 +17,12 @@ $(STAMP): pyproject.toml infra/constraints-py310.txt infra/find_python310.sh
 	@python=$$(infra/find_python310.sh) || exit 1; \
 	if [ ! -x $(VENV)/bin/python ]; then echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; fi
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --progress-bar off -c infra/constraints-py310.txt -e '.[dev]'
+	$(VENV)/bin/python -m pip install --progress-bar off --no-compile -c infra/constraints-py310.txt -e '.[dev]'
+	@# Bytecode on every core at once (pip compiles file by file: 168 s -> 96 + 48 s here).
+	@# Not left to first import: PYTHONDONTWRITEBYTECODE is set on some machines (this one).
+	@echo "compiling the environment's bytecode"; \
+	$(VENV)/bin/python -m compileall -q -j 0 $$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null \
+	  || echo "some files did not compile; as with pip, Python compiles them when imported"
 	@touch $(STAMP)
 
 run: setup

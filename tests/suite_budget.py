@@ -39,7 +39,7 @@ MODULES: dict[str, Module] = {
     "tests/test_benchmark.py": Module(heavy_tests=7, seconds=420),
     "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=80),
     "tests/test_multiworker.py": Module(heavy_tests=2, seconds=190),
-    "tests/test_object_store_packages.py": Module(heavy_tests=4, seconds=610),
+    "tests/test_object_store_packages.py": Module(heavy_tests=3, seconds=610),
     "tests/test_pipeline_e2e.py": Module(heavy_tests=11, seconds=480),
     "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=260),
     "tests/test_reliability.py": Module(heavy_tests=5, seconds=450),

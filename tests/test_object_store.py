@@ -286,7 +286,12 @@ def test_the_steps_get_the_packages_env_and_secrets_not_this_machines():
 # The serving folder in S3 ------------------------------------------------------------------
 
 
-def test_a_push_to_s3_is_whole_or_nothing_and_the_baseline_finds_it(bucket, tmp_path, monkeypatch):
+@pytest.mark.parametrize("scheme", ["minio", "s3"])
+def test_a_push_to_s3_is_whole_or_nothing_and_the_baseline_finds_it(
+    bucket, tmp_path, monkeypatch, scheme
+):
+    """Both schemes of a self-hosted cluster's store (the end-to-end degraded second run
+    is the MinIO package's: tests/test_object_store_packages.py)."""
     from components.atomic_pusher import executor as pusher
     from components.served_baseline.component import latest_served_version
 
@@ -294,7 +299,7 @@ def test_a_push_to_s3_is_whole_or_nothing_and_the_baseline_finds_it(bucket, tmp_
     (model / "variables").mkdir(parents=True)
     (model / "saved_model.pb").write_bytes(b"pb")
     (model / "variables" / "variables.data-00000-of-00001").write_bytes(b"w" * 1000)
-    serving = "minio://mlpipeline/serving"
+    serving = f"{scheme}://mlpipeline/serving"
     assert latest_served_version(serving) is None
     path, version = pusher.push_atomically(str(model), serving)
     assert path == f"{serving}/{version}"

@@ -3,8 +3,8 @@ cluster's MinIO root (minio://) and with an s3:// root run under open-source KFP
 (`rocket run-package`: the launcher's download, upload and merge around every step)
 against a real S3 protocol server on loopback (moto's server mode). Data goes in with
 `rocket upload-data`; the first run is blessed and pushes to S3, the pushed model is read
-back and serves; a degraded second run is not blessed and the served objects stay byte
-for byte what they were."""
+back and serves; a degraded second run of the MinIO package (KFP's second run in CI) is
+not blessed and the served objects stay byte for byte what they were."""
 
 from __future__ import annotations
 
@@ -109,11 +109,14 @@ def runs(s3_endpoint, tmp_path_factory) -> dict[str, dict]:
     for name, setup in setups.items():
         setup["first"] = finish_run(started[name], setup["local"])
         setup["served_before"] = served_objects(client, setup["serving"])
-    # The minio run also sets a gate threshold at run time (a runtime parameter).
-    second = {"minio": ("train_steps=2", "max_auc_drop=0.001"), "s3": ("train_steps=2",)}
-    started = {n: start_store_run(s, s3_endpoint, *second[n]) for n, s in setups.items()}
-    for name, setup in setups.items():
-        setup["second"] = finish_run(started[name], setup["local"])
+    # KFP's degraded second run, on the stock cluster's MinIO; it also sets a gate
+    # threshold at run time (a runtime parameter). An s3:// second run would take the same
+    # code paths (components/object_store.py serves both schemes); that the baseline finds
+    # a version pushed to s3:// is tests/test_object_store.py's
+    # test_a_push_to_s3_is_whole_or_nothing_and_the_baseline_finds_it.
+    minio = setups["minio"]
+    second = start_store_run(minio, s3_endpoint, "train_steps=2", "max_auc_drop=0.001")
+    minio["second"] = finish_run(second, minio["local"])
     return setups
 
 
@@ -159,7 +162,8 @@ def test_first_run_is_blessed_pushes_to_the_object_store_and_the_model_serves(st
 
 
 @pytest.mark.slow
-def test_degraded_second_run_is_not_blessed_and_serving_is_unchanged(store_runs):
+def test_degraded_second_run_is_not_blessed_and_serving_is_unchanged(runs):
+    store_runs = runs["minio"]
     result, record = store_runs["second"]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "blessed: False" in result.stdout and "pushed: nothing" in result.stdout
