@@ -8,6 +8,7 @@ latencies) and that bad options are reported by name.
 import dataclasses
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -146,8 +147,6 @@ def test_rejudge_applies_todays_targets_to_stored_scores(tmp_path):
     """gap_closed is judged against how much the seeds' own gap_closed values scatter
     (issue 24) beside the paper's 0.6; a stored result is re-judged without touching what
     it measured."""
-    import shutil
-
     from pipeline.bench import rejudge
 
     stored = Path(__file__).parent / "benchmarks/results/quality_defaults"
@@ -254,8 +253,8 @@ def test_only_quality_writes_the_quality_part_alone(tmp_path):
     real.write_text("\n".join(sample_data.generate_rows(600, seed=7)) + "\n")
     output = tmp_path / "quality"
     # One seed on the real rows too: what is checked here is which part is written.
-    settings_ = dataclasses.replace(TINY, real_seeds=1)
-    runner.run_quality_only(output, settings_, real_sample=real, log=lambda _: None)
+    one_real_seed = dataclasses.replace(TINY, real_seeds=1)
+    runner.run_quality_only(output, one_real_seed, real_sample=real, log=lambda _: None)
     written = json.loads((output / settings.JSON_FILE).read_text())
     assert list(written) == ["quality"]
     quality = written["quality"]

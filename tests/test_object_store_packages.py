@@ -163,28 +163,24 @@ def test_first_run_is_blessed_pushes_to_the_object_store_and_the_model_serves(st
 
 @pytest.mark.slow
 def test_degraded_second_run_is_not_blessed_and_serving_is_unchanged(runs):
-    store_runs = runs["minio"]
-    result, record = store_runs["second"]
+    minio = runs["minio"]
+    result, record = minio["second"]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "blessed: False" in result.stdout and "pushed: nothing" in result.stdout
-    _, first = store_runs["first"]
+    _, first = minio["first"]
     served = outputs_of(first, "Pusher")["pushed_model"][0]["metadata"]["pushed_version"]
     baseline = outputs_of(record, "ServedModelBaseline")["baseline"][0]["metadata"]
     assert baseline["served_version"] == served  # read from the store: what the gate compared
     assert outputs_of(record, "Evaluator")["blessing"][0]["metadata"]["blessed"] == 0
     assert outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]["pushed"] == 0
-    assert (
-        served_objects(store_runs["client"], store_runs["serving"]) == store_runs["served_before"]
-    )
+    assert served_objects(minio["client"], minio["serving"]) == minio["served_before"]
     # KFP's cache (driver/cache.go): ExampleGen has none (KFP cannot fingerprint the data
     # folder), its new examples make every reader run again, all but SchemaGen.
     reused = {t["name"] for t in record["tasks"] if t["state"] == "cached"}
     assert reused == {"SchemaGen"}, record["tasks"]
     # The run's parameter reached the Trainer as parameterValues only (pipeline spec 2.1).
     trainer_input = json.loads(
-        (
-            store_runs["local"] / "runs" / record["run_id"] / "Trainer" / "executor_input.json"
-        ).read_text()
+        (minio["local"] / "runs" / record["run_id"] / "Trainer" / "executor_input.json").read_text()
     )["inputs"]
     assert json.loads(trainer_input["parameterValues"]["train_args"]) == {"num_steps": 2}
     assert "parameters" not in trainer_input

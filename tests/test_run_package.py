@@ -392,9 +392,9 @@ def test_first_run_blesses_and_pushes_a_light_model_that_serves(two_runs):
 
 @pytest.mark.slow
 def test_second_run_with_a_degraded_model_is_not_blessed_and_serving_is_untouched(runs):
-    two_runs = runs["vertex"]
-    _, first = two_runs["first"]
-    result, record = two_runs["second"]
+    vertex = runs["vertex"]
+    _, first = vertex["first"]
+    result, record = vertex["second"]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "blessed: False" in result.stdout and "pushed: nothing" in result.stdout
     served_version = outputs_of(first, "Pusher")["pushed_model"][0]["metadata"]["pushed_version"]
@@ -402,18 +402,16 @@ def test_second_run_with_a_degraded_model_is_not_blessed_and_serving_is_untouche
     assert baseline["metadata"]["served_version"] == served_version  # what the gate compared
     assert outputs_of(record, "Evaluator")["blessing"][0]["metadata"]["blessed"] == 0
     assert outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]["pushed"] == 0
-    assert serving_files(two_runs["serving"]) == two_runs["served_before"]
+    assert serving_files(vertex["serving"]) == vertex["served_before"]
     # The backend's cache: Vertex AI keys ExampleGen on its driver's fingerprint of the
     # files (unchanged), so all that reads only the examples is reused (on KFP, see
     # tests/test_object_store_packages.py, only SchemaGen is).
     reused = {t["name"] for t in record["tasks"] if t["state"] == "cached"}
-    upstream = {"SchemaGen", "EasyRecExampleGen", "StatisticsGen", "ExampleValidator"}
-    assert reused == upstream | {"AnomaliesGate", "Transform"}, record["tasks"]
+    upstream = {"EasyRecExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator"}
+    assert reused == {*upstream, "AnomaliesGate", "Transform"}, record["tasks"]
     # The run's parameter reached the Trainer as parameterValues only (pipeline spec 2.1).
     trainer_input = json.loads(
-        (
-            two_runs["root"] / "runs" / record["run_id"] / "Trainer" / "executor_input.json"
-        ).read_text()
+        (vertex["root"] / "runs" / record["run_id"] / "Trainer" / "executor_input.json").read_text()
     )["inputs"]
     assert json.loads(trainer_input["parameterValues"]["train_args"]) == {"num_steps": 2}
     assert "parameters" not in trainer_input
