@@ -15,18 +15,16 @@ import sys
 from pathlib import Path
 
 from pipeline.bench import quality_at_size, report
-from pipeline.bench.settings import JSON_FILE, TABLE_FILE
+from pipeline.bench.settings import JSON_FILE
 
 
 def rejudge(folder: Path) -> list[dict]:
     """The folder's new targets, written back into its benchmark.json and benchmark.md."""
-    path = folder / JSON_FILE
-    result = json.loads(path.read_text())
+    result = json.loads((folder / JSON_FILE).read_text())
     part = result[quality_at_size.KEY]
     part["targets"] = quality_at_size.targets(part)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    header = report.alone_header("quality-at-size", part["measured"])
-    (folder / TABLE_FILE).write_text("\n".join(header + quality_at_size.lines(part)))
+    lines = quality_at_size.lines(part)
+    report.write_alone_files(folder, "quality-at-size", result, lines, part["measured"])
     return part["targets"]
 
 

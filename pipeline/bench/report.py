@@ -280,15 +280,17 @@ def scale_lines(block: dict) -> list[str]:
     return lines
 
 
-def alone_header(only: str, meta: dict) -> list[str]:
-    """benchmark.md's first lines for `rocket bench --only ONLY`: the run's date, machine
-    and command."""
-    return [
+def write_alone_files(output: Path, only: str, result: dict, lines: list[str], meta: dict):
+    """benchmark.json with `result`, benchmark.md with `lines` under a header naming the
+    run (`rocket bench --only ONLY`, its date, machine and command)."""
+    (output / JSON_FILE).write_text(json.dumps(_clean(result), indent=2) + "\n")
+    header = [
         f"# rocket bench --only {only}",
         "",
         f"{meta['date']}; {meta['machine']}; `{meta['command']}`.",
         "",
     ]
+    (output / TABLE_FILE).write_text("\n".join(header + lines))
 
 
 def write_alone(
@@ -304,7 +306,6 @@ def write_alone(
     with those parts, benchmark.md with `lines` under a header naming the run."""
     for part in result.values():
         part["measured"] = {**meta, "bench_wall_seconds": round(time.time() - started, 1)}
-    (output / JSON_FILE).write_text(json.dumps(_clean(result), indent=2) + "\n")
-    (output / TABLE_FILE).write_text("\n".join(alone_header(only, meta) + lines))
+    write_alone_files(output, only, result, lines, meta)
     log(f"[bench] wrote {output / JSON_FILE}, {output / TABLE_FILE} ({time.time() - started:.0f}s)")
     return result
