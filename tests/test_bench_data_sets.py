@@ -72,3 +72,29 @@ def test_references_score_both_models_once_per_seed():
     lr, mlp = out[references.SKLEARN_LR]["auc"], out[references.SKLEARN_MLP]["auc"]
     assert len(lr) == len(mlp) == 2 and lr[0] == lr[1]  # deterministic, repeated per seed
     assert min(lr + mlp) > 0.7  # both learn the one planted effect
+
+
+def test_folds_place_each_row_once_and_keep_a_users_rows_together():
+    """bench.data.fold_of: a row's fold depends on its content alone (not the order it
+    comes in), the folds cover the rows about evenly, and by user every row of a user is
+    in one fold; one fold's rows are what a single split would not pick by its own hash."""
+    import rocket_seed
+
+    from pipeline.bench.data import fold_of, in_eval, parse_rows
+
+    rows = sample_data.generate_rows(3000, seed=4)
+    lines = [("generated", i + 1, r.encode()) for i, r in enumerate(rows)]
+    examples = list(parse_rows(lines, rocket_seed.default_config()))
+    folds = [fold_of(e, 5, by_user=False) for e in examples]
+    assert folds == [fold_of(e, 5, by_user=False) for e in examples[::-1]][::-1]
+    sizes = Counter(folds)
+    assert sorted(sizes) == [0, 1, 2, 3, 4] and min(sizes.values()) > 0.8 * 3000 / 5
+    by_user: dict[str, set[int]] = {}
+    for e in examples:
+        user = e.features.feature["user_id"].bytes_list.value[0]
+        by_user.setdefault(user, set()).add(fold_of(e, 5, by_user=True))
+    assert len(by_user) > 100 and all(len(f) == 1 for f in by_user.values())
+    # The single split is a different draw of the same hash: ~20% of rows, any fold.
+    picked = [in_eval(e, 0.2, by_user=False) for e in examples]
+    assert 0.15 < np.mean(picked) < 0.25
+    assert len({f for f, p in zip(folds, picked) if p}) == 5

@@ -272,10 +272,11 @@ def test_only_quality_writes_the_quality_part_alone(tmp_path):
 def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     """--only quality-at-size: every variant over the seeds, each ended by the Trainer's
     validation checks (kept step ≤ stopped step ≤ the epoch budget), gap_closed per seed
-    from the same seed's three runs, and the targets in the table."""
+    from the same seed's three runs, and the targets in the table. With two folds, every
+    row is scored once, by the models of the fold that did not train on it."""
     at_size = quality_at_size.AtSizeSettings(rows=2500, seeds=2, max_epochs=2.0,
                                              checks_per_epoch=2, batch_size=64,
-                                             sweep=((),), sweep_seeds=1)  # fmt: skip
+                                             sweep=((),), sweep_seeds=1, folds=2)  # fmt: skip
     output = tmp_path / "at_size"
     runner.run_quality_at_size_only(output, at_size, TINY, log=lambda _: None)
     written = json.loads((output / settings.JSON_FILE).read_text())
@@ -295,15 +296,22 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
                   "booster alone AUC − light alone AUC", "rocket light AUC − scikit-learn MLP AUC",
                   "linear AUC − scikit-learn logistic regression AUC"):  # fmt: skip
         assert any(name.startswith(f"{label} (generated_at_size)") for name in names), label
-    train_rows = part["rows"]["train"]
+    folds = part["folds"]
+    assert folds["k"] == 2 and sum(folds["eval_rows"]) == part["rows"]["eval"] == 2500
+    assert [t + e for t, e in zip(folds["train_rows"], folds["eval_rows"])] == [2500, 2500]
+    budgets = [quality_at_size.training_budget(rows, at_size, rocket_config.TrainConfig())
+               for rows in folds["train_rows"]]  # fmt: skip
     steps, every, epoch = quality_at_size.training_budget(
-        train_rows, at_size, rocket_config.TrainConfig()
+        part["rows"]["train"], at_size, rocket_config.TrainConfig()
     )
     assert part["train_steps"] == steps and steps % every == 0
-    assert epoch == math.ceil(train_rows * 0.9 / 64) and every == math.ceil(epoch / 2)
+    assert epoch == math.ceil(part["rows"]["train"] * 0.9 / 64) and every == math.ceil(epoch / 2)
     for name, runs in part["runs"].items():  # the sweep's over its one seed
-        assert [r["seed"] for r in runs] == ([0, 1] if name in quality_at_size.VARIANTS else [0])
+        seeds = [0, 1] if name in quality_at_size.VARIANTS else [0]
+        expected = [(fold, seed) for fold in (0, 1) for seed in seeds]
+        assert sorted((r["fold"], r["seed"]) for r in runs) == expected
         for run in runs:
+            steps, every, _ = budgets[run["fold"]]
             assert run["exported_step"] % every == 0
             assert every <= run["exported_step"] <= run["stopped_at_step"] <= steps
             assert 0.0 < run["best_validation_auc"] <= 1.0  # the served net's, never 0
@@ -344,7 +352,8 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     assert not {"light_none", "light_alone_none", "light_none_booster"} & set(scores)
     table = (output / settings.TABLE_FILE).read_text()
     assert table.startswith("# rocket bench --only quality-at-size")
-    assert f"at most {steps} steps of 64" in table
+    assert f"at most {part['train_steps']} steps of 64" in table
+    assert "2-fold cross-validation" in table and "| rocket | 1 (fold 1) |" in table
     assert "| light_none |" in table
     rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in part["targets"]]

@@ -74,16 +74,25 @@ def user_of(example, user_field: str) -> str:
     return values[0].decode() if values else ""
 
 
-def in_eval(example, eval_fraction: float, by_user: bool, user_field: str = "user_id") -> bool:
-    """Whether an example goes to the eval split. By user: a crc32 of the user id decides,
-    so no eval user is seen in training (the real sample is grouped by user). Else a crc32
-    of the example's bytes, as the pipeline's hash split does."""
+def split_key(example, by_user: bool, user_field: str = "user_id") -> bytes:
+    """What the bench's splits hash: the user id (no eval user is seen in training; the
+    real sample is grouped by user), else the example's bytes, as the pipeline's hash
+    split does."""
     if by_user:
-        key = user_of(example, user_field).encode()
-    else:
-        # deterministic: map fields are otherwise serialized in a per-process order.
-        key = example.SerializeToString(deterministic=True)
-    return zlib.crc32(key) % 1000 < int(eval_fraction * 1000)
+        return user_of(example, user_field).encode()
+    # deterministic: map fields are otherwise serialized in a per-process order.
+    return example.SerializeToString(deterministic=True)
+
+
+def in_eval(example, eval_fraction: float, by_user: bool, user_field: str = "user_id") -> bool:
+    """Whether an example goes to the eval split: a crc32 of its split_key decides."""
+    return zlib.crc32(split_key(example, by_user, user_field)) % 1000 < int(eval_fraction * 1000)
+
+
+def fold_of(example, folds: int, by_user: bool, user_field: str = "user_id") -> int:
+    """The cross-validation fold (0 .. folds - 1) an example is scored in: a crc32 of its
+    split_key, so a row (or a user's rows) lands in the same fold whatever the order."""
+    return zlib.crc32(split_key(example, by_user, user_field)) % folds
 
 
 def split_examples(
@@ -102,8 +111,14 @@ def split_examples(
     return train, evaluation
 
 
-def split_description(eval_fraction: float, by_user: bool) -> str:
-    """How `in_eval` splits, in words (benchmark.json's `split`)."""
+def split_description(eval_fraction: float, by_user: bool, folds: int = 1) -> str:
+    """How `in_eval` (or, with folds, `fold_of`) splits, in words (benchmark.json's
+    `split`)."""
+    if folds > 1:
+        unit = "user id" if by_user else "example"
+        return (f"{folds}-fold cross-validation: crc32 of each {unit} picks its fold; every "
+                f"row is scored once, by models trained on the other {folds - 1} folds, and "
+                "each seed's AUC and GAUC are computed over all rows")  # fmt: skip
     if by_user:
         return f"grouped by user: crc32(user_id) puts {eval_fraction:.0%} of users in eval"
     return f"by row: crc32 of each example puts ~{eval_fraction:.0%} in eval"

@@ -161,18 +161,25 @@ def gap_noise(results: dict, metric: str) -> float | None:
     return max(light["std"], booster["std"])
 
 
-def score_nets(model, name: str, kind: str, data: BenchData, per_variant: dict) -> None:
-    """Append the eval AUC and GAUC of each net a variant's model has to `per_variant`:
-    the net itself when trained alone, light under `name` and booster under
-    `name_booster` for rocket."""
+def net_predictions(model, name: str, kind: str, features: dict) -> dict[str, np.ndarray]:
+    """Click probabilities of each net a variant's model has: the net itself when trained
+    alone, light under `name` and booster under `name_booster` for rocket."""
     import rocket_model
 
     nets = {LIGHT_ALONE: [rocket_model.LIGHT], BOOSTER_ALONE: [rocket_model.BOOSTER]}
-    for net in nets.get(kind, [rocket_model.LIGHT, rocket_model.BOOSTER]):
-        scores = auc_and_gauc(
-            data.eval_labels, predict(model, net, data.eval_features), data.eval_users
+    return {
+        name if kind != ROCKET or net == rocket_model.LIGHT else f"{name}_booster": predict(
+            model, net, features
         )
-        key = name if kind != ROCKET or net == rocket_model.LIGHT else f"{name}_booster"
+        for net in nets.get(kind, [rocket_model.LIGHT, rocket_model.BOOSTER])
+    }
+
+
+def score_nets(model, name: str, kind: str, data: BenchData, per_variant: dict) -> None:
+    """Append the eval AUC and GAUC of each net a variant's model has (net_predictions)
+    to `per_variant`."""
+    for key, predictions in net_predictions(model, name, kind, data.eval_features).items():
+        scores = auc_and_gauc(data.eval_labels, predictions, data.eval_users)
         entry = per_variant.setdefault(key, {"auc": [], "gauc": []})
         entry["auc"].append(scores["auc"])
         entry["gauc"].append(scores["gauc"])

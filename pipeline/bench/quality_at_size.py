@@ -29,6 +29,7 @@ from pipeline.bench import deep_data, quality, references, report
 from pipeline.bench.data import (
     BenchData,
     _read_lines,
+    fold_of,
     in_eval,
     parse_rows,
     read_transformed,
@@ -87,6 +88,12 @@ class AtSizeSettings:
     references: bool = True  # scikit-learn's models on the same split
     config: str | None = None  # an EasyRec config for the nets instead of the product's
     eval_fraction: float = EVAL_FRACTION
+    # > 1: K-fold cross-validation instead of one eval split: fold k's rows (bench.data.
+    # fold_of) are scored by the models trained on the others, and each seed's AUC and
+    # GAUC are taken over every row. On small logs (the real sample: ~100 clicks and ~30
+    # users with both labels in a 20% split) one split's eval rows are too few to tell
+    # the models apart; all rows are 5 times as many.
+    folds: int = 1
     # Rocket Launching with smaller light nets (the configured one is the rocket
     # variant), over the first sweep_seeds seeds.
     sweep: tuple[tuple[int, ...], ...] = ((64, 32), (32,), ())
@@ -178,10 +185,11 @@ def source_lines(settings: AtSizeSettings) -> tuple[str, object]:
     )
 
 
-def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
+def write_splits(settings: AtSizeSettings, base, raw_dir: Path, fold: int = 0) -> BenchData:
     """The rows parsed as ExampleGen parses them and split as the bench splits
-    (bench.data.in_eval): the train split streamed to gzipped TFRecord shards in
-    `raw_dir`, the eval split kept (serialized, with each row's raw user id for GAUC)."""
+    (bench.data.in_eval, or with folds: the rows of `fold` are the eval split): the train
+    split streamed to gzipped TFRecord shards in `raw_dir`, the eval split kept
+    (serialized, with each row's raw user id for GAUC)."""
     import tensorflow as tf
 
     description, lines = source_lines(settings)
@@ -191,10 +199,16 @@ def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
         tf.io.TFRecordWriter(str(raw_dir / f"train-{i:05d}-of-{shards:05d}.gz"), "GZIP")
         for i in range(shards)
     ]
+
+    def evaluated(example) -> bool:
+        if settings.folds > 1:
+            return fold_of(example, settings.folds, by_user=settings.by_user) == fold
+        return in_eval(example, settings.eval_fraction, by_user=settings.by_user)
+
     evaluation, users, train_rows = [], [], 0
     try:
         for example in parse_rows(lines, base):
-            if in_eval(example, settings.eval_fraction, by_user=settings.by_user):
+            if evaluated(example):
                 evaluation.append(example.SerializeToString())
                 users.append(user_of(example, "user_id"))
             else:
@@ -204,11 +218,12 @@ def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
         for writer in writers:
             writer.close()
     if not train_rows or not evaluation:
-        raise BenchError(f"{description}: the rows give an empty train or eval split")
+        which = f" (fold {fold} of {settings.folds})" if settings.folds > 1 else ""
+        raise BenchError(f"{description}: the rows give an empty train or eval split{which}")
     return BenchData(
         name=dataset_name(settings),
         source=description,
-        split=split_description(settings.eval_fraction, by_user=settings.by_user),
+        split=split_description(settings.eval_fraction, settings.by_user, settings.folds),
         train_examples=[],
         eval_examples=evaluation,
         eval_users=np.array(users),
@@ -216,17 +231,19 @@ def write_splits(settings: AtSizeSettings, base, raw_dir: Path) -> BenchData:
     )
 
 
-def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], None]):
-    """The generated rows split like the bench's main data; TFT analyses the train split
-    and writes it transformed (as the pipeline's Transform does); the eval split is
-    transformed in memory for scoring."""
+def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], None],
+         fold: int = 0):  # fmt: skip
+    """The rows split like the bench's main data (or into folds, `fold` the eval one);
+    TFT analyses the train split and writes it transformed (as the pipeline's Transform
+    does); the eval split is transformed in memory for scoring."""
     import tensorflow_transform as tft
 
     started = time.time()
-    data = write_splits(settings, base, workdir / "raw")
+    data = write_splits(settings, base, workdir / "raw", fold)
     gc.collect()
+    which = f" fold {fold + 1} of {settings.folds}:" if settings.folds > 1 else ""
     log(
-        f"[bench] {data.source}: parsed and split: {data.train_rows:,} "
+        f"[bench] {data.source}:{which} parsed and split: {data.train_rows:,} "
         f"train / {len(data.eval_examples):,} eval ({time.time() - started:.0f}s)"
     )
     started = time.time()
@@ -257,10 +274,8 @@ def load(settings: AtSizeSettings, base, workdir: Path, log: Callable[[str], Non
 
 
 def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dict:
-    """Every variant over the seeds; the quality block with each run's kept step."""
-    import rocket_model
-    import rocket_training
-
+    """Every variant over the seeds (on each fold, with folds); the quality block with
+    each run's kept step."""
     base = rocket_seed.default_config()
     if settings.config is not None:
         from pipeline import easyrec_config
@@ -270,62 +285,116 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
     configured = base.model.light_dnn.hidden_units
     sweep = tuple(units for units in settings.sweep if tuple(units) != configured)
     settings = dataclasses.replace(settings, sweep=sweep)
+    seeds = list(range(settings.seeds))
     workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_size_"))
+    # name -> seed -> eval predictions of each fold, in fold order; and the folds' data.
+    predictions: dict[str, dict[int, list[np.ndarray]]] = {}
+    runs: dict[str, list[dict]] = {}
+    folds: list[BenchData] = []
     try:
-        data = load(settings, base, workdir, log)
-        train_rows = data.train_rows
-        seeds = list(range(settings.seeds))
-        scores: dict[str, dict[str, list[float]]] = {}
-        runs: dict[str, list[dict]] = {}
-
-        def train_and_score(name: str, kind: str, seed: int, options: dict) -> None:
-            started = time.time()
-            config = variant_config(base, kind, seed, settings, train_rows, **options)
-            model, training = train_variant(data, config)
-            quality.score_nets(model, name, kind, data, scores)
-            runs.setdefault(name, []).append(
-                {
-                    "seed": seed,
-                    "exported_step": training["exported_step"],
-                    "stopped_at_step": training["stopped_at_step"],
-                    "best_validation_auc": training.get(
-                        f"best_validation_auc_{rocket_model.served_net(config.model)}"
-                    ),
-                    "seconds": round(time.time() - started, 1),
-                }
-            )
-            log(
-                f"[bench] at size: {name} seed {seed}: AUC {scores[name]['auc'][-1]:.4f}, "
-                f"kept step {training['exported_step']} of {training['stopped_at_step']} "
-                f"({time.time() - started:.0f}s)"
-            )
-
-        for seed in seeds:
-            for name, (kind, options) in VARIANTS.items():
-                train_and_score(name, kind, seed, options)
-        for seed in seeds[: settings.sweep_seeds]:
-            for units in settings.sweep:
-                options = {"light_dnn": rocket_config.DNNConfig(units)}
-                train_and_score(sweep_name(units), ROCKET, seed, options)
-                train_and_score(alone_name(units), LIGHT_ALONE, seed, options)
-        if settings.references:
-            train_features, train_labels = read_transformed(data.tft_output, data.train_files)
-            scores.update(
-                references.score_references(
-                    train_features, train_labels, data.eval_features, data.eval_labels,
-                    data.eval_users, rocket_training.table_sizes(base, data.tft_output), seeds,
-                    quality.auc_and_gauc, log,
-                )
-            )  # fmt: skip
-            del train_features
-        steps, every, _ = training_budget(train_rows, settings, base.train)
-        part = block(data, settings, seeds, scores, runs, steps, every)
-        noise = {m: quality.gap_noise(part["variants"], m) for m in METRICS}
-        part["config"] = settings.config or "the product's default (rocket_seed.default_config)"
-        part["sweep"] = sweep_block(scores, settings, configured, noise)
-        return part
+        for fold in range(max(1, settings.folds)):
+            data = load(settings, base, workdir / f"fold_{fold}", log, fold)
+            train_fold(data, base, settings, seeds, fold, predictions, runs, log)
+            data.tft_output = data.eval_features = None  # the pooled scores need none
+            folds.append(data)
+            shutil.rmtree(workdir / f"fold_{fold}", ignore_errors=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    data = pooled(folds)
+    scores = {
+        name: _scores(data, [np.concatenate(by_seed[s]) for s in sorted(by_seed)])
+        for name, by_seed in predictions.items()
+    }
+    # The budget of the mean fold (each fold's own follows its rows, as the Trainer's).
+    steps, every, _ = training_budget(data.train_rows, settings, base.train)
+    part = block(data, settings, seeds, scores, runs, steps, every)
+    if settings.folds > 1:
+        part["folds"] = {
+            "k": settings.folds,
+            "train_rows": [fold.train_rows for fold in folds],
+            "eval_rows": [len(fold.eval_examples) for fold in folds],
+        }
+    noise = {m: quality.gap_noise(part["variants"], m) for m in METRICS}
+    part["config"] = settings.config or "the product's default (rocket_seed.default_config)"
+    part["sweep"] = sweep_block(scores, settings, configured, noise)
+    return part
+
+
+def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int], fold: int,
+               predictions: dict, runs: dict, log: Callable[[str], None]) -> None:  # fmt: skip
+    """Every variant (and the sweep, and scikit-learn's references) trained on one
+    split's train rows; their eval predictions appended to `predictions` by name and
+    seed, each run's kept step to `runs`."""
+    import rocket_model
+    import rocket_training
+
+    def keep(name: str, seed: int, values: np.ndarray) -> None:
+        predictions.setdefault(name, {}).setdefault(seed, []).append(values)
+
+    def train_and_predict(name: str, kind: str, seed: int, options: dict) -> None:
+        started = time.time()
+        config = variant_config(base, kind, seed, settings, data.train_rows, **options)
+        model, training = train_variant(data, config)
+        for key, values in quality.net_predictions(model, name, kind, data.eval_features).items():
+            keep(key, seed, values)
+        record = {
+            "seed": seed,
+            "exported_step": training["exported_step"],
+            "stopped_at_step": training["stopped_at_step"],
+            "best_validation_auc": training.get(
+                f"best_validation_auc_{rocket_model.served_net(config.model)}"
+            ),
+            "seconds": round(time.time() - started, 1),
+        }
+        runs.setdefault(name, []).append({**record, "fold": fold} if settings.folds > 1 else record)
+        auc = quality.auc_and_gauc(data.eval_labels, predictions[name][seed][-1], data.eval_users)
+        log(
+            f"[bench] at size: {name} seed {seed}: AUC {auc['auc']:.4f}, kept step "
+            f"{training['exported_step']} of {training['stopped_at_step']} "
+            f"({time.time() - started:.0f}s)"
+        )
+
+    for seed in seeds:
+        for name, (kind, options) in VARIANTS.items():
+            train_and_predict(name, kind, seed, options)
+    for seed in seeds[: settings.sweep_seeds]:
+        for units in settings.sweep:
+            options = {"light_dnn": rocket_config.DNNConfig(units)}
+            train_and_predict(sweep_name(units), ROCKET, seed, options)
+            train_and_predict(alone_name(units), LIGHT_ALONE, seed, options)
+    if settings.references:
+        train_features, train_labels = read_transformed(data.tft_output, data.train_files)
+        by_kind = references.predict_references(
+            train_features, train_labels, data.eval_features, len(data.eval_labels),
+            rocket_training.table_sizes(base, data.tft_output), seeds, log,
+        )  # fmt: skip
+        for kind, per_seed in by_kind.items():
+            for seed, values in zip(seeds, per_seed):
+                keep(kind, seed, values)
+
+
+def pooled(folds: list[BenchData]) -> BenchData:
+    """One split's data as it is; with folds, every fold's eval rows in fold order (the
+    order their predictions were kept in) and the folds' mean train rows."""
+    if len(folds) == 1:
+        return folds[0]
+    first = folds[0]
+    return BenchData(
+        name=first.name,
+        source=first.source,
+        split=first.split,
+        train_examples=[],
+        eval_examples=[e for fold in folds for e in fold.eval_examples],
+        eval_users=np.concatenate([fold.eval_users for fold in folds]),
+        eval_labels=np.concatenate([fold.eval_labels for fold in folds]),
+        train_rows=round(sum(fold.train_rows for fold in folds) / len(folds)),
+    )
+
+
+def _scores(data: BenchData, per_seed: list[np.ndarray]) -> dict[str, list[float]]:
+    """AUC and GAUC lists, one per seed, of predictions over `data`'s eval rows."""
+    scored = [quality.auc_and_gauc(data.eval_labels, p, data.eval_users) for p in per_seed]
+    return {m: [s[m] for s in scored] for m in METRICS}
 
 
 def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: dict,
@@ -377,6 +446,8 @@ def sweep_block(scores: dict, settings: AtSizeSettings, configured: tuple[int, .
     main variants' spread). The configured width's runs are the rocket and light-alone
     variants' first seeds."""
     n = settings.sweep_seeds
+    if not n:
+        return {"seeds": [], "points": [], BOOSTER_ALONE: None}
     rocket_of = {sweep_name(configured): ROCKET}
     alone_of = {sweep_name(configured): LIGHT_ALONE}
     booster = {m: quality.spread(scores[BOOSTER_ALONE][m][:n]) for m in METRICS}
@@ -472,12 +543,13 @@ def lines(part: dict) -> list[str]:
             "stopped at | seconds |", "|---|---|---|---|---|"]  # fmt: skip
     for name, runs in part["runs"].items():
         for run in runs:
+            seed = f"{run['seed']} (fold {run['fold']})" if "fold" in run else run["seed"]
             out.append(
-                f"| {name} | {run['seed']} | {run['exported_step']} | "
+                f"| {name} | {seed} | {run['exported_step']} | "
                 f"{run['stopped_at_step']} | {run['seconds']} |"
             )
     sweep = part["sweep"]
-    out += [
+    out += [] if not sweep["points"] else [
         "",
         f"Light-net sweep (seeds {sweep['seeds']}): each light net trained by Rocket "
         "Launching and alone; gap_closed against the booster alone "

@@ -59,6 +59,33 @@ def fit_and_score(train_x, train_y, eval_x, seed: int, kind: str) -> np.ndarray:
     return model.predict_proba(eval_x)[:, 1]
 
 
+def predict_references(
+    train_features: dict,
+    train_labels: np.ndarray,
+    eval_features: dict,
+    eval_rows: int,
+    table_sizes: dict[str, int],
+    seeds: list[int],
+    log: Callable[[str], None] = print,
+) -> dict[str, list[np.ndarray]]:
+    """Each reference model's eval click probabilities, one array per seed. The logistic
+    regression is deterministic (lbfgs), so it is fitted once and its predictions
+    repeated per seed, which keeps every variant's spread over the same seeds."""
+    train_y = np.asarray(train_labels)
+    train_x = one_hot(train_features, table_sizes, len(train_y))
+    eval_x = one_hot(eval_features, table_sizes, eval_rows)
+    results: dict[str, list[np.ndarray]] = {SKLEARN_LR: [], SKLEARN_MLP: []}
+    for seed in seeds:
+        for kind in (SKLEARN_LR, SKLEARN_MLP):
+            started = time.time()
+            if kind == SKLEARN_LR and results[kind]:
+                results[kind].append(results[kind][0])
+                continue
+            results[kind].append(fit_and_score(train_x, train_y, eval_x, seed, kind))
+            log(f"[bench] {kind} seed {seed}: fitted ({time.time() - started:.0f}s)")
+    return results
+
+
 def score_references(
     train_features: dict,
     train_labels: np.ndarray,
@@ -70,26 +97,12 @@ def score_references(
     score: Callable[[np.ndarray, np.ndarray, np.ndarray], dict],
     log: Callable[[str], None] = print,
 ) -> dict[str, dict[str, list[float]]]:
-    """AUC and GAUC lists (one per seed) of both reference models. The logistic
-    regression is deterministic (lbfgs), so it is fitted once and its score repeated per
-    seed, which keeps every variant's spread over the same seeds."""
-    train_y = np.asarray(train_labels)
-    train_x = one_hot(train_features, table_sizes, len(train_y))
-    eval_x = one_hot(eval_features, table_sizes, len(eval_labels))
+    """AUC and GAUC lists (one per seed) of both reference models on one eval split."""
+    predictions = predict_references(train_features, train_labels, eval_features,
+                                     len(eval_labels), table_sizes, seeds, log)  # fmt: skip
     results: dict[str, dict[str, list[float]]] = {}
-    lr_scores = None
-    for seed in seeds:
-        for kind in (SKLEARN_LR, SKLEARN_MLP):
-            started = time.time()
-            if kind == SKLEARN_LR and lr_scores is not None:
-                scores = lr_scores
-            else:
-                scores = score(eval_labels, fit_and_score(train_x, train_y, eval_x, seed, kind),
-                               eval_users)  # fmt: skip
-                lr_scores = scores if kind == SKLEARN_LR else lr_scores
-            entry = results.setdefault(kind, {"auc": [], "gauc": []})
-            entry["auc"].append(scores["auc"])
-            entry["gauc"].append(scores["gauc"])
-            log(f"[bench] {kind} seed {seed}: AUC {scores['auc']:.4f} "
-                f"({time.time() - started:.0f}s)")  # fmt: skip
+    for kind, per_seed in predictions.items():
+        scores = [score(eval_labels, p, eval_users) for p in per_seed]
+        results[kind] = {m: [s[m] for s in scores] for m in ("auc", "gauc")}
+        log(f"[bench] {kind}: AUC {', '.join(f'{s:.4f}' for s in results[kind]['auc'])}")
     return results

@@ -62,9 +62,16 @@ def add_parser(sub) -> None:
         "by user, such as the real Taobao sample)",
     )
     bench.add_argument(
+        "--folds",
+        type=count(2),
+        help="--only quality-at-size: K-fold cross-validation instead of one 20%% eval "
+        "split (every row scored once by models trained on the other folds; for small "
+        "logs, such as the real sample)",
+    )
+    bench.add_argument(
         "--sweep-seeds",
-        type=count(1),
-        help="--only quality-at-size: seeds of the light-net sweep (default 1)",
+        type=count(0),
+        help="--only quality-at-size: seeds of the light-net sweep (default 1; 0: no sweep)",
     )
     bench.add_argument(
         "--max-epochs",
@@ -109,6 +116,7 @@ def command(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "generator": args.generator,
         "sweep_seeds": args.sweep_seeds,
+        "folds": args.folds,
         "max_epochs": args.max_epochs,
         "config": args.config,
     }
