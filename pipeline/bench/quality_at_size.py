@@ -549,16 +549,17 @@ def lines(part: dict) -> list[str]:
                 f"{run['stopped_at_step']} | {run['seconds']} |"
             )
     sweep = part["sweep"]
-    out += [] if not sweep["points"] else [
-        "",
-        f"Light-net sweep (seeds {sweep['seeds']}): each light net trained by Rocket "
-        "Launching and alone; gap_closed against the booster alone "
-        f"(AUC {report.plus_minus(sweep[BOOSTER_ALONE]['auc'])}), null within the seeds' "
-        "spread.",
-        "",
-        "| light net | rocket AUC | alone AUC | rocket GAUC | alone GAUC | gap_closed AUC |",
-        "|---|---|---|---|---|---|",
-    ]
+    if sweep["points"]:
+        out += [
+            "",
+            f"Light-net sweep (seeds {sweep['seeds']}): each light net trained by Rocket "
+            "Launching and alone; gap_closed against the booster alone "
+            f"(AUC {report.plus_minus(sweep[BOOSTER_ALONE]['auc'])}), null within the seeds' "
+            "spread.",
+            "",
+            "| light net | rocket AUC | alone AUC | rocket GAUC | alone GAUC | gap_closed AUC |",
+            "|---|---|---|---|---|---|",
+        ]
     for p in sweep["points"]:
         gap = p["gap_closed"]["auc"]
         gap_text = "null" if gap["value"] is None else f"{gap['value']:.3f}"
