@@ -338,8 +338,8 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     assert configured["auc"]["values"] == scores["rocket"]["auc"]["values"][:1]
     assert configured["alone"]["auc"]["values"] == scores["light_alone"]["auc"]["values"][:1]
     assert sweep["booster_alone"]["auc"]["values"] == scores["booster_alone"]["auc"]["values"][:1]
-    for name in ("light_none", "light_alone_none"):
-        assert [r["seed"] for r in part["runs"][name]] == [0]
+    for name in ("light_none", "light_alone_none"):  # seed 0, on each fold
+        assert [(r["fold"], r["seed"]) for r in part["runs"][name]] == [(0, 0), (1, 0)]
     for metric in ("auc", "gauc"):
         alone, rocket = none["alone"][metric]["mean"], none[metric]["mean"]
         booster = sweep["booster_alone"][metric]["mean"]
