@@ -174,6 +174,28 @@ def test_rejudge_applies_todays_targets_to_stored_scores(tmp_path):
     assert null["met"] is None and "fewer than two seeds" in null["note"]
 
 
+def test_gauc_lift_between_two_rankings_below_chance_is_not_judged():
+    """Split by row, the real sample's users have their other rows in training, and a
+    model that memorises user ids ranks their eval rows backwards (GAUC 0.30-0.35): a
+    difference between two such rankings is no lift, so the target is n/a, not met."""
+    stored = Path(__file__).parent / "benchmarks/results/quality_defaults"
+    part = json.loads((stored / "taobao_sample_cv" / settings.JSON_FILE).read_text())
+    part = part[quality_at_size.KEY]
+    assert part["variants"]["rocket"]["gauc"]["mean"] < 0.5
+    (gauc,) = [
+        t for t in quality_at_size.targets(part) if t["target"].startswith("rocket light GAUC")
+    ]
+    assert gauc["met"] is None and gauc["value"] is None and "better than chance" in gauc["note"]
+    # The same numbers above chance are judged as before: lift against the larger std.
+    for name in ("rocket", "linear"):
+        values = [v + 0.4 for v in part["variants"][name]["gauc"]["values"]]
+        part["variants"][name]["gauc"] = quality.spread(values)
+    (gauc,) = [
+        t for t in quality_at_size.targets(part) if t["target"].startswith("rocket light GAUC")
+    ]
+    assert gauc["met"] is True and gauc["value"] == pytest.approx(0.0544, abs=1e-4)
+
+
 def test_pipeline_part_reads_component_seconds():
     summary = {"component_seconds": {"Transform": 12.5}, "wall_seconds": 40.0}
     block = pipeline_runs.pipeline_block(summary, "tiny", "rocket run", 41.2)

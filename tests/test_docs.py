@@ -382,6 +382,10 @@ def _outcome(target: dict) -> str:
     return {True: "met", False: "missed", None: "n/a"}[target["met"]]
 
 
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.4f}"
+
+
 def _verdict(target: dict) -> str:
     threshold = target["target"].rsplit(" ", 2)[-2:]  # e.g. ['>', '0.0012']
     return f"target {' '.join(threshold)}: {_outcome(target)}"
@@ -392,7 +396,7 @@ DEFAULTS_DATA_SETS = (
     ("generated_50k", "50,000 generated rows (the default run's data)"),
     ("generated_300k", "300,000 generated rows"),
     ("deep_200k", "200,000 rows of bench.deep_data (small id spaces, deep crosses)"),
-    ("taobao_sample", "the 10,000 real Taobao rows"),
+    ("taobao_sample_cv", "the 10,000 real Taobao rows, 5-fold cross-validation by row"),
 )
 
 
@@ -422,7 +426,7 @@ def results_table() -> str:
             f"| Quality: eval AUC (GAUC), {label}, {len(part['seeds'])} seeds | "
             f"{_pm(rocket['auc'])} ({rocket['gauc']['mean']:.4f}) | {_pm(linear['auc'])} "
             f"({linear['gauc']['mean']:.4f}) | {lift:+.4f} ({_verdict(target)}; GAUC "
-            f"{gauc['value']:+.4f}: {_outcome(gauc)}) | {run(relative, part)} |"
+            f"{_signed(gauc['value'])}: {_outcome(gauc)}) | {run(relative, part)} |"
         )
     # Where distillation pays: the paper's CTR setting (only the embeddings shared).
     relative = "quality_defaults/deep_200k_shared_embeddings/benchmark.json"
