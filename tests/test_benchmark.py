@@ -375,7 +375,7 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     table = (output / settings.TABLE_FILE).read_text()
     assert table.startswith("# rocket bench --only quality-at-size")
     assert f"at most {part['train_steps']} steps of 64" in table
-    assert "2-fold cross-validation" in table and "| rocket | 1 (fold 1) |" in table
+    assert "2-fold cross-validation" in table and "| rocket | 1 (fold 2) |" in table
     assert "| light_none |" in table
     rows = table.split("## Targets", 1)[1].strip().splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == [f"| {t['target']}" for t in part["targets"]]

@@ -218,7 +218,7 @@ def write_splits(settings: AtSizeSettings, base, raw_dir: Path, fold: int = 0) -
         for writer in writers:
             writer.close()
     if not train_rows or not evaluation:
-        which = f" (fold {fold} of {settings.folds})" if settings.folds > 1 else ""
+        which = f" (fold {fold + 1} of {settings.folds})" if settings.folds > 1 else ""
         raise BenchError(f"{description}: the rows give an empty train or eval split{which}")
     return BenchData(
         name=dataset_name(settings),
@@ -552,7 +552,8 @@ def lines(part: dict) -> list[str]:
             "stopped at | seconds |", "|---|---|---|---|---|"]  # fmt: skip
     for name, runs in part["runs"].items():
         for run in runs:
-            seed = f"{run['seed']} (fold {run['fold']})" if "fold" in run else run["seed"]
+            # "fold" is the fold's index in the JSON; counted from 1 here, as in the log.
+            seed = f"{run['seed']} (fold {run['fold'] + 1})" if "fold" in run else run["seed"]
             out.append(
                 f"| {name} | {seed} | {run['exported_step']} | "
                 f"{run['stopped_at_step']} | {run['seconds']} |"
