@@ -62,14 +62,14 @@ def test_references_score_both_models_once_per_seed():
         return {"a_ids": tf.RaggedTensor.from_row_lengths(
             tf.constant(values, tf.int64), [1] * len(values)).to_sparse()}  # fmt: skip
 
-    def score(y, p, users):
-        return {"auc": roc_auc_score(y, p), "gauc": 0.0}
-
-    out = references.score_references(
-        features(a[:400]), labels[:400], features(a[400:]), labels[400:],
-        np.zeros(200), {"a": 5}, [0, 1], score, log=lambda _: None,
+    out = references.predict_references(
+        features(a[:400]), labels[:400], features(a[400:]), 200, {"a": 5}, [0, 1],
+        log=lambda _: None,
     )  # fmt: skip
-    lr, mlp = out[references.SKLEARN_LR]["auc"], out[references.SKLEARN_MLP]["auc"]
+    lr, mlp = (
+        [roc_auc_score(labels[400:], p) for p in out[kind]]
+        for kind in (references.SKLEARN_LR, references.SKLEARN_MLP)
+    )
     assert len(lr) == len(mlp) == 2 and lr[0] == lr[1]  # deterministic, repeated per seed
     assert min(lr + mlp) > 0.7  # both learn the one planted effect
 

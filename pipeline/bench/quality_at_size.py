@@ -325,6 +325,7 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
     """Every variant (and the sweep, and scikit-learn's references) trained on one
     split's train rows; their eval predictions appended to `predictions` by name and
     seed, each run's kept step to `runs`."""
+    import rocket_metrics
     import rocket_model
     import rocket_training
 
@@ -347,9 +348,11 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
             "seconds": round(time.time() - started, 1),
         }
         runs.setdefault(name, []).append({**record, "fold": fold} if settings.folds > 1 else record)
-        auc = quality.auc_and_gauc(data.eval_labels, predictions[name][seed][-1], data.eval_users)
+        # This fold's AUC only: GAUC is taken once, over the pooled rows (measure).
+        auc = rocket_metrics.user_auc(data.eval_labels, predictions[name][seed][-1])
+        auc = float("nan") if auc is None else auc
         log(
-            f"[bench] at size: {name} seed {seed}: AUC {auc['auc']:.4f}, kept step "
+            f"[bench] at size: {name} seed {seed}: AUC {auc:.4f}, kept step "
             f"{training['exported_step']} of {training['stopped_at_step']} "
             f"({time.time() - started:.0f}s)"
         )

@@ -84,25 +84,3 @@ def predict_references(
             results[kind].append(fit_and_score(train_x, train_y, eval_x, seed, kind))
             log(f"[bench] {kind} seed {seed}: fitted ({time.time() - started:.0f}s)")
     return results
-
-
-def score_references(
-    train_features: dict,
-    train_labels: np.ndarray,
-    eval_features: dict,
-    eval_labels: np.ndarray,
-    eval_users: np.ndarray,
-    table_sizes: dict[str, int],
-    seeds: list[int],
-    score: Callable[[np.ndarray, np.ndarray, np.ndarray], dict],
-    log: Callable[[str], None] = print,
-) -> dict[str, dict[str, list[float]]]:
-    """AUC and GAUC lists (one per seed) of both reference models on one eval split."""
-    predictions = predict_references(train_features, train_labels, eval_features,
-                                     len(eval_labels), table_sizes, seeds, log)  # fmt: skip
-    results: dict[str, dict[str, list[float]]] = {}
-    for kind, per_seed in predictions.items():
-        scores = [score(eval_labels, p, eval_users) for p in per_seed]
-        results[kind] = {m: [s[m] for s in scores] for m in ("auc", "gauc")}
-        log(f"[bench] {kind}: AUC {', '.join(f'{s:.4f}' for s in results[kind]['auc'])}")
-    return results
