@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -196,6 +197,24 @@ def test_gauc_lift_between_two_rankings_below_chance_is_not_judged():
     assert gauc["met"] is True and gauc["value"] == pytest.approx(0.0544, abs=1e-4)
 
 
+def test_cross_validated_auc_is_each_folds_own_ranking_averaged():
+    """With folds, a seed's AUC is the mean of its folds' AUCs: two fold models that each
+    rank their rows perfectly score 1.0 even when one scores on a smaller scale, which
+    pooling every row together would count against them (kept as auc_pooled)."""
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    users = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
+    # Fold 1 (4 rows) scores on [0.6, 0.9], fold 2 on [0.1, 0.4]: its clicks rank below
+    # fold 1's non-clicks.
+    scores = np.array([0.6, 0.8, 0.7, 0.9, 0.1, 0.3, 0.2, 0.4])
+    data = SimpleNamespace(eval_labels=labels, eval_users=users)
+    got = quality_at_size._scores(data, [scores], [4, 4])
+    assert got["auc"] == [1.0]
+    assert got["auc_pooled"][0] == pytest.approx(0.75)
+    assert got["gauc"] == [1.0]  # pooled: each user's rows are in one fold here
+    one_split = quality_at_size._scores(data, [scores], [8])
+    assert one_split["auc"] == got["auc_pooled"] and "auc_pooled" not in one_split
+
+
 def test_pipeline_part_reads_component_seconds():
     summary = {"component_seconds": {"Transform": 12.5}, "wall_seconds": 40.0}
     block = pipeline_runs.pipeline_block(summary, "tiny", "rocket run", 41.2)
@@ -318,6 +337,8 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
                   "booster alone AUC − light alone AUC", "rocket light AUC − scikit-learn MLP AUC",
                   "linear AUC − scikit-learn logistic regression AUC"):  # fmt: skip
         assert any(name.startswith(f"{label} (generated_at_size)") for name in names), label
+    # Cross-validated: each fold's own AUC averaged, the pooled ranking kept beside it.
+    assert all(0.5 < v["auc_pooled"]["mean"] <= 1.0 for v in part["variants"].values())
     folds = part["folds"]
     assert folds["k"] == 2 and sum(folds["eval_rows"]) == part["rows"]["eval"] == 2500
     assert [t + e for t, e in zip(folds["train_rows"], folds["eval_rows"])] == [2500, 2500]

@@ -117,8 +117,9 @@ def split_description(eval_fraction: float, by_user: bool, folds: int = 1) -> st
     if folds > 1:
         unit = "user id" if by_user else "example"
         return (f"{folds}-fold cross-validation: crc32 of each {unit} picks its fold; every "
-                f"row is scored once, by models trained on the other {folds - 1} folds, and "
-                "each seed's AUC and GAUC are computed over all rows")  # fmt: skip
+                f"row is scored once, by models trained on the other {folds - 1} folds; a "
+                "seed's AUC is the mean of its folds' AUCs, its GAUC is taken over all "
+                "rows")  # fmt: skip
     if by_user:
         return f"grouped by user: crc32(user_id) puts {eval_fraction:.0%} of users in eval"
     return f"by row: crc32 of each example puts ~{eval_fraction:.0%} in eval"
