@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -25,7 +26,12 @@ from rocket_data import (
     train_steps_of,
     training_plan,
 )
-from rocket_training import BestModelKeeper, TrainingError
+from rocket_training import (
+    NOISY_CHECK_AUC_ERROR,
+    BestModelKeeper,
+    TrainingError,
+    auc_standard_error,
+)
 
 from pipeline.cli.common import load_config
 
@@ -149,6 +155,39 @@ def test_keep_final_exports_the_last_weights_and_no_early_stop_runs_every_check(
     assert not model.stop_training and keeper.restore_best() == 15
     assert all(np.all(w == 3) for w in model.get_weights())
     assert keeper.summary(15)["stop_reason"] == "reached train_steps"
+
+
+def test_the_first_check_says_how_many_clicks_it_scored_and_warns_when_too_few(capsys):
+    """The keeper reads the validation rows' clicks from the served net's AUC metric (as
+    the model's test step left it) and gives a check's standard error (Hanley-McNeil);
+    with ~40 clicks (the real sample's hold-out) it warns that the kept step follows
+    noise, with thousands it does not."""
+    assert auc_standard_error(0.5, 1, 1) == pytest.approx(0.5)
+    assert auc_standard_error(0.75, 40, 760) > NOISY_CHECK_AUC_ERROR > auc_standard_error(
+        0.75, 2000, 38000
+    )  # fmt: skip
+    assert math.isnan(auc_standard_error(0.7, 0, 100))
+    rng = np.random.default_rng(0)
+    for clicks, rows, warned in ((40, 800, True), (2000, 40000, False)):
+        model = small_model()
+        model.auc_light = keras.metrics.AUC(num_thresholds=1000, name="auc_light")
+        labels = np.zeros(rows)
+        labels[:clicks] = 1
+        model.auc_light.update_state(labels, rng.uniform(size=rows))
+        keeper = BestModelKeeper(every=5, keep_best=True, early_stop=True, patience=10)
+        run_checks(keeper, model, [0.75, 0.76], every=5)
+        error = auc_standard_error(0.75, clicks, rows - clicks)
+        assert keeper.summary(10)["validation"] == {
+            "rows": rows, "clicks": clicks, "check_auc_standard_error": round(error, 4)
+        }  # fmt: skip
+        out = capsys.readouterr().out
+        assert f"validation hold-out: {rows:,} rows, {clicks:,} clicks" in out
+        assert out.count("validation hold-out:") == 1  # said at the first check only
+        assert ("WARNING" in out and "too few clicks to pick a step" in out) == warned
+    # A model without the metric (a stand-in): nothing to say, nothing recorded.
+    keeper = BestModelKeeper(every=5, keep_best=True, early_stop=True, patience=10)
+    run_checks(keeper, small_model(), [0.7], every=5)
+    assert "validation" not in keeper.summary(5) and "hold-out" not in capsys.readouterr().out
 
 
 def test_a_failed_validation_check_stops_training_with_a_clear_error():
