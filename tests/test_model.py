@@ -413,6 +413,11 @@ def test_the_linear_baseline_trained_beside_the_pair_ends_as_each_would_alone():
         config, sizes, train, validation, steps, strategy, role
     )
     assert pair_joint == pair_alone and linear_joint == linear_alone
+    # Each keeper read the validation rows' clicks from its model's AUC metric.
+    labels = np.concatenate([np.reshape(y.numpy(), -1) for _, y in validation])
+    for summary in (pair_joint, linear_joint):
+        counted = summary["validation"]
+        assert (counted["rows"], counted["clicks"]) == (labels.size, int(labels.sum()))
     assert pair_alone["stopped_at_step"] != linear_alone["stopped_at_step"]  # one went on
     for member, reference in ((joint.pair, pair), (joint.linear, linear)):
         for got, expected in zip(member.get_weights(), reference.get_weights(), strict=True):
