@@ -393,6 +393,7 @@ def _verdict(target: dict) -> str:
 
 # The quality rows: tests/benchmarks/results/quality_defaults/<name>/, in this order.
 DEFAULTS_DATA_SETS = (
+    ("generated_10k_cv", "10,000 generated rows, 5-fold cross-validation by row"),
     ("generated_50k", "50,000 generated rows (the default run's data)"),
     ("generated_300k", "300,000 generated rows"),
     ("deep_200k", "200,000 rows of bench.deep_data (small id spaces, deep crosses)"),
