@@ -116,6 +116,10 @@ def test_two_workers_train_and_only_the_chief_exports(work_dir, tmp_path):
     # cluster), so they stopped and kept the same step; the chief reports it.
     assert metrics["training"]["exported_step"] == metrics["training"]["best_validation_step"]
     assert "validation auc_light=" in logs[0] and "validation auc_light=" not in logs[1]
+    # The hold-out's clicks, read from the AUC metric the cluster reduced: every worker's.
+    validation = metrics["training"]["validation"]
+    assert 0 < validation["clicks"] < validation["rows"]
+    assert "validation hold-out:" in logs[0] and "validation hold-out:" not in logs[1]
     assert list(scratch.iterdir()) == []  # the non-chief's temporary saves are gone
 
     loaded = tf.saved_model.load(str(output / "Format-Serving"))
