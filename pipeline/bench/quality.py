@@ -100,13 +100,20 @@ def predict(model, net: str, features: dict, batch: int = 4096) -> np.ndarray:
     return np.concatenate(out)
 
 
+def auc(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """The AUC of these rows; NaN when they do not hold both clicks and non-clicks."""
+    import rocket_metrics
+
+    value = rocket_metrics.user_auc(labels, predictions)
+    return float("nan") if value is None else float(value)
+
+
 def auc_and_gauc(labels: np.ndarray, predictions: np.ndarray, users: np.ndarray) -> dict:
     """Overall AUC and GAUC (impression-weighted per-user AUC; one-class users skipped)."""
     import rocket_metrics
 
-    auc = rocket_metrics.user_auc(labels, predictions)
     return {
-        "auc": float("nan") if auc is None else float(auc),
+        "auc": auc(labels, predictions),
         "gauc": rocket_metrics.gauc(users, labels, predictions),
     }
 

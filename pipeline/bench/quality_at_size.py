@@ -326,7 +326,6 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
     """Every variant (and the sweep, and scikit-learn's references) trained on one
     split's train rows; their eval predictions appended to `predictions` by name and
     seed, each run's kept step to `runs`."""
-    import rocket_metrics
     import rocket_model
     import rocket_training
 
@@ -350,8 +349,7 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
         }
         runs.setdefault(name, []).append({**record, "fold": fold} if settings.folds > 1 else record)
         # This fold's AUC only: GAUC is taken once, over the pooled rows (measure).
-        auc = rocket_metrics.user_auc(data.eval_labels, predictions[name][seed][-1])
-        auc = float("nan") if auc is None else auc
+        auc = quality.auc(data.eval_labels, predictions[name][seed][-1])
         log(
             f"[bench] at size: {name} seed {seed}: AUC {auc:.4f}, kept step "
             f"{training['exported_step']} of {training['stopped_at_step']} "
@@ -407,16 +405,13 @@ def _scores(data: BenchData, per_seed: list[np.ndarray], fold_rows: list[int]
     studies") show that pooled AUC is biased low for this reason. GAUC stays pooled: a
     user's rows fall into different folds, and within one fold too few users have both
     labels."""
-    import rocket_metrics
-
     scored = [quality.auc_and_gauc(data.eval_labels, p, data.eval_users) for p in per_seed]
     scores = {m: [s[m] for s in scored] for m in METRICS}
     if len(fold_rows) > 1:
         ends = np.cumsum(fold_rows)
         scores["auc_pooled"] = scores["auc"]
         scores["auc"] = [
-            float(np.mean([rocket_metrics.user_auc(data.eval_labels[end - rows : end],
-                                                   p[end - rows : end])
+            float(np.mean([quality.auc(data.eval_labels[end - rows : end], p[end - rows : end])
                            for rows, end in zip(fold_rows, ends)]))
             for p in per_seed
         ]  # fmt: skip
