@@ -168,24 +168,28 @@ def epoch_check_steps(train: rocket_config.TrainConfig, train_rows: int, steps: 
     return max(1, min(-(-steps // 12), math.ceil(epoch / CHECKS_PER_EPOCH), steps))
 
 
-def training_plan(fn_args, train: rocket_config.TrainConfig,
-                  report: bool = True) -> tuple[rocket_config.TrainConfig, int]:  # fmt: skip
-    """The train config and step budget of a TFX FnArgs (the Trainer's or the Tuner's):
-    TrainArgs' num_steps (else train_steps; when both are 0, chosen from the row count by
+def training_plan(fn_args, config: rocket_config.RocketConfig,
+                  report: bool = True) -> tuple[rocket_config.RocketConfig, int]:  # fmt: skip
+    """The config and step budget of a TFX FnArgs (the Trainer's or the Tuner's): TrainArgs'
+    num_steps (else train_steps; when both are 0, chosen from the row count by
     step_budget), capped by num_epochs when it is set, and, when train_config sets no
     eval_every_steps, a validation check every half epoch of the split's rows
-    (epoch_check_steps). The rows are counted only when needed. The returned config's
-    train_steps is the budget."""
+    (epoch_check_steps); the model's row-count choices are made (for_train_rows). The
+    rows are counted only when needed. The returned config's train_steps is the budget."""
+    train = config.train
     steps = fn_args.train_steps or train.train_steps
     epoch_checks = train.validation_fraction > 0 and not train.eval_every_steps
-    if steps and not (train.num_epochs or epoch_checks):
-        return dataclasses.replace(train, train_steps=steps), steps
+    by_rows = config.model.light_trains_share is None
+    if steps and not (train.num_epochs or epoch_checks or by_rows):
+        train = dataclasses.replace(train, train_steps=steps)
+        return dataclasses.replace(config, train=train), steps
     rows = count_rows(fn_args.train_files)
     chosen = steps or auto_steps(train, rows)
     limited = epoch_limited_steps(train, rows, chosen)
     train = dataclasses.replace(train, train_steps=limited)
     if epoch_checks:
         train = dataclasses.replace(train, eval_every_steps=epoch_check_steps(train, rows, limited))
+    config = rocket_config.for_train_rows(dataclasses.replace(config, train=train), rows)
     if report:
         source = ""
         if not steps:
@@ -201,12 +205,30 @@ def training_plan(fn_args, train: rocket_config.TrainConfig,
             f"check every {train.check_every()} steps",
             flush=True,
         )
-    return train, limited
+        if by_rows and config.model.nets == "both":
+            note = share_training_note(rows, config.model.light_trains_share)
+            print(f"[Trainer] {note}", flush=True)
+    return config, limited
 
 
-def train_steps_of(fn_args, train: rocket_config.TrainConfig, report: bool = True) -> int:
+def share_training_note(train_rows: int, light_trains_share: bool) -> str:
+    """Which gradient the row count chose between the shared tower and the light net."""
+    limit = f"{rocket_config.SHARE_TRAINING_MAX_ROWS:,}"
+    if light_trains_share:
+        return (
+            f"{train_rows:,} train rows (fewer than {limit}): the light net's loss trains the "
+            "shared tower "
+            "too (the paper's variant; model_config light_trains_share: false for EasyRec's)"
+        )
+    return (
+        f"{train_rows:,} train rows (at least {limit}): the light net reads the shared tower "
+        "through a stop-gradient (EasyRec's; light_trains_share: true for the paper's)"
+    )
+
+
+def train_steps_of(fn_args, config: rocket_config.RocketConfig, report: bool = True) -> int:
     """The step budget of training_plan."""
-    return training_plan(fn_args, train, report)[1]
+    return training_plan(fn_args, config, report)[1]
 
 
 @dataclass

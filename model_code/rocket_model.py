@@ -230,6 +230,11 @@ class RocketLaunchingModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if config.light_trains_share is None and config.nets == "both":
+            raise ValueError(
+                "model_config: light_trains_share is left to the row count; choose it with "
+                "rocket_config.for_train_rows before building the model"
+            )
         self.rocket = config
         self.embeddings = FeatureEmbeddings(
             features,

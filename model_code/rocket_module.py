@@ -23,7 +23,6 @@ strategy, sharding, barrier) and rocket_export (SavedModels).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import rocket_config
@@ -62,8 +61,7 @@ def run_fn(fn_args) -> None:
         if role.is_chief:
             print(f"[Trainer] hyperparameters from the Tuner: {rocket_tuning.describe(values)}")
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train, train_steps = training_plan(fn_args, config.train, role.is_chief)
-    config = dataclasses.replace(config, train=train)
+    config, train_steps = training_plan(fn_args, config, role.is_chief)
     train_and_export(
         config,
         tft_output,

@@ -214,8 +214,7 @@ def tuner_fn_result(fn_args, config: rocket_config.RocketConfig):
     custom = fn_args.custom_config or {}
     max_trials = int(custom.get(TRIALS_KEY, DEFAULT_TRIALS))
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    train, train_steps = rocket_data.training_plan(fn_args, config.train)
-    config = dataclasses.replace(config, train=train)
+    config, train_steps = rocket_data.training_plan(fn_args, config)
     tuner = make_tuner(
         config,
         rocket_training.table_sizes(config, tft_output),

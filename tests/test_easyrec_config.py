@@ -23,6 +23,7 @@ def test_seed_model_config_block_is_the_default_but_for_two_measured_changes():
     (embedding_dim 8, rocket_seed; the seed's own feature_configs say 16)."""
     seed = easyrec_config.load(DATA / "seed_model_config.config")
     towers = ("share_dnn", "booster_dnn", "light_dnn")
+    assert seed.model.light_trains_share is None  # unset: the Trainer picks it from the rows
     assert all(getattr(seed.model, name).use_bn for name in towers)
     default = rocket_seed.default_config()
     assert {f.embedding_dim for f in default.features} == {rocket_seed.EMBEDDING_DIM} == {8}
@@ -53,6 +54,7 @@ def test_whole_pipeline_config_maps_every_option(capsys):
     assert model.feature_based_distillation is True
     assert model.feature_distillation_function == "EUCLID"
     assert (model.hint_weight, model.num_class) == (0.5, 1)
+    assert model.light_trains_share is False  # set, so not chosen from the row count
     assert (model.l2_regularization, model.embedding_regularization) == (1e-5, 1e-6)
     train = config.train
     assert (train.batch_size, train.train_steps, train.learning_rate) == (256, 40, 0.002)

@@ -16,6 +16,9 @@ TABLE_SIZE = 30
 
 
 def small_config(**changes) -> rocket_config.RocketConfig:
+    """The product's defaults with EasyRec's stop-gradient (what the Trainer picks from
+    SHARE_TRAINING_MAX_ROWS train rows on), unless `changes` set light_trains_share."""
+    changes = {"model.light_trains_share": False, **changes}
     return rocket_config.with_changes(rocket_seed.default_config(), **changes)
 
 
@@ -355,7 +358,7 @@ def test_the_benchmarks_linear_baseline_is_a_logistic_regression_over_ids_and_to
     from pipeline.bench.settings import LINEAR_VARIANT
 
     kind, options = LINEAR_VARIANT
-    config = variant_config(small_config(), kind, 0, 5, 64, **options)
+    config = variant_config(small_config(), kind, 0, 5, 64, 1000, **options)
     model = build(config)
     features, _ = batch(config, size=8)
     model(features)

@@ -289,6 +289,7 @@ config = rocket_config.with_changes(
         "model.share_dnn": rocket_config.DNNConfig((32,), **dnn),
         "model.booster_dnn": rocket_config.DNNConfig((32, 16), **dnn),
         "model.light_dnn": rocket_config.DNNConfig((16,), **dnn),
+        "model.light_trains_share": False,
         "train.learning_rate": 0.01,
     },
 )

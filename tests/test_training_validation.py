@@ -39,6 +39,11 @@ ROWS = 2000
 MODEL = rocket_seed.default_config().model
 
 
+def with_train(train: rocket_config.TrainConfig) -> rocket_config.RocketConfig:
+    """The product's default config with this train_config."""
+    return dataclasses.replace(rocket_seed.default_config(), train=train)
+
+
 def batches(batch_size: int, order: np.ndarray) -> tf.data.Dataset:
     """(features, label) batches as TFX's data accessor gives the transformed data: every
     feature a SparseTensor (ids, a tag list of 0 to 3 items, so a batch's padding depends
@@ -247,10 +252,10 @@ def test_num_epochs_caps_the_steps_by_the_rows_training_sees(tmp_path, capsys):
     assert epoch_limited_steps(train, 1000, 20) == 20
     assert epoch_limited_steps(dataclasses.replace(train, num_epochs=0), 1000, 1200) == 1200
     fn_args = argparse.Namespace(train_files=files, train_steps=500)
-    assert train_steps_of(fn_args, train) == 29
+    assert train_steps_of(fn_args, with_train(train)) == 29
     assert "num_epochs 2 over 1,000 train rows" in capsys.readouterr().out
     fn_args.train_steps = 0  # no TrainArgs count: the config's train_steps
-    assert train_steps_of(fn_args, dataclasses.replace(train, train_steps=10)) == 10
+    assert train_steps_of(fn_args, with_train(dataclasses.replace(train, train_steps=10))) == 10
     with pytest.raises(ValueError, match="num_epochs 0 or more"):
         rocket_config.with_changes(rocket_seed.default_config(), **{"train.num_epochs": -1})
 
@@ -267,7 +272,8 @@ def test_default_checks_come_every_half_epoch_of_the_counted_rows(tmp_path, caps
     train = rocket_config.TrainConfig(batch_size=64)  # 3,600 rows trained on: 57 steps
     assert epoch_check_steps(train, 4000, 1200) == 29  # ceil(57 / 2) < 1200 / 12
     assert epoch_check_steps(train, 400_000, 1200) == 100  # a twelfth of the steps
-    planned, steps = training_plan(fn_args, train)  # no step count: 1,200 at least
+    planned, steps = training_plan(fn_args, with_train(train))  # no step count: 1,200 at least
+    planned = planned.train
     assert (steps, planned.train_steps, planned.eval_every_steps) == (1200, 1200, 29)
     assert planned.check_every() == 29
     out = capsys.readouterr().out
@@ -277,12 +283,53 @@ def test_default_checks_come_every_half_epoch_of_the_counted_rows(tmp_path, caps
     assert step_budget(train, 400_000, 0) == 8 * 5625
     assert step_budget(train, 400_000, 300) == 300  # a step count wins
     fixed = dataclasses.replace(train, eval_every_steps=7)  # the config's interval wins
-    assert training_plan(fn_args, fixed)[0].eval_every_steps == 7
-    # No validation rows and a step count: nothing to check, and the rows are not counted.
+    assert training_plan(fn_args, with_train(fixed))[0].train.eval_every_steps == 7
+    # No validation rows, a step count and light_trains_share set: nothing to choose from
+    # the rows, so they are not counted.
     none = dataclasses.replace(train, validation_fraction=0.0, keep="final", early_stop=False)
     fn_args.train_files = [str(tmp_path / "missing-*.gz")]
     fn_args.train_steps = 300
-    assert training_plan(fn_args, none) == (dataclasses.replace(none, train_steps=300), 300)
+    config = rocket_config.with_changes(with_train(none), **{"model.light_trains_share": False})
+    planned, steps = training_plan(fn_args, config)
+    assert (planned.train, steps) == (dataclasses.replace(none, train_steps=300), 300)
+    assert planned.model == config.model
+
+
+def write_rows(path, rows: int) -> None:
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    with tf.io.TFRecordWriter(str(path), options) as writer:
+        for i in range(rows):
+            writer.write(f"row {i}".encode())
+
+
+def test_light_trains_share_is_chosen_from_the_counted_train_rows(tmp_path, capsys):
+    """Left unset, the light net trains the shared tower (the paper's variant) on fewer
+    than SHARE_TRAINING_MAX_ROWS train rows and reads it through EasyRec's stop-gradient
+    from there on; the Trainer counts the rows for it even with every step count given,
+    says which it chose, and a value the config sets is kept whatever the rows."""
+    limit = rocket_config.SHARE_TRAINING_MAX_ROWS
+    write_rows(tmp_path / "few.gz", limit - 1)
+    write_rows(tmp_path / "many.gz", limit)
+    fixed = dataclasses.replace(rocket_config.TrainConfig(), train_steps=5, eval_every_steps=5)
+    config = with_train(fixed)
+    assert config.model.light_trains_share is None  # the product's default
+    for name, chosen in (("few", True), ("many", False)):
+        fn_args = argparse.Namespace(train_files=[str(tmp_path / f"{name}.gz")], train_steps=0)
+        planned, steps = training_plan(fn_args, config)
+        assert (planned.model.light_trains_share, steps) == (chosen, 5)
+        out = capsys.readouterr().out
+        assert f"{limit - 1 if chosen else limit:,} train rows" in out
+        assert ("paper's variant;" if chosen else "stop-gradient (EasyRec's") in out
+        for explicit in (True, False):
+            set_by_user = rocket_config.with_changes(
+                config, **{"model.light_trains_share": explicit}
+            )
+            assert training_plan(fn_args, set_by_user)[0].model.light_trains_share is explicit
+            assert "light net" not in capsys.readouterr().out
+    assert rocket_config.for_train_rows(config, 10).model.light_trains_share is True
+    # A model is never built with the choice left open.
+    with pytest.raises(ValueError, match="light_trains_share is left to the row count"):
+        rocket_model.build_model(config, {f.name: 10 for f in config.model_features()})
 
 
 def test_validation_rows_served_from_memory_keep_their_batches_and_order():

@@ -23,14 +23,16 @@ from pipeline.bench.settings import (
 from pipeline.bench.targets import quality_targets
 
 
-def variant_config(base, variant: str, seed: int, steps: int, batch_size: int, **model):
+def variant_config(base, variant: str, seed: int, steps: int, batch_size: int,
+                   train_rows: int, **model):  # fmt: skip
     """The RocketConfig of one variant: same embeddings, share tower, optimizer and steps;
-    only which nets train (and the named model options) differ."""
+    only which nets train (and the named model options) differ. What the product chooses
+    from the row count is chosen from `train_rows`, as the Trainer does."""
     import rocket_config
 
     nets = {LIGHT_ALONE: "light", ROCKET: "both", BOOSTER_ALONE: "booster"}[variant]
     changes = {f"model.{k}": v for k, v in model.items()}
-    return rocket_config.with_changes(
+    config = rocket_config.with_changes(
         base,
         **{
             "model.nets": nets,
@@ -40,6 +42,7 @@ def variant_config(base, variant: str, seed: int, steps: int, batch_size: int, *
         },
         **changes,
     )
+    return rocket_config.for_train_rows(config, train_rows)
 
 
 def train_dataset(data: BenchData, batch_size: int, seed: int):
@@ -212,7 +215,9 @@ def run_variants(
     for seed in seeds:
         for name, (kind, model_options) in variants.items():
             started = time.time()
-            config = variant_config(base, kind, seed, steps, batch_size, **model_options)
+            config = variant_config(
+                base, kind, seed, steps, batch_size, data.train_rows, **model_options
+            )
             model = build_trained(data, config, traced)
             score_nets(model, name, kind, data, per_variant)
             log(

@@ -125,7 +125,9 @@ def variant_config(base, kind: str, seed: int, settings: AtSizeSettings, train_r
                    **model):  # fmt: skip
     """The bench's variant config with the Trainer's validation, keep and early stop."""
     steps = base.train.train_steps
-    config = quality.variant_config(base, kind, seed, steps, settings.batch_size, **model)
+    config = quality.variant_config(
+        base, kind, seed, steps, settings.batch_size, train_rows, **model
+    )
     steps, every, patience = training_budget(train_rows, settings, config.train)
     return rocket_config.with_changes(
         config,
