@@ -211,18 +211,20 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
     return config, limited
 
 
-def share_training_note(train_rows: int, light_trains_share: bool) -> str:
-    """Which gradient the row count chose between the shared tower and the light net."""
+def share_training_note(train_rows: int, light_trains_share: bool | None) -> str:
+    """What the row count decided about the gradient between the shared tower and the
+    light net (light_trains_share unset)."""
     limit = f"{rocket_config.SHARE_TRAINING_MAX_ROWS:,}"
-    if light_trains_share:
+    if light_trains_share is None:
         return (
-            f"{train_rows:,} train rows (fewer than {limit}): the light net's loss trains the "
-            "shared tower "
-            "too (the paper's variant; model_config light_trains_share: false for EasyRec's)"
+            f"{train_rows:,} train rows (fewer than {limit}): the pair is trained with "
+            "EasyRec's stop-gradient and with the paper's variant (the light net's loss "
+            "also trains the shared tower); the better validation AUC is kept "
+            "(model_config light_trains_share: true or false fixes one)"
         )
     return (
         f"{train_rows:,} train rows (at least {limit}): the light net reads the shared tower "
-        "through a stop-gradient (EasyRec's; light_trains_share: true for the paper's)"
+        "through EasyRec's stop-gradient (light_trains_share: true for the paper's variant)"
     )
 
 

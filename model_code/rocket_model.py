@@ -232,8 +232,8 @@ class RocketLaunchingModel(keras.Model):
         super().__init__(**kwargs)
         if config.light_trains_share is None and config.nets == "both":
             raise ValueError(
-                "model_config: light_trains_share is left to the row count; choose it with "
-                "rocket_config.for_train_rows before building the model"
+                "model_config: light_trains_share is open; a model is built with one "
+                "gradient (rocket_training.fit_model trains one of each and chooses)"
             )
         self.rocket = config
         self.embeddings = FeatureEmbeddings(

@@ -305,23 +305,31 @@ def train_and_export(
             flush=True,
         )
     splits = read_splits()
-    if config.train.linear_baseline:
-        joint, trainings = fit_pair_and_linear(
-            config, sizes, splits.train, splits.validation, train_steps, strategy, role
-        )
+    fit = (splits.train, splits.validation, train_steps, strategy, role)
+    linear_model = None
+    if config.train.linear_baseline and not gradient_open(config):
+        joint, trainings = fit_pair_and_linear(config, sizes, *fit)
         model, training, linear_training = joint.pair, trainings[0], trainings[1]
         evaluated = joint
-    else:
-        model, training = fit_model(
-            config, sizes, splits.train, splits.validation, train_steps, strategy, role
-        )
+    else:  # the pair alone, or two candidate pairs (fit_model): the linear baseline apart
+        model, training = fit_model(config, sizes, *fit)
         evaluated = model
-    evaluation = evaluated.evaluate(splits.eval, verbose=0, return_dict=True)
-    evaluation = {name: float(value) for name, value in evaluation.items()}
-    if not all(math.isfinite(v) for v in evaluation.values()):
-        raise TrainingError(f"non-finite evaluation metrics {evaluation}; nothing is exported")
+        if config.train.linear_baseline:
+            linear = linear_config(config)
+            linear_model, linear_training = fit_model(
+                linear, sizes, *fit, prefix="[Trainer] linear baseline:"
+            )
+    config = rocket_config.with_changes(
+        config, **{"model.light_trains_share": model.rocket.light_trains_share}
+    )
+    evaluation = _evaluate(evaluated, splits.eval)
+    if linear_model is not None:
+        linear_auc = _evaluate(linear_model, splits.eval)["auc_light"]
+        evaluation[f"{LINEAR_LOGS}auc_light"] = linear_auc
     metrics = {k: v for k, v in evaluation.items() if not k.startswith(LINEAR_LOGS)}
     metrics["training"] = training
+    if config.model.nets == "both":  # chosen by the Trainer unless the config set it
+        training["light_trains_share"] = config.model.light_trains_share
     if hyperparameters:
         training["hyperparameters"] = hyperparameters
     if role.is_chief:
@@ -362,6 +370,29 @@ def train_and_export(
     return metrics
 
 
+def _evaluate(model: keras.Model, dataset: tf.data.Dataset) -> dict[str, float]:
+    """`model`'s metrics on `dataset`, all finite, or a TrainingError (nothing exported)."""
+    evaluation = model.evaluate(dataset, verbose=0, return_dict=True)
+    evaluation = {name: float(value) for name, value in evaluation.items()}
+    if not all(math.isfinite(v) for v in evaluation.values()):
+        raise TrainingError(f"non-finite evaluation metrics {evaluation}; nothing is exported")
+    return evaluation
+
+
+def gradient_open(config: rocket_config.RocketConfig) -> bool:
+    """Whether fit_model must choose the gradient between the shared tower and the light
+    net: light_trains_share left unset after the row count (rocket_config.for_train_rows)."""
+    return config.model.nets == "both" and config.model.light_trains_share is None
+
+
+def without_validation(config: rocket_config.RocketConfig) -> rocket_config.RocketConfig:
+    """`config` as trained without validation rows: an open gradient is EasyRec's, as
+    fit_both_gradients has nothing to choose by."""
+    if not gradient_open(config):
+        return config
+    return rocket_config.with_changes(config, **{"model.light_trains_share": False})
+
+
 def linear_config(config: rocket_config.RocketConfig) -> rocket_config.RocketConfig:
     """The linear baseline: config's features, rows and training, rocket_config.LINEAR_MODEL
     for a model."""
@@ -392,12 +423,67 @@ def fit_model(
     """A seeded pair built under `strategy` and trained as config.train says (validation
     checks, kept weights, early stop when there is validation data); every Tuner trial's
     training, and the Trainer's without a linear baseline. Returns the model and what
-    training kept."""
+    training kept. With the gradient open (gradient_open), the pair is trained both ways
+    (fit_both_gradients)."""
+    if gradient_open(config):
+        return fit_both_gradients(
+            config, sizes, train_dataset, validation_dataset, train_steps, strategy, role, prefix
+        )
     model = _seeded_model(config, sizes, strategy)
     (training,) = _fit(
         model, [(model, "", prefix)], train_dataset, validation_dataset, train_steps,
         config.train, role,
     )  # fmt: skip
+    return model, training
+
+
+GRADIENTS = {False: "EasyRec's stop-gradient", True: "the paper's variant"}
+
+
+def fit_both_gradients(
+    config: rocket_config.RocketConfig,
+    sizes: dict[str, int],
+    train_dataset: tf.data.Dataset,
+    validation_dataset: tf.data.Dataset | None,
+    train_steps: int,
+    strategy: tf.distribute.Strategy,
+    role: WorkerRole,
+    prefix: str = "[Trainer]",
+) -> tuple[rocket_model.RocketLaunchingModel, dict]:
+    """The pair trained with EasyRec's stop-gradient and with the paper's variant (the
+    light net's loss also trains the shared tower), from the same seed on the same rows;
+    kept: the one whose light net has the better best validation AUC (EasyRec's on a tie
+    or without validation rows). Below rocket_config.SHARE_TRAINING_MAX_ROWS, where the
+    Trainer leaves the choice open, neither wins on every data set (docs/benchmarks.md,
+    "Small logs") and training twice costs a minute or two. `training` records both
+    candidates' validation AUCs (`gradient_candidates`) and the choice."""
+    if validation_dataset is None:
+        if role.is_chief:
+            print(f"{prefix} no validation rows to choose the gradient by: {GRADIENTS[False]}")
+        candidate = without_validation(config)
+        return fit_model(candidate, sizes, train_dataset, None, train_steps, strategy, role, prefix)
+    fits = {}
+    for share, name in GRADIENTS.items():
+        if role.is_chief:
+            print(f"{prefix} gradient candidate: {name}", flush=True)
+        candidate = rocket_config.with_changes(config, **{"model.light_trains_share": share})
+        fits[share] = fit_model(
+            candidate, sizes, train_dataset, validation_dataset, train_steps, strategy, role,
+            f"{prefix} ({name})",
+        )  # fmt: skip
+    aucs = {share: training["best_validation_auc_light"] for share, (_, training) in fits.items()}
+    chosen = aucs[True] > aucs[False]
+    model, training = fits[chosen]
+    training["gradient_candidates"] = {
+        "easyrec_stop_gradient": aucs[False],
+        "light_trains_share": aucs[True],
+    }
+    if role.is_chief:
+        print(
+            f"{prefix} gradient: kept {GRADIENTS[chosen]} (best validation AUC "
+            f"{aucs[chosen]:.4f} against {aucs[not chosen]:.4f})",
+            flush=True,
+        )
     return model, training
 
 

@@ -195,6 +195,20 @@ def format_summary(summary: dict) -> str:
         if best is not None and training["exported_step"] == training.get("best_validation_step"):
             kept += f" (best validation AUC {best:.4f})"
         lines.append(f"{kept}; {training['stop_reason']} at step {training['stopped_at_step']}")
+        if training.get("light_trains_share") is not None:
+            gradient = (
+                "the paper's variant"
+                if training["light_trains_share"]
+                else ("EasyRec's stop-gradient")
+            )
+            candidates = training.get("gradient_candidates")
+            if candidates:
+                gradient += (
+                    f" (kept of two by validation AUC: EasyRec's "
+                    f"{candidates['easyrec_stop_gradient']:.4f}, the paper's "
+                    f"{candidates['light_trains_share']:.4f})"
+                )
+            lines.append(f"  gradient: {gradient}")
         if training.get("hyperparameters"):
             tuned = rocket_tuning.describe(training["hyperparameters"])
             lines.append(f"  tuned (TFX Tuner, best trial): {tuned}")

@@ -302,34 +302,32 @@ def write_rows(path, rows: int) -> None:
             writer.write(f"row {i}".encode())
 
 
-def test_light_trains_share_is_chosen_from_the_counted_train_rows(tmp_path, capsys):
-    """Left unset, the light net trains the shared tower (the paper's variant) on fewer
-    than SHARE_TRAINING_MAX_ROWS train rows and reads it through EasyRec's stop-gradient
-    from there on; the Trainer counts the rows for it even with every step count given,
-    says which it chose, and a value the config sets is kept whatever the rows."""
+def test_the_gradient_is_left_open_below_share_training_max_rows(tmp_path, capsys):
+    """Left unset, light_trains_share stays open on fewer than SHARE_TRAINING_MAX_ROWS
+    train rows (the Trainer then trains the pair both ways, test_model) and is EasyRec's
+    stop-gradient from there on; the Trainer counts the rows for it even with every step
+    count given and says what it decided; a value the config sets is kept."""
     limit = rocket_config.SHARE_TRAINING_MAX_ROWS
     write_rows(tmp_path / "few.gz", limit - 1)
     write_rows(tmp_path / "many.gz", limit)
     fixed = dataclasses.replace(rocket_config.TrainConfig(), train_steps=5, eval_every_steps=5)
     config = with_train(fixed)
     assert config.model.light_trains_share is None  # the product's default
-    for name, chosen in (("few", True), ("many", False)):
+    for name, decided in (("few", None), ("many", False)):
         fn_args = argparse.Namespace(train_files=[str(tmp_path / f"{name}.gz")], train_steps=0)
         planned, steps = training_plan(fn_args, config)
-        assert (planned.model.light_trains_share, steps) == (chosen, 5)
+        assert (planned.model.light_trains_share, steps) == (decided, 5)
         out = capsys.readouterr().out
-        assert f"{limit - 1 if chosen else limit:,} train rows" in out
-        assert ("paper's variant;" if chosen else "stop-gradient (EasyRec's") in out
+        if decided is None:
+            assert f"{limit - 1:,} train rows (fewer than {limit:,}): the pair is trained" in out
+        else:
+            assert f"{limit:,} train rows (at least {limit:,}): the light net reads" in out
         for explicit in (True, False):
             set_by_user = rocket_config.with_changes(
                 config, **{"model.light_trains_share": explicit}
             )
             assert training_plan(fn_args, set_by_user)[0].model.light_trains_share is explicit
             assert "light net" not in capsys.readouterr().out
-    assert rocket_config.for_train_rows(config, 10).model.light_trains_share is True
-    # A model is never built with the choice left open.
-    with pytest.raises(ValueError, match="light_trains_share is left to the row count"):
-        rocket_model.build_model(config, {f.name: 10 for f in config.model_features()})
 
 
 def test_validation_rows_served_from_memory_keep_their_batches_and_order():

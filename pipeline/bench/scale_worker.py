@@ -101,12 +101,11 @@ def run_training(
     import tf_keras as keras
 
     total = settings.warmup_steps + settings.train_steps
-    config = rocket_config.for_train_rows(
-        rocket_seed.default_config(
-            batch_size=settings.batch_size, train_steps=total, optimizer=optimizer
-        ),
-        settings.rows,
+    config = rocket_seed.default_config(
+        batch_size=settings.batch_size, train_steps=total, optimizer=optimizer
     )
+    # Timed steps without validation rows: the gradient the Trainer would then train.
+    config = rocket_training.without_validation(rocket_config.for_train_rows(config, settings.rows))
     tft_output = tft.TFTransformOutput(str(transform_dir / TRANSFORM_FN_DIR))
     features = config.model_features()
     sizes = rocket_training.table_sizes(config, tft_output)
