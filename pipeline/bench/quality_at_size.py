@@ -163,6 +163,18 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
     )  # fmt: skip
 
 
+def _gradient(run: dict) -> str:
+    """Which gradient a rocket run kept when the Trainer trained both ("" otherwise)."""
+    candidates = run.get("gradient_candidates")
+    if not candidates:
+        return ""
+    kept = "paper's" if run["light_trains_share"] else "EasyRec's"
+    return (
+        f"{kept} ({candidates['easyrec_stop_gradient']:.4f} / "
+        f"{candidates['light_trains_share']:.4f})"
+    )
+
+
 def dataset_name(settings: AtSizeSettings) -> str:
     """The data set's name in the part's JSON and targets."""
     if settings.data is not None:
@@ -349,6 +361,9 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
             ),
             "seconds": round(time.time() - started, 1),
         }
+        if "gradient_candidates" in training:  # the Trainer trained the pair both ways
+            record["light_trains_share"] = model.rocket.light_trains_share
+            record["gradient_candidates"] = training["gradient_candidates"]
         runs.setdefault(name, []).append({**record, "fold": fold} if settings.folds > 1 else record)
         # This fold's AUC only: GAUC is taken once, over the pooled rows (measure).
         auc = quality.auc(data.eval_labels, predictions[name][seed][-1])
@@ -583,14 +598,15 @@ def lines(part: dict) -> list[str]:
         ]
         out += [f"| {n} | {report.plus_minus(v)} |" for n, v in pooled_auc.items()] + [""]
     out += ["", f"Training: {part['training']}.", "", "| variant | seed | kept step | "
-            "stopped at | seconds |", "|---|---|---|---|---|"]  # fmt: skip
+            "stopped at | seconds | gradient (validation AUC: EasyRec's / the paper's) |",
+            "|---|---|---|---|---|---|"]  # fmt: skip
     for name, runs in part["runs"].items():
         for run in runs:
             # "fold" is the fold's index in the JSON; counted from 1 here, as in the log.
             seed = f"{run['seed']} (fold {run['fold'] + 1})" if "fold" in run else run["seed"]
             out.append(
                 f"| {name} | {seed} | {run['exported_step']} | "
-                f"{run['stopped_at_step']} | {run['seconds']} |"
+                f"{run['stopped_at_step']} | {run['seconds']} | {_gradient(run)} |"
             )
     sweep = part["sweep"]
     if sweep["points"]:
