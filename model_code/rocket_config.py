@@ -106,7 +106,7 @@ class ModelConfig:
     # the paper lets the light net's label loss train the shared layers too (True).
     # None, the default: chosen by the Trainer. Below SHARE_TRAINING_MAX_ROWS train rows
     # it trains the pair both ways and keeps the one whose light net has the better
-    # validation AUC (rocket_training.fit_both_gradients); from there on, EasyRec's.
+    # validation AUC (rocket_training.fit_model); from there on, EasyRec's.
     light_trains_share: bool | None = None
     # "both" is Rocket Launching. "light" / "booster" build and train that net alone, on
     # labels only; alone, the light net trains the shared layers (nothing else would).
@@ -466,7 +466,7 @@ def _convert(type_name: str, value: Any) -> Any:
 def for_train_rows(config: RocketConfig, train_rows: int) -> RocketConfig:
     """`config` with what it leaves to the data decided from the train split's row count:
     light_trains_share None becomes False (EasyRec's) from SHARE_TRAINING_MAX_ROWS rows on;
-    below, it stays open for the Trainer to try both (rocket_training.fit_both_gradients)."""
+    below, it stays open for the Trainer to try both (rocket_training.fit_model)."""
     if config.model.light_trains_share is not None or train_rows < SHARE_TRAINING_MAX_ROWS:
         return config
     return dataclasses.replace(

@@ -387,7 +387,7 @@ def gradient_open(config: rocket_config.RocketConfig) -> bool:
 
 def without_validation(config: rocket_config.RocketConfig) -> rocket_config.RocketConfig:
     """`config` as trained without validation rows: an open gradient is EasyRec's, as
-    fit_both_gradients has nothing to choose by."""
+    fit_model has nothing to choose it by."""
     if not gradient_open(config):
         return config
     return rocket_config.with_changes(config, **{"model.light_trains_share": False})
@@ -424,11 +424,16 @@ def fit_model(
     checks, kept weights, early stop when there is validation data); every Tuner trial's
     training, and the Trainer's without a linear baseline. Returns the model and what
     training kept. With the gradient open (gradient_open), the pair is trained both ways
-    (fit_both_gradients)."""
+    (_keep_better_gradient)."""
     if gradient_open(config):
-        return fit_both_gradients(
-            config, sizes, train_dataset, validation_dataset, train_steps, strategy, role, prefix
-        )
+
+        def fit(candidate: rocket_config.RocketConfig, candidate_prefix: str):
+            return fit_model(
+                candidate, sizes, train_dataset, validation_dataset, train_steps, strategy,
+                role, candidate_prefix,
+            )  # fmt: skip
+
+        return _keep_better_gradient(config, fit, validation_dataset is not None, role, prefix)
     model = _seeded_model(config, sizes, strategy)
     (training,) = _fit(
         model, [(model, "", prefix)], train_dataset, validation_dataset, train_steps,
@@ -440,15 +445,12 @@ def fit_model(
 GRADIENTS = {False: "EasyRec's stop-gradient", True: "the paper's variant"}
 
 
-def fit_both_gradients(
+def _keep_better_gradient(
     config: rocket_config.RocketConfig,
-    sizes: dict[str, int],
-    train_dataset: tf.data.Dataset,
-    validation_dataset: tf.data.Dataset | None,
-    train_steps: int,
-    strategy: tf.distribute.Strategy,
+    fit: Callable[[rocket_config.RocketConfig, str], tuple],
+    validated: bool,
     role: WorkerRole,
-    prefix: str = "[Trainer]",
+    prefix: str,
 ) -> tuple[rocket_model.RocketLaunchingModel, dict]:
     """The pair trained with EasyRec's stop-gradient and with the paper's variant (the
     light net's loss also trains the shared tower), from the same seed on the same rows;
@@ -457,20 +459,16 @@ def fit_both_gradients(
     Trainer leaves the choice open, neither wins on every data set (docs/benchmarks.md,
     "Small logs") and training twice costs a minute or two. `training` records both
     candidates' validation AUCs (`gradient_candidates`) and the choice."""
-    if validation_dataset is None:
+    if not validated:
         if role.is_chief:
             print(f"{prefix} no validation rows to choose the gradient by: {GRADIENTS[False]}")
-        candidate = without_validation(config)
-        return fit_model(candidate, sizes, train_dataset, None, train_steps, strategy, role, prefix)
+        return fit(without_validation(config), prefix)
     fits = {}
     for share, name in GRADIENTS.items():
         if role.is_chief:
             print(f"{prefix} gradient candidate: {name}", flush=True)
         candidate = rocket_config.with_changes(config, **{"model.light_trains_share": share})
-        fits[share] = fit_model(
-            candidate, sizes, train_dataset, validation_dataset, train_steps, strategy, role,
-            f"{prefix} ({name})",
-        )  # fmt: skip
+        fits[share] = fit(candidate, f"{prefix} ({name})")
     aucs = {share: training["best_validation_auc_light"] for share, (_, training) in fits.items()}
     chosen = aucs[True] > aucs[False]
     model, training = fits[chosen]
