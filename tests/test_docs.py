@@ -397,6 +397,7 @@ DEFAULTS_DATA_SETS = (
     ("generated_50k", "50,000 generated rows (the default run's data)"),
     ("generated_300k", "300,000 generated rows"),
     ("deep_200k", "200,000 rows of bench.deep_data (small id spaces, deep crosses)"),
+    ("deep_20k", "20,000 rows of bench.deep_data"),
     ("taobao_sample_cv", "the 10,000 real Taobao rows, 5-fold cross-validation by row"),
 )
 
