@@ -305,27 +305,35 @@ def train_and_export(
             flush=True,
         )
     splits = read_splits()
-    fit = (splits.train, splits.validation, train_steps, strategy, role)
-    linear_model = None
-    if config.train.linear_baseline and not gradient_open(config):
-        joint, trainings = fit_pair_and_linear(config, sizes, *fit)
-        model, training, linear_training = joint.pair, trainings[0], trainings[1]
-        evaluated = joint
-    else:  # the pair alone, or two candidate pairs (fit_model): the linear baseline apart
-        model, training = fit_model(config, sizes, *fit)
-        evaluated = model
-        if config.train.linear_baseline:
-            linear = linear_config(config)
-            linear_model, linear_training = fit_model(
-                linear, sizes, *fit, prefix="[Trainer] linear baseline:"
-            )
+    fit_args = (splits.train, splits.validation, train_steps, strategy, role)
+    beside = {}  # the joint model and the linear baseline's training, once trained
+
+    def fit(candidate: rocket_config.RocketConfig, prefix: str = "[Trainer]"):
+        """The first pair trained beside the linear baseline (one pass, as each alone);
+        a second candidate pair (the gradient choice) alone."""
+        if not candidate.train.linear_baseline or beside:
+            return fit_model(candidate, sizes, *fit_args, prefix=prefix)
+        joint, (pair_training, beside["training"]) = fit_pair_and_linear(
+            candidate, sizes, *fit_args, prefix=prefix
+        )
+        beside["joint"] = joint
+        return joint.pair, pair_training
+
+    if gradient_open(config):
+        validated = splits.validation is not None
+        model, training = keep_better_gradient(config, fit, validated, role, "[Trainer]")
+    else:
+        model, training = fit(config)
     config = rocket_config.with_changes(
         config, **{"model.light_trains_share": model.rocket.light_trains_share}
     )
-    evaluation = _evaluate(evaluated, splits.eval)
-    if linear_model is not None:
-        linear_auc = _evaluate(linear_model, splits.eval)["auc_light"]
-        evaluation[f"{LINEAR_LOGS}auc_light"] = linear_auc
+    joint, linear_training = beside.get("joint"), beside.get("training")
+    evaluation = _evaluate(
+        joint if joint is not None and joint.pair is model else model, splits.eval
+    )
+    if joint is not None and joint.pair is not model:  # the linear baseline's, from the joint
+        linear = _evaluate(joint, splits.eval)
+        evaluation.update({k: v for k, v in linear.items() if k.startswith(LINEAR_LOGS)})
     metrics = {k: v for k, v in evaluation.items() if not k.startswith(LINEAR_LOGS)}
     metrics["training"] = training
     if config.model.nets == "both":  # chosen by the Trainer unless the config set it
@@ -424,7 +432,7 @@ def fit_model(
     checks, kept weights, early stop when there is validation data); every Tuner trial's
     training, and the Trainer's without a linear baseline. Returns the model and what
     training kept. With the gradient open (gradient_open), the pair is trained both ways
-    (_keep_better_gradient)."""
+    (keep_better_gradient)."""
     if gradient_open(config):
 
         def fit(candidate: rocket_config.RocketConfig, candidate_prefix: str):
@@ -433,7 +441,7 @@ def fit_model(
                 role, candidate_prefix,
             )  # fmt: skip
 
-        return _keep_better_gradient(config, fit, validation_dataset is not None, role, prefix)
+        return keep_better_gradient(config, fit, validation_dataset is not None, role, prefix)
     model = _seeded_model(config, sizes, strategy)
     (training,) = _fit(
         model, [(model, "", prefix)], train_dataset, validation_dataset, train_steps,
@@ -445,7 +453,7 @@ def fit_model(
 GRADIENTS = {False: "EasyRec's stop-gradient", True: "the paper's variant"}
 
 
-def _keep_better_gradient(
+def keep_better_gradient(
     config: rocket_config.RocketConfig,
     fit: Callable[[rocket_config.RocketConfig, str], tuple],
     validated: bool,
@@ -493,6 +501,7 @@ def fit_pair_and_linear(
     train_steps: int,
     strategy: tf.distribute.Strategy,
     role: WorkerRole,
+    prefix: str = "[Trainer]",
 ) -> tuple[PairWithLinear, list[dict]]:
     """The pair and linear_config(config) trained in one pass (PairWithLinear), each
     seeded as if built alone, each with its own validation checks, kept weights and early
@@ -504,7 +513,7 @@ def fit_pair_and_linear(
     with strategy.scope():
         joint = PairWithLinear(pair, linear, name="pair_with_linear")
         joint.compile(optimizer=pair.optimizer)  # Keras wants one; each member steps its own
-    members = [(pair, "", "[Trainer]"), (linear, LINEAR_LOGS, "[Trainer] linear baseline:")]
+    members = [(pair, "", prefix), (linear, LINEAR_LOGS, "[Trainer] linear baseline:")]
     trainings = _fit(
         joint, members, train_dataset, validation_dataset, train_steps, config.train, role
     )
