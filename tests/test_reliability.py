@@ -81,11 +81,15 @@ def test_concurrent_run_is_refused_and_a_killed_run_resumes_from_cache(tmp_path)
                              start_new_session=True)  # fmt: skip
     seen = []
     deadline = time.time() + 900
+
+    def trainer_at_step_50(line: str) -> bool:  # "[Trainer] (a gradient candidate) step 50/"
+        return line.startswith("[Trainer]") and " step 50/" in line
+
     for line in first.stdout:
         seen.append(line)
-        if "[Trainer] step 50/" in line or time.time() > deadline:
+        if trainer_at_step_50(line) or time.time() > deadline:
             break
-    assert any("[Trainer] step 50/" in line for line in seen), "".join(seen[-40:])
+    assert any(trainer_at_step_50(line) for line in seen), "".join(seen[-40:])
 
     second = rocket(*args, cwd=tmp_path)
     assert second.returncode == 1
