@@ -146,6 +146,8 @@ AUTO_EPOCHS = 8
 # (the same page). Training twice costs a minute or two below this size, more above it,
 # where EasyRec's won, so from here on the Trainer keeps EasyRec's and the run's cost.
 SHARE_TRAINING_MAX_ROWS = 30_000
+# The two gradients by light_trains_share, as the Trainer and the run summary name them.
+GRADIENTS = {False: "EasyRec's stop-gradient", True: "the paper's variant"}
 
 
 @dataclass(frozen=True)
@@ -494,6 +496,7 @@ __all__ = [
     "TAG",
     "DNNConfig",
     "FIXED_STEPS",
+    "GRADIENTS",
     "SHARE_TRAINING_MAX_ROWS",
     "LINEAR_MODEL",
     "FeatureConfig",

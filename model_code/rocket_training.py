@@ -328,12 +328,11 @@ def train_and_export(
         config, **{"model.light_trains_share": model.rocket.light_trains_share}
     )
     joint, linear_training = beside.get("joint"), beside.get("training")
-    evaluation = _evaluate(
-        joint if joint is not None and joint.pair is model else model, splits.eval
-    )
-    if joint is not None and joint.pair is not model:  # the linear baseline's, from the joint
-        linear = _evaluate(joint, splits.eval)
-        evaluation.update({k: v for k, v in linear.items() if k.startswith(LINEAR_LOGS)})
+    kept_beside = joint is not None and joint.pair is model
+    evaluation = _evaluate(joint if kept_beside else model, splits.eval)
+    if joint is not None and not kept_beside:  # the kept pair trained alone: the linear's own
+        linear = _evaluate(joint.linear, splits.eval)
+        evaluation.update({f"{LINEAR_LOGS}{k}": v for k, v in linear.items()})
     metrics = {k: v for k, v in evaluation.items() if not k.startswith(LINEAR_LOGS)}
     metrics["training"] = training
     if config.model.nets == "both":  # chosen by the Trainer unless the config set it
@@ -450,9 +449,6 @@ def fit_model(
     return model, training
 
 
-GRADIENTS = {False: "EasyRec's stop-gradient", True: "the paper's variant"}
-
-
 def keep_better_gradient(
     config: rocket_config.RocketConfig,
     fit: Callable[[rocket_config.RocketConfig, str], tuple],
@@ -469,10 +465,11 @@ def keep_better_gradient(
     candidates' validation AUCs (`gradient_candidates`) and the choice."""
     if not validated:
         if role.is_chief:
-            print(f"{prefix} no validation rows to choose the gradient by: {GRADIENTS[False]}")
+            easyrec = rocket_config.GRADIENTS[False]
+            print(f"{prefix} no validation rows to choose the gradient by: {easyrec}")
         return fit(without_validation(config), prefix)
     fits = {}
-    for share, name in GRADIENTS.items():
+    for share, name in rocket_config.GRADIENTS.items():
         if role.is_chief:
             print(f"{prefix} gradient candidate: {name}", flush=True)
         candidate = rocket_config.with_changes(config, **{"model.light_trains_share": share})
@@ -486,7 +483,7 @@ def keep_better_gradient(
     }
     if role.is_chief:
         print(
-            f"{prefix} gradient: kept {GRADIENTS[chosen]} (best validation AUC "
+            f"{prefix} gradient: kept {rocket_config.GRADIENTS[chosen]} (best validation AUC "
             f"{aucs[chosen]:.4f} against {aucs[not chosen]:.4f})",
             flush=True,
         )

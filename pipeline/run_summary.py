@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import rocket_config
 import rocket_tuning
 import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
@@ -196,11 +197,7 @@ def format_summary(summary: dict) -> str:
             kept += f" (best validation AUC {best:.4f})"
         lines.append(f"{kept}; {training['stop_reason']} at step {training['stopped_at_step']}")
         if training.get("light_trains_share") is not None:
-            gradient = (
-                "the paper's variant"
-                if training["light_trains_share"]
-                else ("EasyRec's stop-gradient")
-            )
+            gradient = rocket_config.GRADIENTS[training["light_trains_share"]]
             candidates = training.get("gradient_candidates")
             if candidates:
                 gradient += (

@@ -482,7 +482,7 @@ def test_an_open_gradient_trains_the_pair_both_ways_and_keeps_the_better_validat
     out = capsys.readouterr().out
     assert "gradient candidate: EasyRec's stop-gradient" in out
     assert "[Trainer] (the paper's variant) keeping the weights of step" in out
-    assert f"gradient: kept {rocket_training.GRADIENTS[chosen]}" in out
+    assert f"gradient: kept {rocket_config.GRADIENTS[chosen]}" in out
     # No validation rows: nothing to choose by, EasyRec's.
     model, training = rocket_training.fit_model(config, sizes, train, None, 5, strategy, role)
     assert model.rocket.light_trains_share is False and "gradient_candidates" not in training

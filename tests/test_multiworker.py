@@ -16,6 +16,7 @@ from pathlib import Path
 import multiworker_worker
 import numpy as np
 import pytest
+import rocket_config
 import rocket_data
 import rocket_distribution
 import rocket_training
@@ -156,7 +157,7 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     assert training["exported_step"] == training["best_validation_step"] == best[0]
     assert f"keeping the weights of step {best[0]} (best validation AUC)" in result.stdout
     # Below SHARE_TRAINING_MAX_ROWS the pair was trained both ways; the kept one's checks.
-    kept = rocket_training.GRADIENTS[training["light_trains_share"]]
+    kept = rocket_config.GRADIENTS[training["light_trains_share"]]
     assert f"gradient: kept {kept}" in result.stdout
     pattern = rf"^\[Trainer\] \({re.escape(kept)}\) step \d+: validation auc_light="
     pair_checks = re.findall(pattern, result.stdout, re.M)
