@@ -197,22 +197,32 @@ def test_gauc_lift_between_two_rankings_below_chance_is_not_judged():
     assert gauc["met"] is True and gauc["value"] == pytest.approx(0.0544, abs=1e-4)
 
 
-def test_cross_validated_auc_is_each_folds_own_ranking_averaged():
-    """With folds, a seed's AUC is the mean of its folds' AUCs: two fold models that each
-    rank their rows perfectly score 1.0 even when one scores on a smaller scale, which
-    pooling every row together would count against them (kept as auc_pooled)."""
-    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
-    users = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
-    # Fold 1 (4 rows) scores on [0.6, 0.9], fold 2 on [0.1, 0.4]: its clicks rank below
-    # fold 1's non-clicks.
-    scores = np.array([0.6, 0.8, 0.7, 0.9, 0.1, 0.3, 0.2, 0.4])
+def test_cross_validated_scores_rank_only_one_fold_models_rows():
+    """With folds, a seed's AUC is the mean of its folds' AUCs and its GAUC groups a
+    user's rows within each fold: two fold models that each rank their rows perfectly
+    score 1.0 even when one scores on a smaller scale, which pooling every row together
+    would count against them (kept as auc_pooled and gauc_pooled)."""
+    # Users a and b have rows in both folds; c and d in the second only.
+    users = np.array(["a", "b", "a", "b", "c", "a", "d", "b"])
+    labels = np.array([0, 1, 1, 0, 0, 1, 1, 1])
+    # Fold 1 (rows 0-3) scores on [0.6, 0.9], fold 2 (rows 4-7) on [0.1, 0.4]: within each
+    # fold every click ranks above every non-click, but fold 2's clicks rank below fold
+    # 1's non-clicks.
+    scores = np.array([0.6, 0.9, 0.8, 0.7, 0.1, 0.3, 0.4, 0.2])
     data = SimpleNamespace(eval_labels=labels, eval_users=users)
     got = quality_at_size._scores(data, [scores], [4, 4])
     assert got["auc"] == [1.0]
-    assert got["auc_pooled"][0] == pytest.approx(0.75)
-    assert got["gauc"] == [1.0]  # pooled: each user's rows are in one fold here
+    assert got["auc_pooled"][0] == pytest.approx(9 / 15)
+    # Per fold: a and b each have one click and one non-click in fold 1 (both ranked
+    # right); in fold 2, a's one row and b's one row are one-class groups, skipped, and
+    # c and d have one row each.
+    assert got["gauc"] == [1.0]
+    # Pooled: a's fold-2 click (0.3) ranks below its fold-1 non-click (0.6), b's (0.2)
+    # below its 0.7: each of the two users has 2 pairs, 1 wrong.
+    assert got["gauc_pooled"][0] == pytest.approx(0.5)
     one_split = quality_at_size._scores(data, [scores], [8])
     assert one_split["auc"] == got["auc_pooled"] and "auc_pooled" not in one_split
+    assert one_split["gauc"] == got["gauc_pooled"] and "gauc_pooled" not in one_split
 
 
 def test_pipeline_part_reads_component_seconds():
@@ -340,7 +350,7 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     # Cross-validated: each fold's own AUC averaged, the pooled ranking kept beside it
     # (per seed; the unit test above checks how each is computed).
     for scores in part["variants"].values():
-        assert set(scores) == {"auc", "gauc", "auc_pooled"}
+        assert set(scores) == {"auc", "gauc", "auc_pooled", "gauc_pooled"}
         assert len(scores["auc_pooled"]["values"]) == 2
         assert all(0.0 <= v <= 1.0 for v in scores["auc_pooled"]["values"])
     folds = part["folds"]

@@ -415,23 +415,30 @@ def _scores(data: BenchData, per_seed: list[np.ndarray], fold_rows: list[int]
     """AUC and GAUC lists, one per seed, of predictions over `data`'s eval rows (the
     folds' rows one after the other, `fold_rows` each).
 
-    With several folds, a seed's AUC is the mean of its folds' AUCs: each fold's model
-    ranks its own eval rows, as one deployed model would. Ranking all rows together
-    (kept as `auc_pooled`) also compares scores of different models, whose scales differ
-    with their kept steps; Forman and Scholz (2010, "Apples-to-apples in cross-validation
-    studies") show that pooled AUC is biased low for this reason. GAUC stays pooled: a
-    user's rows fall into different folds, and within one fold too few users have both
-    labels."""
+    With several folds, each score ranks only rows that one fold's model scored, as one
+    deployed model would: a seed's AUC is the mean of its folds' AUCs, and its GAUC
+    groups rows by user within a fold (a user whose rows fall into several folds is one
+    group per fold, each ranked by one model). Ranking rows of different fold models
+    together also compares their score scales, which differ with their kept steps;
+    Forman and Scholz (2010, "Apples-to-apples in cross-validation studies") show that
+    pooled AUC is biased low for this reason, and a pooled GAUC likewise. Both pooled
+    figures are kept (`auc_pooled`, `gauc_pooled`)."""
     scored = [quality.auc_and_gauc(data.eval_labels, p, data.eval_users) for p in per_seed]
     scores = {m: [s[m] for s in scored] for m in METRICS}
     if len(fold_rows) > 1:
         ends = np.cumsum(fold_rows)
+        fold_of_row = np.repeat(np.arange(len(fold_rows)), fold_rows)
+        groups = np.char.add(np.char.add(data.eval_users.astype(str), "\x00"),
+                             fold_of_row.astype(str))  # fmt: skip
         scores["auc_pooled"] = scores["auc"]
+        scores["gauc_pooled"] = scores["gauc"]
         scores["auc"] = [
             float(np.mean([quality.auc(data.eval_labels[end - rows : end], p[end - rows : end])
                            for rows, end in zip(fold_rows, ends)]))
             for p in per_seed
         ]  # fmt: skip
+        scores["gauc"] = [quality.auc_and_gauc(data.eval_labels, p, groups)["gauc"]
+                          for p in per_seed]  # fmt: skip
     return scores
 
 
@@ -586,17 +593,22 @@ def lines(part: dict) -> list[str]:
     out[0] = "## Quality at size (eval split; mean ± std over seeds)"
     steps = f"{part['train_steps']} steps of"
     out = [line.replace(steps, f"at most {steps}") for line in out]
-    pooled_auc = {n: v["auc_pooled"] for n, v in part["variants"].items() if "auc_pooled" in v}
-    if pooled_auc:
+    pooled = {n: v for n, v in part["variants"].items() if "auc_pooled" in v}
+    if pooled:
         out += [
-            "AUC above: each fold's model on its own rows, averaged over the folds. "
+            "AUC above: each fold's model on its own rows, averaged over the folds; GAUC: "
+            "users' rows grouped within each fold, so each group is ranked by one model. "
             "Ranking every fold's rows together (pooled; biased low when the folds' "
             "models differ in scale) gives:",
             "",
-            "| variant | AUC pooled |",
-            "|---|---|",
+            "| variant | AUC pooled | GAUC pooled |",
+            "|---|---|---|",
         ]
-        out += [f"| {n} | {report.plus_minus(v)} |" for n, v in pooled_auc.items()] + [""]
+        out += [
+            f"| {n} | {report.plus_minus(v['auc_pooled'])} | "
+            f"{report.plus_minus(v['gauc_pooled']) if 'gauc_pooled' in v else '—'} |"
+            for n, v in pooled.items()
+        ] + [""]
     out += ["", f"Training: {part['training']}.", "", "| variant | seed | kept step | "
             "stopped at | seconds | gradient (validation AUC: EasyRec's / the paper's) |",
             "|---|---|---|---|---|---|"]  # fmt: skip
