@@ -177,9 +177,11 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
     (epoch_check_steps); the model's row-count choices are made (for_train_rows). The
     rows are counted only when needed. The returned config's train_steps is the budget."""
     train = config.train
+    gradient_by_rows = config.model.light_trains_share is None
+    linear_by_rows = train.linear_baseline and train.linear_embedding_regularization is None
     steps = fn_args.train_steps or train.train_steps
     epoch_checks = train.validation_fraction > 0 and not train.eval_every_steps
-    by_rows = config.model.light_trains_share is None
+    by_rows = gradient_by_rows or linear_by_rows
     if steps and not (train.num_epochs or epoch_checks or by_rows):
         train = dataclasses.replace(train, train_steps=steps)
         return dataclasses.replace(config, train=train), steps
@@ -205,10 +207,25 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
             f"check every {train.check_every()} steps",
             flush=True,
         )
-        if by_rows and config.model.nets == "both":
+        if gradient_by_rows and config.model.nets == "both":
             note = share_training_note(rows, config.model.light_trains_share)
             print(f"[Trainer] {note}", flush=True)
+        if linear_by_rows:
+            print(f"[Trainer] {linear_regularization_note(rows, config)}", flush=True)
     return config, limited
+
+
+def linear_regularization_note(train_rows: int, config: rocket_config.RocketConfig) -> str:
+    """What the row count decided about the linear baseline's regularization."""
+    limit = f"{rocket_config.LINEAR_REGULARIZATION_MAX_ROWS:,}"
+    chosen = f"embedding_regularization {config.train.linear_embedding_regularization:g}"
+    if train_rows < rocket_config.LINEAR_REGULARIZATION_MAX_ROWS:
+        return (
+            f"{train_rows:,} train rows (fewer than {limit}): the linear baseline is trained "
+            f"with {chosen}, shrinking rare ids as a logistic regression's L2 does "
+            "(train_config linear_embedding_regularization fixes it)"
+        )
+    return f"{train_rows:,} train rows ({limit} or more): the linear baseline, the nets' {chosen}"
 
 
 def share_training_note(train_rows: int, light_trains_share: bool | None) -> str:

@@ -350,12 +350,15 @@ def train_and_export(
             "auc": evaluation[f"{LINEAR_LOGS}auc_light"],
             "exported_step": linear_training["exported_step"],
             "stop_reason": linear_training["stop_reason"],
+            "embedding_regularization": joint.linear.rocket.embedding_regularization,
         }
         if role.is_chief:
             print(
                 f"[Trainer] linear baseline (a logistic regression over the same ids and tag "
-                f"tokens, same rows and loop): eval auc={metrics['linear_baseline']['auc']:.4f} "
-                f"against the light net's {metrics['auc_light']:.4f}",
+                f"tokens, same rows and loop, embedding_regularization "
+                f"{metrics['linear_baseline']['embedding_regularization']:g}): eval "
+                f"auc={metrics['linear_baseline']['auc']:.4f} against the light net's "
+                f"{metrics['auc_light']:.4f}",
                 flush=True,
             )
     scratch = None
@@ -398,13 +401,6 @@ def without_validation(config: rocket_config.RocketConfig) -> rocket_config.Rock
     if not gradient_open(config):
         return config
     return rocket_config.with_changes(config, **{"model.light_trains_share": False})
-
-
-def linear_config(config: rocket_config.RocketConfig) -> rocket_config.RocketConfig:
-    """The linear baseline: config's features, rows and training, rocket_config.LINEAR_MODEL
-    for a model."""
-    changes = {f"model.{name}": value for name, value in rocket_config.LINEAR_MODEL.items()}
-    return rocket_config.with_changes(config, **changes)
 
 
 def _seeded_model(
@@ -500,13 +496,13 @@ def fit_pair_and_linear(
     role: WorkerRole,
     prefix: str = "[Trainer]",
 ) -> tuple[PairWithLinear, list[dict]]:
-    """The pair and linear_config(config) trained in one pass (PairWithLinear), each
-    seeded as if built alone, each with its own validation checks, kept weights and early
-    stop: each ends with the weights fit_model would give it on the same batches.
-    Training goes on while either still improves; returns the joint model and what
-    training kept of each (the pair's, the linear baseline's)."""
+    """The pair and rocket_config.linear_config(config) trained in one pass
+    (PairWithLinear), each seeded as if built alone, each with its own validation checks,
+    kept weights and early stop: each ends with the weights fit_model would give it on
+    the same batches. Training goes on while either still improves; returns the joint
+    model and what training kept of each (the pair's, the linear baseline's)."""
     pair = _seeded_model(config, sizes, strategy)
-    linear = _seeded_model(linear_config(config), sizes, strategy)
+    linear = _seeded_model(rocket_config.linear_config(config), sizes, strategy)
     with strategy.scope():
         joint = PairWithLinear(pair, linear, name="pair_with_linear")
         joint.compile(optimizer=pair.optimizer)  # Keras wants one; each member steps its own

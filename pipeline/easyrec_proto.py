@@ -85,10 +85,11 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("save_checkpoints_steps", "uint32", False),
         ("sync_replicas", "bool", False),
         ("keep_checkpoint_max", "uint32", False),
-        # Ours, not EasyRec's: the share of train rows held out as validation data, and
-        # whether the Trainer also trains the linear baseline.
+        # Ours, not EasyRec's: the share of train rows held out as validation data,
+        # whether the Trainer also trains the linear baseline, and its regularization.
         ("validation_fraction", "float", False),
         ("linear_baseline", "bool", False),
+        ("linear_embedding_regularization", "float", False),
     ],
     "OptimizerConfig": [
         ("adam_optimizer", "AdamOptimizer", False),

@@ -164,6 +164,10 @@ def test_the_linear_baseline_is_on_unless_train_config_turns_it_off(tmp_path):
     path = tmp_path / "off.config"
     path.write_text("train_config { num_steps: 10 linear_baseline: false }\n")
     assert easyrec_config.load(str(path)).train.linear_baseline is False
+    # Its regularization: chosen from the train rows unless train_config sets it (ours).
+    assert rocket_seed.default_config().train.linear_embedding_regularization is None
+    path.write_text("train_config { num_steps: 10 linear_embedding_regularization: 0.001 }\n")
+    assert easyrec_config.load(str(path)).train.linear_embedding_regularization == 0.001
 
 
 def test_num_epochs_comes_from_data_config(tmp_path):

@@ -410,7 +410,7 @@ def test_the_linear_baseline_trained_beside_the_pair_ends_as_each_would_alone():
         return rocket_training.fit_model(which, sizes, train, validation, steps, strategy, role)
 
     pair, pair_alone = alone(config)
-    linear, linear_alone = alone(rocket_training.linear_config(config))
+    linear, linear_alone = alone(rocket_config.linear_config(config))
     train, validation = _fit_datasets(config)
     joint, (pair_joint, linear_joint) = rocket_training.fit_pair_and_linear(
         config, sizes, train, validation, steps, strategy, role

@@ -165,9 +165,13 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     # The linear baseline: trained by the same loop on the same rows, checked as often.
     linear = metrics["linear_baseline"]
     assert 0.0 < linear["auc"] < 1.0 and linear["exported_step"] % every == 0
+    # Its regularization chosen from these few rows (rocket_config.linear_config).
+    chosen = rocket_config.SMALL_LOG_LINEAR_REGULARIZATION
+    assert linear["embedding_regularization"] == pytest.approx(chosen)
     assert (
         f"linear baseline (a logistic regression over the same ids and tag tokens, same rows "
-        f"and loop): eval auc={linear['auc']:.4f}" in result.stdout
+        f"and loop, embedding_regularization {chosen:g}): eval auc={linear['auc']:.4f}"
+        in result.stdout
     )
     # ... trained beside the pair in one pass, and ending as it would alone: fit_model on
     # the same datasets gives the same kept step and eval AUC.
@@ -180,7 +184,9 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     role = rocket_distribution.WorkerRole()
     splits = rocket_data.read_splits(fn_args, tft_output, CONFIG.train, role)
     alone, training = rocket_training.fit_model(
-        rocket_training.linear_config(CONFIG), rocket_training.table_sizes(CONFIG, tft_output),
+        rocket_config.linear_config(rocket_config.with_changes(
+            CONFIG, **{"train.linear_embedding_regularization": chosen})),
+        rocket_training.table_sizes(CONFIG, tft_output),
         splits.train, splits.validation, 60, tf.distribute.get_strategy(), role,
     )  # fmt: skip
     assert training["exported_step"] == linear["exported_step"]

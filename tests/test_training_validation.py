@@ -284,9 +284,10 @@ def test_default_checks_come_every_half_epoch_of_the_counted_rows(tmp_path, caps
     assert step_budget(train, 400_000, 300) == 300  # a step count wins
     fixed = dataclasses.replace(train, eval_every_steps=7)  # the config's interval wins
     assert training_plan(fn_args, with_train(fixed))[0].train.eval_every_steps == 7
-    # No validation rows, a step count and light_trains_share set: nothing to choose from
-    # the rows, so they are not counted.
-    none = dataclasses.replace(train, validation_fraction=0.0, keep="final", early_stop=False)
+    # No validation rows, a step count, light_trains_share and the linear baseline's
+    # regularization set: nothing to choose from the rows, so they are not counted.
+    none = dataclasses.replace(train, validation_fraction=0.0, keep="final", early_stop=False,
+                               linear_embedding_regularization=1e-5)  # fmt: skip
     fn_args.train_files = [str(tmp_path / "missing-*.gz")]
     fn_args.train_steps = 300
     config = rocket_config.with_changes(with_train(none), **{"model.light_trains_share": False})
@@ -328,6 +329,38 @@ def test_the_gradient_is_left_open_below_share_training_max_rows(tmp_path, capsy
             )
             assert training_plan(fn_args, set_by_user)[0].model.light_trains_share is explicit
             assert "light net" not in capsys.readouterr().out
+
+
+def test_the_linear_baselines_regularization_follows_the_train_rows(tmp_path, capsys):
+    """Left unset, the linear baseline's embedding_regularization is
+    SMALL_LOG_LINEAR_REGULARIZATION on fewer than LINEAR_REGULARIZATION_MAX_ROWS train
+    rows and the nets' from there on; the Trainer says which; a value the config sets is
+    kept, and the linear model is built with it."""
+    limit = rocket_config.LINEAR_REGULARIZATION_MAX_ROWS
+    write_rows(tmp_path / "few.gz", limit - 1)
+    write_rows(tmp_path / "many.gz", limit)
+    fixed = dataclasses.replace(rocket_config.TrainConfig(), train_steps=5, eval_every_steps=5)
+    config = rocket_config.with_changes(with_train(fixed), **{"model.light_trains_share": False})
+    nets = config.model.embedding_regularization
+    small = rocket_config.SMALL_LOG_LINEAR_REGULARIZATION
+    assert small > nets and config.train.linear_embedding_regularization is None
+    for name, rows, chosen in (("few", limit - 1, small), ("many", limit, nets)):
+        fn_args = argparse.Namespace(train_files=[str(tmp_path / f"{name}.gz")], train_steps=0)
+        planned, _ = training_plan(fn_args, config)
+        assert planned.train.linear_embedding_regularization == chosen
+        linear = rocket_config.linear_config(planned)
+        assert linear.model.embedding_regularization == chosen
+        assert linear.model.light_dnn.hidden_units == () and linear.model.share_dnn is None
+        assert planned.model.embedding_regularization == nets  # the nets keep theirs
+        out = capsys.readouterr().out
+        assert f"{rows:,} train rows" in out and f"embedding_regularization {chosen:g}" in out
+        set_by_user = rocket_config.with_changes(
+            config, **{"train.linear_embedding_regularization": 0.0}
+        )
+        assert training_plan(fn_args, set_by_user)[0].train.linear_embedding_regularization == 0.0
+        assert "linear baseline" not in capsys.readouterr().out
+    with pytest.raises(ValueError, match="linear_embedding_regularization must be 0 or more"):
+        rocket_config.with_changes(config, **{"train.linear_embedding_regularization": -1.0})
 
 
 def test_validation_rows_served_from_memory_keep_their_batches_and_order():

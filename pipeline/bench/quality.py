@@ -30,7 +30,9 @@ def variant_config(base, variant: str, seed: int, steps: int, batch_size: int,
     from the row count is chosen from `train_rows`, as the Trainer does."""
     import rocket_config
 
-    nets = {LIGHT_ALONE: "light", ROCKET: "both", BOOSTER_ALONE: "booster"}[variant]
+    nets = {LIGHT_ALONE: "light", ROCKET: "both", BOOSTER_ALONE: "booster", LINEAR: "light"}[
+        variant
+    ]
     changes = {f"model.{k}": v for k, v in model.items()}
     config = rocket_config.with_changes(
         base,
@@ -42,7 +44,8 @@ def variant_config(base, variant: str, seed: int, steps: int, batch_size: int,
         },
         **changes,
     )
-    return rocket_config.for_train_rows(config, train_rows)
+    config = rocket_config.for_train_rows(config, train_rows)
+    return rocket_config.linear_config(config) if variant == LINEAR else config
 
 
 def train_dataset(data: BenchData, batch_size: int, seed: int):
@@ -177,7 +180,11 @@ def net_predictions(model, name: str, kind: str, features: dict) -> dict[str, np
     alone, light under `name` and booster under `name_booster` for rocket."""
     import rocket_model
 
-    nets = {LIGHT_ALONE: [rocket_model.LIGHT], BOOSTER_ALONE: [rocket_model.BOOSTER]}
+    nets = {
+        LIGHT_ALONE: [rocket_model.LIGHT],
+        LINEAR: [rocket_model.LIGHT],
+        BOOSTER_ALONE: [rocket_model.BOOSTER],
+    }
     return {
         name if kind != ROCKET or net == rocket_model.LIGHT else f"{name}_booster": predict(
             model, net, features
@@ -262,7 +269,8 @@ def _quality_block(
             f"{ROCKET}_booster": "the booster trained jointly (for reference)",
             BOOSTER_ALONE: "embeddings -> share -> booster [model nets=booster], labels only",
             LINEAR: "embeddings -> logit, no hidden layer [nets=light, no share, light_dnn []]: "
-            "a logistic regression over one-hot ids and tag tokens, labels only",
+            "a logistic regression over one-hot ids and tag tokens, labels only, "
+            "regularised as the Trainer's linear baseline (rocket_config.linear_config)",
         },
         "gap_closed": gaps,
     }

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import rocket_config  # TensorFlow-free
-
 from pipeline.errors import UsageError
 from pipeline.settings import EVAL_FRACTION
 
@@ -21,11 +19,11 @@ EASYREC_LIGHT_MS_B512 = 13.3
 EASYREC_TRAIN_EXAMPLES_PER_S = 2400.0
 
 LIGHT_ALONE, ROCKET, BOOSTER_ALONE = "light_alone", "rocket", "booster_alone"
-# The linear baseline (rocket_config.LINEAR_MODEL, the Trainer's too): a logistic
+# The linear baseline (rocket_config.linear_config, the Trainer's too): a logistic
 # regression over every column's one-hot ids and tag tokens, trained on the same rows,
-# batches and steps as the nets. The variant's kind sets `nets`.
+# batches and steps as the nets, regularised as the Trainer's for the row count.
 LINEAR = "linear"
-LINEAR_VARIANT = (LIGHT_ALONE, {k: v for k, v in rocket_config.LINEAR_MODEL.items() if k != "nets"})
+LINEAR_VARIANT = (LINEAR, {})
 
 
 class BenchError(UsageError):
