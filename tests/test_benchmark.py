@@ -177,12 +177,14 @@ def test_rejudge_applies_todays_targets_to_stored_scores(tmp_path):
 
 def test_gauc_lift_between_two_rankings_below_chance_is_not_judged():
     """Split by row, the real sample's users have their other rows in training, and a
-    model that memorises user ids ranks their eval rows backwards (GAUC 0.30-0.35): a
-    difference between two such rankings is no lift, so the target is n/a, not met."""
+    model that memorises user ids ranks their eval rows backwards (pooled GAUC 0.30-0.37):
+    a difference between two such rankings is no lift, so the target is n/a, not met."""
     stored = Path(__file__).parent / "benchmarks/results/quality_defaults"
     part = json.loads((stored / "taobao_sample_cv" / settings.JSON_FILE).read_text())
     part = part[quality_at_size.KEY]
-    assert part["variants"]["rocket"]["gauc"]["mean"] < 0.5
+    for name in ("rocket", "linear"):  # the GAUC pooled over the folds' rows
+        part["variants"][name]["gauc"] = part["variants"][name]["gauc_pooled"]
+    assert max(part["variants"][n]["gauc"]["mean"] for n in ("rocket", "linear")) < 0.5
     (gauc,) = [
         t for t in quality_at_size.targets(part) if t["target"].startswith("rocket light GAUC")
     ]
@@ -194,7 +196,10 @@ def test_gauc_lift_between_two_rankings_below_chance_is_not_judged():
     (gauc,) = [
         t for t in quality_at_size.targets(part) if t["target"].startswith("rocket light GAUC")
     ]
-    assert gauc["met"] is True and gauc["value"] == pytest.approx(0.0544, abs=1e-4)
+    rocket, linear = (part["variants"][n]["gauc"] for n in ("rocket", "linear"))
+    assert rocket["mean"] - linear["mean"] > max(rocket["std"], linear["std"])
+    assert gauc["met"] is True
+    assert gauc["value"] == pytest.approx(rocket["mean"] - linear["mean"], abs=1e-4)
 
 
 def test_cross_validated_scores_rank_only_one_fold_models_rows():
