@@ -96,7 +96,11 @@ class ModelConfig:
     booster_dnn: DNNConfig = DNNConfig((256, 128, 96, 64))
     light_dnn: DNNConfig = DNNConfig((128, 64))
     l2_regularization: float = 1e-6
-    embedding_regularization: float = 5e-6
+    # None, the default: chosen from the train rows (for_train_rows):
+    # SMALL_LOG_EMBEDDING_REGULARIZATION below SMALL_LOG_MAX_ROWS, else
+    # DEFAULT_EMBEDDING_REGULARIZATION. The linear baseline uses the same value unless
+    # train.linear_embedding_regularization sets its own.
+    embedding_regularization: float | None = None
     num_class: int = 2
     feature_based_distillation: bool = False
     feature_distillation_function: str = "INNER_PRODUCT"  # the seed's `1`
@@ -104,9 +108,11 @@ class ModelConfig:
     hint_weight: float = 1.0
     # EasyRec stops the gradient between the shared layers and the light net (False);
     # the paper lets the light net's label loss train the shared layers too (True).
-    # None, the default: chosen by the Trainer. Below SHARE_TRAINING_MAX_ROWS train rows
-    # it trains the pair both ways and keeps the one whose light net has the better
-    # validation AUC (rocket_training.fit_model); from there on, EasyRec's.
+    # None, the default: chosen by the Trainer (for_train_rows). Below SMALL_LOG_MAX_ROWS
+    # train rows with embedding_regularization unset too, and from SHARE_TRAINING_MAX_ROWS
+    # on, EasyRec's; otherwise below SHARE_TRAINING_MAX_ROWS it trains the pair both ways
+    # and keeps the one whose light net has the better validation AUC
+    # (rocket_training.fit_model).
     light_trains_share: bool | None = None
     # "both" is Rocket Launching. "light" / "booster" build and train that net alone, on
     # labels only; alone, the light net trains the shared layers (nothing else would).
@@ -136,31 +142,42 @@ AUTO_MIN_STEPS = 1200
 AUTO_EPOCHS = 8
 
 
-# Below this many train rows (the train split, hold-out included) the Trainer leaves
-# light_trains_share open and trains the pair both ways. Measured on the bench's data (3
-# seeds, docs/benchmarks.md, "Small logs"), the paper's variant against EasyRec's, rocket
-# light AUC: generated rows +0.036 at 8,000 train rows (5 folds), +0.021 at 16,000,
-# +0.008 at 28,000, -0.010 at 40,000; deep_data -0.05 at 16,000; the real sample's 8,000
-# a draw. Neither wins everywhere; the better validation AUC picked the better net in 9
-# of 12 runs (the misses cost 0.001-0.006). The choice sees AUC only: on 10,000
-# generated rows the kept paper's variant has a per-fold GAUC 0.04 below the light net
-# alone's (the same page; open in issue 24). Training twice costs a minute or two below
-# this size, more above it, where EasyRec's won, so from here on the Trainer keeps
-# EasyRec's and the run's cost.
+# The nets' embedding_regularization from SMALL_LOG_MAX_ROWS train rows on (EasyRec's
+# seed value), when model_config leaves it unset.
+DEFAULT_EMBEDDING_REGULARIZATION = 5e-6
+# Below this many train rows (the train split, hold-out included), when model_config
+# leaves embedding_regularization unset: SMALL_LOG_EMBEDDING_REGULARIZATION for the nets
+# and the linear baseline, and EasyRec's stop-gradient unless light_trains_share is set.
+# The penalty is on the batch's pooled embeddings, so an id's weight is shrunk in
+# proportion to how often it occurs: with 5e-6 rare ids keep large weights, the linear
+# baseline fell below scikit-learn's logistic regression, and the nets ranked within a
+# user worse than it.
+# Measured (2026-12-05, exploration on the bench's folds, 2 seeds, light net eval AUC /
+# per-fold GAUC; EasyRec's gradient unless said):
+#   generated, 8,000 train rows (3 folds): 5e-6 0.7744 / 0.7084; 5e-4 0.7989 / 0.7365;
+#     2e-3 0.8017 / 0.7392; the paper's variant 5e-6 0.8104 / 0.6995, 5e-4 0.7997 /
+#     0.6982; the linear baseline at 5e-4 0.7825 / 0.7351;
+#   the real sample, 8,000 (2 folds): 5e-6 0.5285, 5e-4 0.5393, 2e-3 0.5565, the paper's
+#     0.5317 (GAUC near chance for every model);
+#   deep_data, 16,000: 5e-6 0.6841, 5e-4 0.6985, 2e-3 0.6720, the paper's 0.6302;
+#   generated, 16,000: 5e-6 0.7978, 5e-4 0.7997, the paper's 0.8157 (GAUC a draw);
+#   generated, 28,000: 5e-6 0.8159, 5e-4 0.8012; 40,000: 0.8228 against 0.8107.
+# The paper's variant ranks within a user worse at every regularization tried, so small
+# logs keep EasyRec's gradient; from 28,000 rows on the stronger penalty costs AUC.
+# The linear baseline alone: 8,000 generated rows 0.7698 -> 0.7986 (scikit-learn's LR
+# 0.7882), the real sample 0.5177 -> 0.5516 (LR 0.5732), 16,000: 0.7791 -> 0.7940 (LR
+# 0.7968), deep_data 16,000: 0.6308 -> 0.6285 (LR 0.6334).
+SMALL_LOG_MAX_ROWS = 20_000
+SMALL_LOG_EMBEDDING_REGULARIZATION = 5e-4
+# Below this many train rows (from SMALL_LOG_MAX_ROWS, or from none when model_config
+# sets embedding_regularization) the Trainer leaves light_trains_share open and trains
+# the pair both ways. Measured on generated rows (3 seeds,
+# docs/benchmarks.md, "Small logs"), the paper's variant against EasyRec's, rocket light
+# AUC: +0.021 at 16,000 train rows, +0.008 at 28,000, -0.010 at 40,000; the better
+# validation AUC picked the better net in 9 of 12 runs (the misses cost 0.001-0.006).
+# Training twice costs a minute or two below this size, more above it, where EasyRec's
+# won, so from here on the Trainer keeps EasyRec's and the run's cost.
 SHARE_TRAINING_MAX_ROWS = 30_000
-# The linear baseline's embedding_regularization below this many train rows, when
-# train.linear_embedding_regularization is unset. The penalty is on the batch's pooled
-# embeddings, so an id's weight is shrunk in proportion to how often it occurs: a rare id
-# keeps a large weight, where a logistic regression's L2 (scikit-learn's C = 1) shrinks
-# every weight alike. On small logs the nets' 5e-6 leaves the linear baseline memorising
-# rare ids and below scikit-learn's logistic regression, which flattered the nets.
-# Measured (2026-12-05, 2 seeds, the linear model's eval AUC, 5e-6 against 5e-4;
-# scikit-learn's LR beside): generated rows, 8,000 train rows (2 folds) 0.7698 -> 0.7986
-# (LR 0.7882); 16,000: 0.7791 -> 0.7940 (LR 0.7968); 28,000: 0.7996 -> 0.8002 (LR
-# 0.8014); 40,000: 0.8119 -> 0.7994 (LR 0.8085); the real sample, 8,000 (2 folds): 0.5177
-# -> 0.5516 (LR 0.5732); deep_data, 16,000: 0.6308 -> 0.6285 (LR 0.6334).
-LINEAR_REGULARIZATION_MAX_ROWS = 30_000
-SMALL_LOG_LINEAR_REGULARIZATION = 5e-4
 # The two gradients by light_trains_share, as the Trainer and the run summary name them.
 GRADIENTS = {False: "EasyRec's stop-gradient", True: "the paper's variant"}
 
@@ -218,9 +235,8 @@ class TrainConfig:
     # records its eval AUC (metrics.json linear_baseline, the run summary): what the nets
     # must beat to be worth serving. Not exported.
     linear_baseline: bool = True
-    # The linear baseline's embedding_regularization; None: chosen from the train rows
-    # (for_train_rows): SMALL_LOG_LINEAR_REGULARIZATION below LINEAR_REGULARIZATION_MAX_ROWS,
-    # else the nets' model embedding_regularization.
+    # The linear baseline's embedding_regularization; None: the nets' (model
+    # embedding_regularization, itself chosen from the train rows when unset).
     linear_embedding_regularization: float | None = None
 
     def check_every(self) -> int:
@@ -374,6 +390,8 @@ class RocketConfig:
             )
         for name in ("l2_regularization", "embedding_regularization", "hint_weight",
                      "feature_distillation_weight"):  # fmt: skip
+            if getattr(model, name) is None and name == "embedding_regularization":
+                continue  # unset: chosen from the train rows (for_train_rows)
             if not getattr(model, name) >= 0:  # a negative weight rewards what it penalises
                 raise ValueError(f"rocket_launching.{name} must be 0 or more, got "
                                  f"{getattr(model, name)}")  # fmt: skip
@@ -492,19 +510,24 @@ def _convert(type_name: str, value: Any) -> Any:
 
 
 def for_train_rows(config: RocketConfig, train_rows: int) -> RocketConfig:
-    """`config` with what it leaves to the data decided from the train split's row count:
-    light_trains_share None becomes False (EasyRec's) from SHARE_TRAINING_MAX_ROWS rows on;
-    below, it stays open for the Trainer to try both (rocket_training.fit_model). The
-    linear baseline's embedding_regularization, when unset, is chosen (see
-    SMALL_LOG_LINEAR_REGULARIZATION)."""
-    model, train = config.model, config.train
-    if model.light_trains_share is None and train_rows >= SHARE_TRAINING_MAX_ROWS:
+    """`config` with what it leaves to the data decided from the train split's row count
+    (see SMALL_LOG_MAX_ROWS and SHARE_TRAINING_MAX_ROWS). An unset embedding_regularization
+    becomes SMALL_LOG_EMBEDDING_REGULARIZATION below SMALL_LOG_MAX_ROWS rows, with EasyRec's
+    gradient for an unset light_trains_share (the pair measured there); else
+    DEFAULT_EMBEDDING_REGULARIZATION. An unset light_trains_share otherwise stays open
+    below SHARE_TRAINING_MAX_ROWS, for the Trainer to try both (rocket_training.fit_model),
+    and is EasyRec's from there on."""
+    model = config.model
+    small_log = model.embedding_regularization is None and train_rows < SMALL_LOG_MAX_ROWS
+    if model.embedding_regularization is None:
+        chosen = (
+            SMALL_LOG_EMBEDDING_REGULARIZATION if small_log else DEFAULT_EMBEDDING_REGULARIZATION
+        )
+        model = dataclasses.replace(model, embedding_regularization=chosen)
+    easyrec = small_log or train_rows >= SHARE_TRAINING_MAX_ROWS
+    if model.light_trains_share is None and easyrec:
         model = dataclasses.replace(model, light_trains_share=False)
-    if train.linear_embedding_regularization is None:
-        small = train_rows < LINEAR_REGULARIZATION_MAX_ROWS
-        chosen = SMALL_LOG_LINEAR_REGULARIZATION if small else model.embedding_regularization
-        train = dataclasses.replace(train, linear_embedding_regularization=chosen)
-    return dataclasses.replace(config, model=model, train=train)
+    return dataclasses.replace(config, model=model)
 
 
 def linear_config(config: RocketConfig) -> RocketConfig:
@@ -536,9 +559,10 @@ __all__ = [
     "DNNConfig",
     "FIXED_STEPS",
     "GRADIENTS",
+    "DEFAULT_EMBEDDING_REGULARIZATION",
     "SHARE_TRAINING_MAX_ROWS",
-    "LINEAR_REGULARIZATION_MAX_ROWS",
-    "SMALL_LOG_LINEAR_REGULARIZATION",
+    "SMALL_LOG_EMBEDDING_REGULARIZATION",
+    "SMALL_LOG_MAX_ROWS",
     "LINEAR_MODEL",
     "FeatureConfig",
     "FeatureGroup",

@@ -178,10 +178,10 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
     rows are counted only when needed. The returned config's train_steps is the budget."""
     train = config.train
     gradient_by_rows = config.model.light_trains_share is None
-    linear_by_rows = train.linear_baseline and train.linear_embedding_regularization is None
+    regularization_by_rows = config.model.embedding_regularization is None
     steps = fn_args.train_steps or train.train_steps
     epoch_checks = train.validation_fraction > 0 and not train.eval_every_steps
-    by_rows = gradient_by_rows or linear_by_rows
+    by_rows = gradient_by_rows or regularization_by_rows
     if steps and not (train.num_epochs or epoch_checks or by_rows):
         train = dataclasses.replace(train, train_steps=steps)
         return dataclasses.replace(config, train=train), steps
@@ -207,40 +207,48 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
             f"check every {train.check_every()} steps",
             flush=True,
         )
+        if regularization_by_rows:
+            print(f"[Trainer] {regularization_note(rows, config)}", flush=True)
         if gradient_by_rows and config.model.nets == "both":
             note = share_training_note(rows, config.model.light_trains_share)
             print(f"[Trainer] {note}", flush=True)
-        if linear_by_rows:
-            print(f"[Trainer] {linear_regularization_note(rows, config)}", flush=True)
     return config, limited
 
 
-def linear_regularization_note(train_rows: int, config: rocket_config.RocketConfig) -> str:
-    """What the row count decided about the linear baseline's regularization."""
-    limit = f"{rocket_config.LINEAR_REGULARIZATION_MAX_ROWS:,}"
-    chosen = f"embedding_regularization {config.train.linear_embedding_regularization:g}"
-    if train_rows < rocket_config.LINEAR_REGULARIZATION_MAX_ROWS:
+def regularization_note(train_rows: int, config: rocket_config.RocketConfig) -> str:
+    """What the row count decided about embedding_regularization (left unset)."""
+    limit = f"{rocket_config.SMALL_LOG_MAX_ROWS:,}"
+    chosen = f"embedding_regularization {config.model.embedding_regularization:g}"
+    linear = config.train.linear_baseline and config.train.linear_embedding_regularization is None
+    who = "the nets and the linear baseline" if linear else "the nets"
+    if train_rows < rocket_config.SMALL_LOG_MAX_ROWS:
         return (
-            f"{train_rows:,} train rows (fewer than {limit}): the linear baseline is trained "
-            f"with {chosen}, shrinking rare ids as a logistic regression's L2 does "
-            "(train_config linear_embedding_regularization fixes it)"
+            f"{train_rows:,} train rows (fewer than {limit}): {who} are trained with "
+            f"{chosen}, shrinking rare ids harder (model_config embedding_regularization "
+            "fixes it)"
         )
-    return f"{train_rows:,} train rows ({limit} or more): the linear baseline, the nets' {chosen}"
+    return f"{train_rows:,} train rows ({limit} or more): {who}, {chosen}"
 
 
 def share_training_note(train_rows: int, light_trains_share: bool | None) -> str:
     """What the row count decided about the gradient between the shared tower and the
     light net (light_trains_share unset)."""
+    small = f"{rocket_config.SMALL_LOG_MAX_ROWS:,}"
     limit = f"{rocket_config.SHARE_TRAINING_MAX_ROWS:,}"
     if light_trains_share is None:
         return (
-            f"{train_rows:,} train rows (fewer than {limit}): the pair is trained with "
+            f"{train_rows:,} train rows ({small} to {limit}): the pair is trained with "
             "EasyRec's stop-gradient and with the paper's variant (the light net's loss "
             "also trains the shared tower); the better validation AUC is kept "
             "(model_config light_trains_share: true or false fixes one)"
         )
+    rows = (
+        f"fewer than {small}"
+        if train_rows < rocket_config.SMALL_LOG_MAX_ROWS
+        else (f"at least {limit}")
+    )
     return (
-        f"{train_rows:,} train rows (at least {limit}): the light net reads the shared tower "
+        f"{train_rows:,} train rows ({rows}): the light net reads the shared tower "
         "through EasyRec's stop-gradient (light_trains_share: true for the paper's variant)"
     )
 

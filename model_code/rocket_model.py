@@ -235,6 +235,11 @@ class RocketLaunchingModel(keras.Model):
                 "model_config: light_trains_share is open; a model is built with one "
                 "gradient (rocket_training.fit_model trains one of each and chooses)"
             )
+        if config.embedding_regularization is None:
+            raise ValueError(
+                "model_config: embedding_regularization is unset; it is chosen from the train "
+                "rows (rocket_config.for_train_rows) before a model is built"
+            )
         self.rocket = config
         self.embeddings = FeatureEmbeddings(
             features,

@@ -35,8 +35,14 @@ CONFIG = rocket_config.RocketConfig(
         share_dnn=rocket_config.DNNConfig((16,)),
         booster_dnn=rocket_config.DNNConfig((16, 8)),
         light_dnn=rocket_config.DNNConfig((8,)),
+        # Set, so the few rows leave the gradient open (rocket_config.for_train_rows): the
+        # Trainer's runs here train the pair both ways.
+        embedding_regularization=5e-6,
     ),
-    train=rocket_config.TrainConfig(batch_size=64, eval_batch_size=128, train_steps=20),
+    # The linear baseline regularised apart from the nets, as on small logs.
+    train=rocket_config.TrainConfig(
+        batch_size=64, eval_batch_size=128, train_steps=20, linear_embedding_regularization=5e-4
+    ),
 ).validate()
 
 RAW_SPEC = rocket_preprocessing.raw_feature_spec(CONFIG)  # every column VarLen

@@ -16,11 +16,13 @@ from pipeline.easyrec_proto import ConfigError
 DATA = Path(__file__).parent / "data"
 
 
-def test_seed_model_config_block_is_the_default_but_for_two_measured_changes():
+def test_seed_model_config_block_is_the_default_but_for_measured_changes():
     """EasyRec's DNNs have BatchNorm unless use_bn says otherwise, and the seed's
     model_config block says nothing, so it loads with BatchNorm; the product's default
-    has none (DNNConfig). The block has no feature configs: those are the default's
-    (embedding_dim 8, rocket_seed; the seed's own feature_configs say 16)."""
+    has none (DNNConfig). The block sets embedding_regularization 5e-6, which the
+    product's default leaves to the row count (rocket_config.SMALL_LOG_MAX_ROWS). The
+    block has no feature configs: those are the default's (embedding_dim 8, rocket_seed;
+    the seed's own feature_configs say 16)."""
     seed = easyrec_config.load(DATA / "seed_model_config.config")
     towers = ("share_dnn", "booster_dnn", "light_dnn")
     assert seed.model.light_trains_share is None  # unset: the Trainer picks it from the rows
@@ -29,7 +31,10 @@ def test_seed_model_config_block_is_the_default_but_for_two_measured_changes():
     assert {f.embedding_dim for f in default.features} == {rocket_seed.EMBEDDING_DIM} == {8}
     with_bn = {f"model.{name}": dataclasses.replace(getattr(default.model, name), use_bn=True)
                for name in towers}  # fmt: skip
-    assert seed == rocket_config.with_changes(default, **with_bn)
+    assert default.model.embedding_regularization is None
+    assert seed.model.embedding_regularization == rocket_config.DEFAULT_EMBEDDING_REGULARIZATION
+    regularized = {"model.embedding_regularization": seed.model.embedding_regularization}
+    assert seed == rocket_config.with_changes(default, **with_bn, **regularized)
 
 
 def test_whole_pipeline_config_maps_every_option(capsys):

@@ -16,9 +16,14 @@ TABLE_SIZE = 30
 
 
 def small_config(**changes) -> rocket_config.RocketConfig:
-    """The product's defaults with EasyRec's stop-gradient (what the Trainer picks from
-    SHARE_TRAINING_MAX_ROWS train rows on), unless `changes` set light_trains_share."""
-    changes = {"model.light_trains_share": False, **changes}
+    """The product's defaults as the Trainer decides them from SHARE_TRAINING_MAX_ROWS
+    train rows on (EasyRec's stop-gradient, DEFAULT_EMBEDDING_REGULARIZATION), unless
+    `changes` set them."""
+    changes = {
+        "model.light_trains_share": False,
+        "model.embedding_regularization": rocket_config.DEFAULT_EMBEDDING_REGULARIZATION,
+        **changes,
+    }
     return rocket_config.with_changes(rocket_seed.default_config(), **changes)
 
 

@@ -165,8 +165,9 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     # The linear baseline: trained by the same loop on the same rows, checked as often.
     linear = metrics["linear_baseline"]
     assert 0.0 < linear["auc"] < 1.0 and linear["exported_step"] % every == 0
-    # Its regularization chosen from these few rows (rocket_config.linear_config).
-    chosen = rocket_config.SMALL_LOG_LINEAR_REGULARIZATION
+    # Its own regularization, apart from the nets' (rocket_config.linear_config).
+    chosen = CONFIG.train.linear_embedding_regularization
+    assert chosen != CONFIG.model.embedding_regularization
     assert linear["embedding_regularization"] == pytest.approx(chosen)
     assert (
         f"linear baseline (a logistic regression over the same ids and tag tokens, same rows "
@@ -184,8 +185,7 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     role = rocket_distribution.WorkerRole()
     splits = rocket_data.read_splits(fn_args, tft_output, CONFIG.train, role)
     alone, training = rocket_training.fit_model(
-        rocket_config.linear_config(rocket_config.with_changes(
-            CONFIG, **{"train.linear_embedding_regularization": chosen})),
+        rocket_config.linear_config(CONFIG),
         rocket_training.table_sizes(CONFIG, tft_output),
         splits.train, splits.validation, 60, tf.distribute.get_strategy(), role,
     )  # fmt: skip
@@ -301,6 +301,7 @@ config = rocket_config.with_changes(
         "model.booster_dnn": rocket_config.DNNConfig((32, 16), **dnn),
         "model.light_dnn": rocket_config.DNNConfig((16,), **dnn),
         "model.light_trains_share": False,
+        "model.embedding_regularization": rocket_config.DEFAULT_EMBEDDING_REGULARIZATION,
         "train.learning_rate": 0.01,
     },
 )

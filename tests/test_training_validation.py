@@ -284,13 +284,15 @@ def test_default_checks_come_every_half_epoch_of_the_counted_rows(tmp_path, caps
     assert step_budget(train, 400_000, 300) == 300  # a step count wins
     fixed = dataclasses.replace(train, eval_every_steps=7)  # the config's interval wins
     assert training_plan(fn_args, with_train(fixed))[0].train.eval_every_steps == 7
-    # No validation rows, a step count, light_trains_share and the linear baseline's
-    # regularization set: nothing to choose from the rows, so they are not counted.
-    none = dataclasses.replace(train, validation_fraction=0.0, keep="final", early_stop=False,
-                               linear_embedding_regularization=1e-5)  # fmt: skip
+    # No validation rows, a step count, light_trains_share and embedding_regularization
+    # set: nothing to choose from the rows, so they are not counted.
+    none = dataclasses.replace(train, validation_fraction=0.0, keep="final", early_stop=False)
     fn_args.train_files = [str(tmp_path / "missing-*.gz")]
     fn_args.train_steps = 300
-    config = rocket_config.with_changes(with_train(none), **{"model.light_trains_share": False})
+    config = rocket_config.with_changes(
+        with_train(none),
+        **{"model.light_trains_share": False, "model.embedding_regularization": 5e-6},
+    )
     planned, steps = training_plan(fn_args, config)
     assert (planned.train, steps) == (dataclasses.replace(none, train_steps=300), 300)
     assert planned.model == config.model
@@ -303,64 +305,84 @@ def write_rows(path, rows: int) -> None:
             writer.write(f"row {i}".encode())
 
 
-def test_the_gradient_is_left_open_below_share_training_max_rows(tmp_path, capsys):
-    """Left unset, light_trains_share stays open on fewer than SHARE_TRAINING_MAX_ROWS
-    train rows (the Trainer then trains the pair both ways, test_model) and is EasyRec's
-    stop-gradient from there on; the Trainer counts the rows for it even with every step
-    count given and says what it decided; a value the config sets is kept."""
+def test_the_gradient_follows_the_train_rows(tmp_path, capsys):
+    """Left unset, light_trains_share is EasyRec's stop-gradient on fewer than
+    SMALL_LOG_MAX_ROWS train rows (with embedding_regularization unset too) and from
+    SHARE_TRAINING_MAX_ROWS on; between, or below with embedding_regularization set, it
+    stays open (the Trainer then trains the pair both ways, test_model). The Trainer
+    counts the rows for it even with every step count given and says what it decided; a
+    value the config sets is kept."""
+    small = rocket_config.SMALL_LOG_MAX_ROWS
     limit = rocket_config.SHARE_TRAINING_MAX_ROWS
-    write_rows(tmp_path / "few.gz", limit - 1)
-    write_rows(tmp_path / "many.gz", limit)
+    for name, rows in (("small", small - 1), ("few", limit - 1), ("many", limit)):
+        write_rows(tmp_path / f"{name}.gz", rows)
     fixed = dataclasses.replace(rocket_config.TrainConfig(), train_steps=5, eval_every_steps=5)
     config = with_train(fixed)
     assert config.model.light_trains_share is None  # the product's default
-    for name, decided in (("few", None), ("many", False)):
+    assert config.model.embedding_regularization is None
+    regularized = rocket_config.with_changes(config, **{"model.embedding_regularization": 1e-5})
+    cases = (
+        ("small", config, False, f"{small - 1:,} train rows (fewer than {small:,}): the light"),
+        (
+            "small",
+            regularized,
+            None,
+            f"{small - 1:,} train rows ({small:,} to {limit:,}): the pair",
+        ),
+        ("few", config, None, f"{limit - 1:,} train rows ({small:,} to {limit:,}): the pair"),
+        ("many", config, False, f"{limit:,} train rows (at least {limit:,}): the light net"),
+    )
+    for name, given, decided, said in cases:
         fn_args = argparse.Namespace(train_files=[str(tmp_path / f"{name}.gz")], train_steps=0)
-        planned, steps = training_plan(fn_args, config)
-        assert (planned.model.light_trains_share, steps) == (decided, 5)
-        out = capsys.readouterr().out
-        if decided is None:
-            assert f"{limit - 1:,} train rows (fewer than {limit:,}): the pair is trained" in out
-        else:
-            assert f"{limit:,} train rows (at least {limit:,}): the light net reads" in out
+        planned, steps = training_plan(fn_args, given)
+        assert (planned.model.light_trains_share, steps) == (decided, 5), name
+        assert said in capsys.readouterr().out
         for explicit in (True, False):
             set_by_user = rocket_config.with_changes(
-                config, **{"model.light_trains_share": explicit}
+                given, **{"model.light_trains_share": explicit}
             )
             assert training_plan(fn_args, set_by_user)[0].model.light_trains_share is explicit
-            assert "light net" not in capsys.readouterr().out
+            assert "light net reads" not in capsys.readouterr().out
 
 
-def test_the_linear_baselines_regularization_follows_the_train_rows(tmp_path, capsys):
-    """Left unset, the linear baseline's embedding_regularization is
-    SMALL_LOG_LINEAR_REGULARIZATION on fewer than LINEAR_REGULARIZATION_MAX_ROWS train
-    rows and the nets' from there on; the Trainer says which; a value the config sets is
-    kept, and the linear model is built with it."""
-    limit = rocket_config.LINEAR_REGULARIZATION_MAX_ROWS
+def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
+    """Left unset, embedding_regularization is SMALL_LOG_EMBEDDING_REGULARIZATION on fewer
+    than SMALL_LOG_MAX_ROWS train rows and DEFAULT_EMBEDDING_REGULARIZATION from there on,
+    for the nets and the linear baseline alike; the Trainer says which. A value the config
+    sets is kept; the linear baseline's own value, when set, is used for it alone."""
+    limit = rocket_config.SMALL_LOG_MAX_ROWS
     write_rows(tmp_path / "few.gz", limit - 1)
     write_rows(tmp_path / "many.gz", limit)
     fixed = dataclasses.replace(rocket_config.TrainConfig(), train_steps=5, eval_every_steps=5)
     config = rocket_config.with_changes(with_train(fixed), **{"model.light_trains_share": False})
-    nets = config.model.embedding_regularization
-    small = rocket_config.SMALL_LOG_LINEAR_REGULARIZATION
-    assert small > nets and config.train.linear_embedding_regularization is None
-    for name, rows, chosen in (("few", limit - 1, small), ("many", limit, nets)):
+    small = rocket_config.SMALL_LOG_EMBEDDING_REGULARIZATION
+    default = rocket_config.DEFAULT_EMBEDDING_REGULARIZATION
+    assert small > default and config.train.linear_embedding_regularization is None
+    with pytest.raises(ValueError, match="embedding_regularization is unset"):
+        rocket_model.build_model(config, {f.name: 10 for f in config.model_features()})
+    for name, rows, chosen in (("few", limit - 1, small), ("many", limit, default)):
         fn_args = argparse.Namespace(train_files=[str(tmp_path / f"{name}.gz")], train_steps=0)
         planned, _ = training_plan(fn_args, config)
-        assert planned.train.linear_embedding_regularization == chosen
+        assert planned.model.embedding_regularization == chosen
         linear = rocket_config.linear_config(planned)
         assert linear.model.embedding_regularization == chosen
         assert linear.model.light_dnn.hidden_units == () and linear.model.share_dnn is None
-        assert planned.model.embedding_regularization == nets  # the nets keep theirs
         out = capsys.readouterr().out
         assert f"{rows:,} train rows" in out and f"embedding_regularization {chosen:g}" in out
-        set_by_user = rocket_config.with_changes(
-            config, **{"train.linear_embedding_regularization": 0.0}
-        )
-        assert training_plan(fn_args, set_by_user)[0].train.linear_embedding_regularization == 0.0
-        assert "linear baseline" not in capsys.readouterr().out
+        assert "the nets and the linear baseline" in out
+        set_by_user = rocket_config.with_changes(config, **{"model.embedding_regularization": 0.0})
+        assert training_plan(fn_args, set_by_user)[0].model.embedding_regularization == 0.0
+        assert "embedding_regularization" not in capsys.readouterr().out
+        own = rocket_config.with_changes(config, **{"train.linear_embedding_regularization": 0.0})
+        planned = training_plan(fn_args, own)[0]
+        assert planned.model.embedding_regularization == chosen
+        assert rocket_config.linear_config(planned).model.embedding_regularization == 0.0
+        out = capsys.readouterr().out
+        assert f"embedding_regularization {chosen:g}" in out and "linear baseline" not in out
     with pytest.raises(ValueError, match="linear_embedding_regularization must be 0 or more"):
         rocket_config.with_changes(config, **{"train.linear_embedding_regularization": -1.0})
+    with pytest.raises(ValueError, match="embedding_regularization must be 0 or more"):
+        rocket_config.with_changes(config, **{"model.embedding_regularization": -1.0})
 
 
 def test_validation_rows_served_from_memory_keep_their_batches_and_order():

@@ -360,6 +360,8 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
                 f"best_validation_auc_{rocket_model.served_net(config.model)}"
             ),
             "seconds": round(time.time() - started, 1),
+            # As chosen from the train rows when the config leaves it unset.
+            "embedding_regularization": model.rocket.embedding_regularization,
         }
         if "gradient_candidates" in training:  # the Trainer trained the pair both ways
             record["light_trains_share"] = model.rocket.light_trains_share
