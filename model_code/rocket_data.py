@@ -242,11 +242,8 @@ def share_training_note(train_rows: int, light_trains_share: bool | None) -> str
             "also trains the shared tower); the better validation AUC is kept "
             "(model_config light_trains_share: true or false fixes one)"
         )
-    rows = (
-        f"fewer than {small}"
-        if train_rows < rocket_config.SMALL_LOG_MAX_ROWS
-        else (f"at least {limit}")
-    )
+    below = train_rows < rocket_config.SMALL_LOG_MAX_ROWS
+    rows = f"fewer than {small}" if below else f"at least {limit}"
     return (
         f"{train_rows:,} train rows ({rows}): the light net reads the shared tower "
         "through EasyRec's stop-gradient (light_trains_share: true for the paper's variant)"

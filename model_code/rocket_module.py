@@ -54,14 +54,16 @@ def run_fn(fn_args) -> None:
     role = worker_role()
     strategy = make_strategy(role)  # first: multi-worker collectives are set up here
     config = _config_from(fn_args.custom_config)
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    config, train_steps = training_plan(fn_args, config, role.is_chief)
     values = None
     if fn_args.hyperparameters:
+        # After the plan, as each Tuner trial applies them (rocket_tuning.tuner_fn_result):
+        # what the row count decided (the gradient) stays as the trials had it.
         values = rocket_tuning.values_of(fn_args.hyperparameters)
         config = rocket_tuning.apply(config, values)
         if role.is_chief:
             print(f"[Trainer] hyperparameters from the Tuner: {rocket_tuning.describe(values)}")
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    config, train_steps = training_plan(fn_args, config, role.is_chief)
     train_and_export(
         config,
         tft_output,
