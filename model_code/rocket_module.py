@@ -48,22 +48,31 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
     return _preprocessing_fn(inputs, {CONFIG_KEY: config.to_json()})
 
 
+def trainer_plan(
+    fn_args, report: bool = True
+) -> tuple[rocket_config.RocketConfig, int, dict | None]:
+    """The Trainer's config, step budget and the Tuner's values (None without a Tuner).
+    The values are applied after the row-count plan (training_plan), as each Tuner trial
+    applies them (rocket_tuning.tuner_fn_result): what the rows decided, such as the
+    gradient on small logs, stays as the trials had it; the tuned values replace what the
+    plan chose for them."""
+    config, train_steps = training_plan(fn_args, _config_from(fn_args.custom_config), report)
+    values = None
+    if fn_args.hyperparameters:
+        values = rocket_tuning.values_of(fn_args.hyperparameters)
+        config = rocket_tuning.apply(config, values)
+        if report:
+            print(f"[Trainer] hyperparameters from the Tuner: {rocket_tuning.describe(values)}")
+    return config, train_steps, values
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor), on one machine or on every worker of a
     TF_CONFIG cluster. With a Tuner upstream, its best hyperparameters change the config."""
     role = worker_role()
     strategy = make_strategy(role)  # first: multi-worker collectives are set up here
-    config = _config_from(fn_args.custom_config)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    config, train_steps = training_plan(fn_args, config, role.is_chief)
-    values = None
-    if fn_args.hyperparameters:
-        # After the plan, as each Tuner trial applies them (rocket_tuning.tuner_fn_result):
-        # what the row count decided (the gradient) stays as the trials had it.
-        values = rocket_tuning.values_of(fn_args.hyperparameters)
-        config = rocket_tuning.apply(config, values)
-        if role.is_chief:
-            print(f"[Trainer] hyperparameters from the Tuner: {rocket_tuning.describe(values)}")
+    config, train_steps, values = trainer_plan(fn_args, role.is_chief)
     train_and_export(
         config,
         tft_output,

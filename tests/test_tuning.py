@@ -3,14 +3,18 @@ and TFX's Trainer executor then trains with the best hyperparameters it wrote.""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import rocket_config
+import rocket_data
+import rocket_module
 import rocket_seed
 import rocket_tuning
+import tensorflow as tf
 from small_transform import CONFIG, write_transformed
 from tfx.components.trainer import executor as trainer_executor
 from tfx.components.tuner import executor as tuner_executor
@@ -133,3 +137,29 @@ def test_tuning_needs_validation_rows(tmp_path):
     config = rocket_config.with_changes(rocket_seed.default_config(), **rocket_config.FIXED_STEPS)
     with pytest.raises(rocket_tuning.TuningError, match="validation_fraction must be above 0"):
         rocket_tuning.make_tuner(config, {}, 10, 2, str(tmp_path))
+
+
+def test_the_trainer_applies_the_tuned_values_after_the_row_count_plan(tmp_path, capsys):
+    """As each trial does (the planned config, then the values): on a small log the
+    gradient stays EasyRec's, the one the trials trained, though the tuned
+    embedding_regularization replaces the small-log strength."""
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    with tf.io.TFRecordWriter(str(tmp_path / "train.gz"), options) as writer:
+        for i in range(500):
+            writer.write(f"row {i}".encode())
+    config = rocket_seed.default_config()  # embedding_regularization, gradient: unset
+    values = {"learning_rate": 0.003, "embedding_regularization": 1e-5, "light_dnn": "32"}
+    fn_args = argparse.Namespace(
+        train_files=[str(tmp_path / "train.gz")], train_steps=5,
+        custom_config={"rocket_config": config.to_json()},
+        hyperparameters={"values": values},
+    )  # fmt: skip
+    planned, steps, applied = rocket_module.trainer_plan(fn_args)
+    assert steps == 5 and applied == values
+    assert planned.model.light_trains_share is False  # what the plan chose for 500 rows
+    assert planned.model.embedding_regularization == 1e-5  # the tuned value, not 5e-4
+    assert planned.train.learning_rate == 0.003
+    assert planned.model.light_dnn.hidden_units == (32,)
+    trial = rocket_tuning.apply(rocket_data.training_plan(fn_args, config)[0], values)
+    assert planned == trial
+    assert "hyperparameters from the Tuner" in capsys.readouterr().out
