@@ -34,6 +34,8 @@ class Module(NamedTuple):
 # summary's seconds, rounded up to 10 s. That run: 462 passed in 1,604 s of tests, 1,745 s
 # (29.1 min) with setup; the plan below: 1,600 s. The same command at 3c02cd5 that day,
 # idle: 461 passed in 1,808 s of tests, 1,931 s with setup (2,327 s of tests at b8ad497).
+# test_tuning and the other modules re-measured at 2d80721 (2026-12-05 05:57 UTC, idle;
+# 470 passed in 1,261 s of tests): 41 s (a fast test of the Trainer's plan added) and 246 s.
 MODULES: dict[str, Module] = {
     "tests/test_benchmark.py": Module(heavy_tests=7, seconds=390),
     "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=100),
@@ -44,10 +46,10 @@ MODULES: dict[str, Module] = {
     "tests/test_reliability.py": Module(heavy_tests=5, seconds=320),
     "tests/test_run_package.py": Module(heavy_tests=5, seconds=540),
     "tests/test_scale_benchmark.py": Module(heavy_tests=3, seconds=130),
-    "tests/test_tuning.py": Module(heavy_tests=2, seconds=30),
+    "tests/test_tuning.py": Module(heavy_tests=2, seconds=50),
 }
 # Every other module's tests together (the fast tier but for the modules above).
-OTHER_SECONDS = 230
+OTHER_SECONDS = 250
 
 
 def planned_wall_seconds(
