@@ -235,14 +235,19 @@ def share_training_note(train_rows: int, light_trains_share: bool | None) -> str
     light net (light_trains_share unset)."""
     small = f"{rocket_config.SMALL_LOG_MAX_ROWS:,}"
     limit = f"{rocket_config.SHARE_TRAINING_MAX_ROWS:,}"
-    if light_trains_share is None:
+    below = train_rows < rocket_config.SMALL_LOG_MAX_ROWS
+    if light_trains_share is None:  # below SMALL_LOG_MAX_ROWS only with the strength set
+        rows = (
+            f"fewer than {limit}, embedding_regularization set"
+            if below
+            else (f"{small} to {limit}")
+        )
         return (
-            f"{train_rows:,} train rows ({small} to {limit}): the pair is trained with "
+            f"{train_rows:,} train rows ({rows}): the pair is trained with "
             "EasyRec's stop-gradient and with the paper's variant (the light net's loss "
             "also trains the shared tower); the better validation AUC is kept "
             "(model_config light_trains_share: true or false fixes one)"
         )
-    below = train_rows < rocket_config.SMALL_LOG_MAX_ROWS
     rows = f"fewer than {small}" if below else f"at least {limit}"
     return (
         f"{train_rows:,} train rows ({rows}): the light net reads the shared tower "

@@ -327,7 +327,8 @@ def test_the_gradient_follows_the_train_rows(tmp_path, capsys):
             "small",
             regularized,
             None,
-            f"{small - 1:,} train rows ({small:,} to {limit:,}): the pair",
+            f"{small - 1:,} train rows (fewer than {limit:,}, embedding_regularization set): "
+            "the pair",
         ),
         ("few", config, None, f"{limit - 1:,} train rows ({small:,} to {limit:,}): the pair"),
         ("many", config, False, f"{limit:,} train rows (at least {limit:,}): the light net"),
