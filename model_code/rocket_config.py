@@ -509,25 +509,73 @@ def _convert(type_name: str, value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class RowCountChoices:
+    """What row_count_choices decided: the config, and one line per choice saying what
+    was chosen and why (the Trainer prints them)."""
+
+    config: RocketConfig
+    notes: tuple[str, ...]
+
+
 def for_train_rows(config: RocketConfig, train_rows: int) -> RocketConfig:
     """`config` with what it leaves to the data decided from the train split's row count
-    (see SMALL_LOG_MAX_ROWS and SHARE_TRAINING_MAX_ROWS). An unset embedding_regularization
+    (row_count_choices)."""
+    return row_count_choices(config, train_rows).config
+
+
+def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
+    """The choices `config` leaves to the data, made from the train split's row count (see
+    SMALL_LOG_MAX_ROWS and SHARE_TRAINING_MAX_ROWS). An unset embedding_regularization
     becomes SMALL_LOG_EMBEDDING_REGULARIZATION below SMALL_LOG_MAX_ROWS rows, with EasyRec's
     gradient for an unset light_trains_share (the pair measured there); else
     DEFAULT_EMBEDDING_REGULARIZATION. An unset light_trains_share otherwise stays open
     below SHARE_TRAINING_MAX_ROWS, for the Trainer to try both (rocket_training.fit_model),
-    and is EasyRec's from there on."""
+    and is EasyRec's from there on. Each note is written where its choice is made, so the
+    console says what was decided, not a second reading of the thresholds."""
     model = config.model
+    rows = f"{train_rows:,} train rows"
+    small, limit = f"{SMALL_LOG_MAX_ROWS:,}", f"{SHARE_TRAINING_MAX_ROWS:,}"
+    notes = []
     small_log = model.embedding_regularization is None and train_rows < SMALL_LOG_MAX_ROWS
     if model.embedding_regularization is None:
         chosen = (
             SMALL_LOG_EMBEDDING_REGULARIZATION if small_log else DEFAULT_EMBEDDING_REGULARIZATION
         )
         model = dataclasses.replace(model, embedding_regularization=chosen)
-    easyrec = small_log or train_rows >= SHARE_TRAINING_MAX_ROWS
-    if model.light_trains_share is None and easyrec:
-        model = dataclasses.replace(model, light_trains_share=False)
-    return dataclasses.replace(config, model=model)
+        train = config.train
+        linear = train.linear_baseline and train.linear_embedding_regularization is None
+        who = "the nets and the linear baseline" if linear else "the nets"
+        strength = f"embedding_regularization {chosen:g}"
+        notes.append(
+            f"{rows} (fewer than {small}): {who} are trained with {strength}, shrinking rare "
+            "ids harder (model_config embedding_regularization fixes it)"
+            if small_log
+            else f"{rows} ({small} or more): {who}, {strength}"
+        )
+    if model.light_trains_share is None:
+        if small_log or train_rows >= SHARE_TRAINING_MAX_ROWS:
+            model = dataclasses.replace(model, light_trains_share=False)
+            why = f"fewer than {small}" if small_log else f"at least {limit}"
+            note = (
+                f"{rows} ({why}): the light net reads the shared tower through EasyRec's "
+                "stop-gradient (light_trains_share: true for the paper's variant)"
+            )
+        else:
+            why = (
+                f"fewer than {limit}, embedding_regularization set"
+                if train_rows < SMALL_LOG_MAX_ROWS
+                else f"{small} to {limit}"
+            )
+            note = (
+                f"{rows} ({why}): the pair is trained with EasyRec's stop-gradient and with "
+                "the paper's variant (the light net's loss also trains the shared tower); the "
+                "better validation AUC is kept (model_config light_trains_share: true or "
+                "false fixes one)"
+            )
+        if model.nets == "both":
+            notes.append(note)
+    return RowCountChoices(dataclasses.replace(config, model=model), tuple(notes))
 
 
 def linear_config(config: RocketConfig) -> RocketConfig:
@@ -571,6 +619,8 @@ __all__ = [
     "RocketConfig",
     "TrainConfig",
     "for_train_rows",
+    "row_count_choices",
+    "RowCountChoices",
     "linear_config",
     "with_changes",
 ]

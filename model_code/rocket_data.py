@@ -174,14 +174,13 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
     num_steps (else train_steps; when both are 0, chosen from the row count by
     step_budget), capped by num_epochs when it is set, and, when train_config sets no
     eval_every_steps, a validation check every half epoch of the split's rows
-    (epoch_check_steps); the model's row-count choices are made (for_train_rows). The
-    rows are counted only when needed. The returned config's train_steps is the budget."""
+    (epoch_check_steps); the model's row-count choices are made and said
+    (rocket_config.row_count_choices). The rows are counted only when needed. The returned config's train_steps is the budget."""
     train = config.train
-    gradient_by_rows = config.model.light_trains_share is None
-    regularization_by_rows = config.model.embedding_regularization is None
     steps = fn_args.train_steps or train.train_steps
     epoch_checks = train.validation_fraction > 0 and not train.eval_every_steps
-    by_rows = gradient_by_rows or regularization_by_rows
+    model = config.model
+    by_rows = model.light_trains_share is None or model.embedding_regularization is None
     if steps and not (train.num_epochs or epoch_checks or by_rows):
         train = dataclasses.replace(train, train_steps=steps)
         return dataclasses.replace(config, train=train), steps
@@ -191,7 +190,8 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
     train = dataclasses.replace(train, train_steps=limited)
     if epoch_checks:
         train = dataclasses.replace(train, eval_every_steps=epoch_check_steps(train, rows, limited))
-    config = rocket_config.for_train_rows(dataclasses.replace(config, train=train), rows)
+    choices = rocket_config.row_count_choices(dataclasses.replace(config, train=train), rows)
+    config = choices.config
     if report:
         source = ""
         if not steps:
@@ -207,52 +207,9 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
             f"check every {train.check_every()} steps",
             flush=True,
         )
-        if regularization_by_rows:
-            print(f"[Trainer] {regularization_note(rows, config)}", flush=True)
-        if gradient_by_rows and config.model.nets == "both":
-            note = share_training_note(rows, config.model.light_trains_share)
+        for note in choices.notes:
             print(f"[Trainer] {note}", flush=True)
     return config, limited
-
-
-def regularization_note(train_rows: int, config: rocket_config.RocketConfig) -> str:
-    """What the row count decided about embedding_regularization (left unset)."""
-    limit = f"{rocket_config.SMALL_LOG_MAX_ROWS:,}"
-    chosen = f"embedding_regularization {config.model.embedding_regularization:g}"
-    linear = config.train.linear_baseline and config.train.linear_embedding_regularization is None
-    who = "the nets and the linear baseline" if linear else "the nets"
-    if train_rows < rocket_config.SMALL_LOG_MAX_ROWS:
-        return (
-            f"{train_rows:,} train rows (fewer than {limit}): {who} are trained with "
-            f"{chosen}, shrinking rare ids harder (model_config embedding_regularization "
-            "fixes it)"
-        )
-    return f"{train_rows:,} train rows ({limit} or more): {who}, {chosen}"
-
-
-def share_training_note(train_rows: int, light_trains_share: bool | None) -> str:
-    """What the row count decided about the gradient between the shared tower and the
-    light net (light_trains_share unset)."""
-    small = f"{rocket_config.SMALL_LOG_MAX_ROWS:,}"
-    limit = f"{rocket_config.SHARE_TRAINING_MAX_ROWS:,}"
-    below = train_rows < rocket_config.SMALL_LOG_MAX_ROWS
-    if light_trains_share is None:  # below SMALL_LOG_MAX_ROWS only with the strength set
-        rows = (
-            f"fewer than {limit}, embedding_regularization set"
-            if below
-            else (f"{small} to {limit}")
-        )
-        return (
-            f"{train_rows:,} train rows ({rows}): the pair is trained with "
-            "EasyRec's stop-gradient and with the paper's variant (the light net's loss "
-            "also trains the shared tower); the better validation AUC is kept "
-            "(model_config light_trains_share: true or false fixes one)"
-        )
-    rows = f"fewer than {small}" if below else f"at least {limit}"
-    return (
-        f"{train_rows:,} train rows ({rows}): the light net reads the shared tower "
-        "through EasyRec's stop-gradient (light_trains_share: true for the paper's variant)"
-    )
 
 
 def train_steps_of(fn_args, config: rocket_config.RocketConfig, report: bool = True) -> int:
