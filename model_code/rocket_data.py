@@ -175,7 +175,8 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
     step_budget), capped by num_epochs when it is set, and, when train_config sets no
     eval_every_steps, a validation check every half epoch of the split's rows
     (epoch_check_steps); the model's row-count choices are made and said
-    (rocket_config.row_count_choices). The rows are counted only when needed. The returned config's train_steps is the budget."""
+    (rocket_config.row_count_choices). The rows are counted only when needed. The
+    returned config's train_steps is the budget."""
     train = config.train
     steps = fn_args.train_steps or train.train_steps
     epoch_checks = train.validation_fraction > 0 and not train.eval_every_steps

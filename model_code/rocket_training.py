@@ -17,6 +17,7 @@ import rocket_config
 import rocket_data
 import rocket_export
 import rocket_memory
+import rocket_metrics
 import rocket_model
 import rocket_optimizers
 import tensorflow as tf
@@ -77,19 +78,6 @@ class ProgressAndNanGuard(keras.callbacks.Callback):
 # at AUC 0.53; 10,000 generated rows, ~40 clicks at 0.75: ±0.045; the default run's
 # 4,000 rows, ~200 clicks at 0.80: ±0.019).
 NOISY_CHECK_AUC_ERROR = 0.03
-
-
-def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
-    """The standard error of an AUC measured on `positives` clicks and `negatives`
-    non-clicks (Hanley and McNeil 1982, the exponential approximation): how far two
-    checks on the same rows may differ by chance alone."""
-    if positives < 1 or negatives < 1:
-        return float("nan")
-    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    variance = (
-        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
-    ) / (positives * negatives)
-    return math.sqrt(max(variance, 0.0))
 
 
 def validation_counts(model: keras.Model, net: str) -> tuple[int, int] | None:
@@ -186,7 +174,7 @@ class BestModelKeeper(keras.callbacks.Callback):
         if counts is None:
             return
         clicks, others = counts
-        error = auc_standard_error(auc, clicks, others)
+        error = rocket_metrics.auc_standard_error(auc, clicks, others)
         self.validation = {"rows": clicks + others, "clicks": clicks,
                            "check_auc_standard_error": round(error, 4)}  # fmt: skip
         if not self.report or self is not self.group[0]:

@@ -133,7 +133,7 @@ def summarize(metadata_path: str) -> dict:
     if gate and not summary["blessed"]:
         summary["not_blessed_reasons"].append(gate)
     summary["linear_verdict"] = report.linear_verdict(
-        summary["light_auc"], summary["linear_baseline_auc"]
+        summary["light_auc"], summary["linear_baseline_auc"], report.eval_counts(light)
     )
 
     pushed = outputs.get((PUSHER, "pushed_model"))

@@ -118,6 +118,9 @@ def test_run_prints_and_records_the_facts(generated_run):
     verdict = summary["linear_verdict"]
     assert verdict["lift"] == pytest.approx(summary["light_auc"] - linear, abs=1e-6)
     assert verdict["light_wins"] == (verdict["lift"] > 0) and verdict["text"] in result.stdout
+    # How precisely this eval split knows an AUC (its clicks from TFMA's mean label).
+    error = verdict["auc_standard_error"]
+    assert 0 < error < 0.2 and verdict["within_noise"] == (abs(verdict["lift"]) <= error)
 
 
 def test_pushed_model_is_the_light_net_only(generated_run):

@@ -108,14 +108,34 @@ def test_a_runs_thresholds_replace_the_compiled_ones():
 
 
 def test_the_verdict_says_when_the_light_net_loses_to_the_linear_baseline():
-    from components.evaluation_report.report import linear_gate_reason, linear_verdict
+    from components.evaluation_report.report import (
+        eval_counts,
+        linear_gate_reason,
+        linear_verdict,
+    )
 
     wins = linear_verdict(0.82, 0.80)
     assert wins["light_wins"] and round(wins["lift"], 4) == 0.02 and "+0.0200" in wins["text"]
+    assert wins["auc_standard_error"] is None and not wins["within_noise"]  # no counts given
     loses = linear_verdict(0.7417, 0.7980)
     assert not loses["light_wins"] and "0.0563 AUC below the logistic regression" in loses["text"]
     assert "use_bn: false" in loses["text"]  # what to try, in EasyRec's terms
     assert linear_verdict(None, 0.8) is None
+    # With the eval split's counts (TFMA's mean label and example count): the default
+    # run's ~500 clicks know an AUC to about ±0.012, so 0.056 below is a loss, diagnosed.
+    default_run = eval_counts({"example_count": 10097.0, "mean_label": 0.0495})
+    assert default_run == (500, 9597)
+    loses = linear_verdict(0.7417, 0.7980, default_run)
+    assert not loses["within_noise"] and 0.010 < loses["auc_standard_error"] < 0.014
+    assert "use_bn: false" in loses["text"] and "one standard error ±0.01" in loses["text"]
+    # The real sample's eval split (~100 clicks, ±0.03): a 0.003 difference is noise, said
+    # as such, with how to measure it instead of a diagnosis.
+    real_counts = eval_counts({"example_count": 1980.0, "mean_label": 0.05})
+    real = linear_verdict(0.5247, 0.5277, real_counts)
+    assert real["within_noise"] and not real["light_wins"] and real["lift"] == -0.003
+    assert "within the noise of an eval split with 99 clicks" in real["text"]
+    assert "--folds 5" in real["text"] and "use_bn" not in real["text"]
+    assert eval_counts({"example_count": 10.0}) is None
     gate = {"min_lift_over_linear": 0.0, "linear_baseline_auc": 0.798}
     assert linear_gate_reason(gate, 0.7417) == (
         "light AUC − linear baseline AUC = -0.0563, below --min-lift-over-linear 0 "

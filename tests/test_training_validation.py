@@ -26,12 +26,8 @@ from rocket_data import (
     train_steps_of,
     training_plan,
 )
-from rocket_training import (
-    NOISY_CHECK_AUC_ERROR,
-    BestModelKeeper,
-    TrainingError,
-    auc_standard_error,
-)
+from rocket_metrics import auc_standard_error
+from rocket_training import NOISY_CHECK_AUC_ERROR, BestModelKeeper, TrainingError
 
 from pipeline.cli.common import load_config
 
