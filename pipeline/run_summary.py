@@ -135,6 +135,7 @@ def summarize(metadata_path: str) -> dict:
     summary["linear_verdict"] = report.linear_verdict(
         summary["light_auc"], summary["linear_baseline_auc"], report.eval_counts(light)
     )
+    summary["log_loss_verdict"] = report.log_loss_verdict(light)
 
     pushed = outputs.get((PUSHER, "pushed_model"))
     summary["pushed"] = _int_property(pushed, "pushed") == 1
@@ -215,6 +216,9 @@ def format_summary(summary: dict) -> str:
     if verdict:
         mark = "" if verdict["light_wins"] else "WARNING: "
         lines.append(f"  {mark}{verdict['text']}")
+    log_loss = summary.get("log_loss_verdict")
+    if log_loss and log_loss["worse_than_constant"]:
+        lines.append(f"  WARNING: {log_loss['text']}")
     lines.append(f"  blessed: {summary['blessed']}")
     lines += [f"    - {reason}" for reason in summary.get("not_blessed_reasons") or []]
     lines += [

@@ -121,6 +121,7 @@ def test_run_prints_and_records_the_facts(generated_run):
     # How precisely this eval split knows an AUC (its clicks from TFMA's mean label).
     error = verdict["auc_standard_error"]
     assert 0 < error < 0.2 and verdict["within_noise"] == (abs(verdict["lift"]) <= error)
+    assert_log_loss_verdict(summary, result.stdout)
 
 
 def test_pushed_model_is_the_light_net_only(generated_run):
@@ -285,6 +286,18 @@ def test_run_on_the_real_taobao_sample(taobao_sample, tmp_path):
     assert summary["train_rows"] + summary["eval_rows"] == 10_000
     assert summary["light_auc"] is not None and summary["booster_auc"] is not None
     assert "light AUC (Evaluator, eval split)" in result.stdout
+    assert_log_loss_verdict(summary, result.stdout)
+
+
+def assert_log_loss_verdict(summary: dict, stdout: str) -> None:
+    """The light net's log loss against a constant at the eval click rate: in the
+    summary, and a console warning exactly when the constant is better."""
+    verdict = summary["log_loss_verdict"]
+    assert verdict["log_loss"] == pytest.approx(summary["light_log_loss"], abs=1e-6)
+    assert 0.0 < verdict["constant_log_loss"] < 0.7
+    worse = verdict["log_loss"] > verdict["constant_log_loss"]
+    assert verdict["worse_than_constant"] == worse
+    assert (f"WARNING: {verdict['text']}" in stdout) == worse
 
 
 def test_missing_data_path_is_a_clear_error(tmp_path):

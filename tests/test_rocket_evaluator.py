@@ -136,9 +136,24 @@ def test_the_verdict_says_when_the_light_net_loses_to_the_linear_baseline():
     assert "within the noise of an eval split with 99 clicks" in real["text"]
     assert "--folds 5" in real["text"] and "use_bn" not in real["text"]
     assert eval_counts({"example_count": 10.0}) is None
+
     gate = {"min_lift_over_linear": 0.0, "linear_baseline_auc": 0.798}
     assert linear_gate_reason(gate, 0.7417) == (
         "light AUC − linear baseline AUC = -0.0563, below --min-lift-over-linear 0 "
         "(linear baseline 0.7980)"
     )
     assert linear_gate_reason(gate, 0.81) is None and linear_gate_reason({}, 0.5) is None
+
+
+def test_the_verdict_says_when_the_probabilities_are_worse_than_a_constant():
+    """The real sample's run: log loss 0.5425 at a 4.85% click rate, where a constant
+    prediction has 0.1941; the default run's 0.1587 at ~5% is better than its constant."""
+    from components.evaluation_report.report import log_loss_verdict
+
+    real = log_loss_verdict({"binary_crossentropy": 0.5425, "mean_label": 0.0485})
+    assert real["worse_than_constant"] and abs(real["constant_log_loss"] - 0.1941) < 1e-4
+    assert "not usable as click rates" in real["text"] and "0.5425 against 0.1941" in real["text"]
+    default_run = log_loss_verdict({"binary_crossentropy": 0.1587, "mean_label": 0.05})
+    assert not default_run["worse_than_constant"] and "not usable" not in default_run["text"]
+    assert log_loss_verdict({"binary_crossentropy": 0.2}) is None
+    assert log_loss_verdict({"binary_crossentropy": 0.2, "mean_label": 0.0}) is None
