@@ -191,6 +191,11 @@ def _fmt(value) -> str:
     return f"{value:.4f}"
 
 
+def _sentence(text: str) -> str:
+    """A verdict's text (lower-case, as the console prints it) as a sentence of report.md."""
+    return f"{text[0].upper()}{text[1:]}."
+
+
 def render_markdown(data: dict) -> str:
     baseline = data["baseline_light"]
     lines = ["# Rocket Launching evaluation", ""]
@@ -226,11 +231,10 @@ def render_markdown(data: dict) -> str:
         ]
         if data.get("linear_verdict"):
             mark = "" if data["linear_verdict"]["light_wins"] else "**Warning:** "
-            lines += ["", f"{mark}{data['linear_verdict']['text'][0].upper()}"
-                      f"{data['linear_verdict']['text'][1:]}."]  # fmt: skip
+            lines += ["", mark + _sentence(data["linear_verdict"]["text"])]
     log_loss = data.get("log_loss_verdict")
     if log_loss and log_loss["worse_than_constant"]:
-        lines += ["", f"**Warning:** {log_loss['text'][0].upper()}{log_loss['text'][1:]}."]
+        lines += ["", "**Warning:** " + _sentence(log_loss["text"])]
     if data["light_by_slice"]:
         lines += [
             "",
