@@ -21,6 +21,10 @@ TAG = "tag"  # a separator-joined list of values -> variable-length vocabulary i
 BUCKET = "bucket"  # an integer already bucketed to [0, num_buckets) -> the id itself
 
 FEATURE_KINDS = (ID, TAG, BUCKET)
+# How a row's embeddings are pooled: EasyRec's embedding-column combiners (only a tag list
+# has more than one id a row). EasyRec's own default is "mean" (easyrec_config applies it
+# to a feature config that leaves combiner out); ours and the seed's is "sum".
+COMBINERS = ("sum", "mean", "sqrtn")
 FIELD_TYPES = ("int", "string", "float")
 DISTILLATION_FUNCTIONS = ("COSINE", "INNER_PRODUCT", "EUCLID")
 # Which nets a model trains: both (Rocket Launching), or one alone, trained on labels only
@@ -62,7 +66,7 @@ class FeatureConfig:
     frequency_threshold: int = 2
     num_oov_buckets: int = 10
     top_k: int | None = None
-    combiner: str = "sum"
+    combiner: str = "sum"  # COMBINERS
 
 
 @dataclass(frozen=True)
@@ -338,8 +342,8 @@ class RocketConfig:
                 raise ValueError(f"{where}: hash_bucket_size must not be negative")
             if feature.num_oov_buckets < 1:
                 raise ValueError(f"{where}: num_oov_buckets must be at least 1 (unseen ids)")
-            if feature.combiner != "sum":
-                raise ValueError(f"{where}: combiner {feature.combiner!r} (only 'sum')")
+            if feature.combiner not in COMBINERS:
+                raise ValueError(f"{where}: combiner {feature.combiner!r} not in {COMBINERS}")
             if feature.kind == TAG and not feature.separator:
                 raise ValueError(f"{where}: a tag feature needs a separator")
         model = self.model
@@ -602,6 +606,7 @@ def with_changes(config: RocketConfig, **changes: Any) -> RocketConfig:
 
 __all__ = [
     "BUCKET",
+    "COMBINERS",
     "ID",
     "TAG",
     "DNNConfig",

@@ -34,7 +34,8 @@ def _l2(scale: float) -> keras.regularizers.Regularizer | None:
 
 
 class FeatureEmbeddings(keras.layers.Layer):
-    """One table per feature; each row's ids are sum-pooled; groups are concatenated.
+    """One table per feature; each row's ids are pooled by the feature's combiner (sum by
+    default); groups are concatenated.
 
     The tables carry no regularizer: EasyRec's embedding_regularization applies to the
     pooled embeddings of the batch (its input layer regularizes the embedding columns'
@@ -51,6 +52,9 @@ class FeatureEmbeddings(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.feature_order = [name for g in groups for name in g.feature_names]
+        # An id or bucket feature has at most one id a row: every combiner is its sum.
+        self.combiners = {f.name: f.combiner if f.kind == rocket_config.TAG else "sum"
+                          for f in features}  # fmt: skip
         self.tables = {}
         for feature in features:
             self.tables[feature.name] = self.add_weight(
@@ -63,8 +67,22 @@ class FeatureEmbeddings(keras.layers.Layer):
         pooled = []
         for name in self.feature_order:
             ids = features[rocket_preprocessing.transformed_name(name)]
-            pooled.append(sum_pool(self.tables[name], ids))
+            pooled.append(pool(self.tables[name], ids, self.combiners[name]))
         return tf.concat(pooled, axis=1)
+
+
+def pool(table: tf.Variable, ids: tf.SparseTensor, combiner: str) -> tf.Tensor:
+    """Each row's embeddings combined as EasyRec's embedding columns do: "sum", "mean"
+    (the sum over the row's id count) or "sqrtn" (over its square root); a row without
+    ids gives zeros with every combiner. Only tag lists have more than one id a row."""
+    pooled = sum_pool(table, ids)
+    if combiner == "sum":
+        return pooled
+    counts = tf.math.unsorted_segment_sum(
+        tf.ones_like(ids.values, dtype=pooled.dtype), ids.indices[:, 0], ids.dense_shape[0]
+    )
+    scale = counts if combiner == "mean" else tf.sqrt(counts)
+    return pooled / tf.maximum(scale, 1.0)[:, None]
 
 
 def sum_pool(table: tf.Variable, ids: tf.SparseTensor) -> tf.Tensor:

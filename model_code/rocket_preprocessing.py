@@ -2,8 +2,8 @@
 
 Every feature comes out as a SparseTensor of int64 ids, one row per example: an id
 feature has 0 or 1 id (0 when the value is missing), a tag list one id per item. The
-model sum-pools each row, so a missing value is simply an all-zero embedding, in
-training and in serving alike.
+model pools each row by its feature's combiner (sum by default), so a missing value is
+simply an all-zero embedding, in training and in serving alike.
 """
 
 from __future__ import annotations

@@ -63,7 +63,9 @@ def _feature(message, where: str) -> FeatureConfig:
         .name
     )
     dim = message.embedding_dim or 16
-    combiner = message.combiner or "sum"
+    # EasyRec's FeatureConfig.combiner defaults to "mean" (feature_config.proto): a config
+    # that leaves it out pools a tag list as EasyRec would.
+    combiner = message.combiner or "mean"
     if type_name == "RawFeature":
         raise ConfigError(f"{where} ({name}): RawFeature (dense values) is not supported")
     if type_name == "TagFeature":

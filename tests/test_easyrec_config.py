@@ -76,6 +76,25 @@ def test_distillation_function_by_number_follows_easyrec_enum():
         assert config.model.feature_distillation_function == name
 
 
+def test_combiner_defaults_to_easyrecs_mean_and_is_checked():
+    """EasyRec's FeatureConfig.combiner is "mean" when left out; set, it is kept; a name
+    that is not one of EasyRec's combiners is refused, naming the feature."""
+
+    def tags(line: str):
+        text = (
+            "data_config { input_fields { input_name: 'clk' input_type: INT32 } "
+            "input_fields { input_name: 'tags' } label_fields: 'clk' } "
+            f"feature_configs {{ input_names: 'tags' feature_type: TagFeature {line} }} "
+            "model_config { feature_groups { group_name: 'g' feature_names: 'tags' } }"
+        )
+        return easyrec_config.to_rocket_config(easyrec_proto.parse(text)).feature("tags")
+
+    assert tags("").combiner == "mean"
+    assert [tags(f"combiner: '{c}'").combiner for c in ("sum", "sqrtn")] == ["sum", "sqrtn"]
+    with pytest.raises(ConfigError, match=r"tags.*combiner 'max' not in"):
+        tags("combiner: 'max'")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -491,3 +491,50 @@ def test_an_open_gradient_trains_the_pair_both_ways_and_keeps_the_better_validat
     # No validation rows: nothing to choose by, EasyRec's.
     model, training = rocket_training.fit_model(config, sizes, train, None, 5, strategy, role)
     assert model.rocket.light_trains_share is False and "gradient_candidates" not in training
+
+
+def test_pool_combiners_match_safe_embedding_lookup_with_empty_rows():
+    """EasyRec's combiners as tf.nn's embedding lookup defines them (unit weights): mean
+    divides a row's sum by its id count, sqrtn by the count's square root; a row without
+    ids stays zero with each."""
+    table = tf.Variable(tf.random.stateless_normal([12, 4], seed=[3, 4]))
+    ids = tf.RaggedTensor.from_row_lengths(
+        tf.constant([3, 3, 7, 0, 11, 5], tf.int64), [2, 0, 3, 0, 1]
+    ).to_sparse()
+    for combiner in rocket_config.COMBINERS:
+        expected = tf.nn.safe_embedding_lookup_sparse(table, ids, combiner=combiner)
+        pooled = rocket_model.pool(table, ids, combiner)
+        np.testing.assert_allclose(pooled.numpy(), expected.numpy(), rtol=1e-6, err_msg=combiner)
+        assert not np.any(pooled.numpy()[[1, 3]])
+    first_row = table.numpy()[[3, 3]].sum(axis=0)
+    np.testing.assert_allclose(rocket_model.pool(table, ids, "mean").numpy()[0], first_row / 2,
+                               rtol=1e-6)  # fmt: skip
+
+
+def test_the_model_pools_each_tag_list_by_its_features_combiner():
+    """A tag feature with `mean` gives the model its ids' mean embedding, one with `sum`
+    their sum; an id feature has one id a row, so its embedding is that id's row."""
+    base = small_config()
+    combiners = {"tag_category_list": "mean", "tag_brand_list": "sum", "user_id": "sqrtn"}
+    features = tuple(
+        dataclasses.replace(f, combiner=combiners.get(f.name, f.combiner)) for f in base.features
+    )
+    config = dataclasses.replace(base, features=features)
+    model = build(config)
+    inputs, _ = batch(config, size=16)
+    pooled = model.embeddings(inputs).numpy()
+    layer = model.embeddings
+    start = 0
+    for name in layer.feature_order:
+        ids = inputs[transformed_name(name)]
+        width = int(layer.tables[name].shape[1])
+        table = layer.tables[name].numpy()
+        for row in range(16):
+            row_ids = ids.values.numpy()[ids.indices.numpy()[:, 0] == row]
+            expected = table[row_ids].sum(axis=0)
+            if name == "tag_category_list" and len(row_ids):
+                expected = expected / len(row_ids)
+            np.testing.assert_allclose(pooled[row, start : start + width], expected, rtol=1e-5,
+                                       atol=1e-7, err_msg=f"{name} row {row}")  # fmt: skip
+        start += width
+    assert start == pooled.shape[1]
