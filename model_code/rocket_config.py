@@ -121,6 +121,9 @@ class ModelConfig:
     # "both" is Rocket Launching. "light" / "booster" build and train that net alone, on
     # labels only; alone, the light net trains the shared layers (nothing else would).
     nets: str = "both"
+    # True: a tag token repeated in a row counts once, as in one-hot columns (the linear
+    # baseline's, LINEAR_MODEL). False: every token is pooled, repeats included (EasyRec).
+    distinct_tag_tokens: bool = False
 
 
 # EasyRec's optimizer_config kinds (rocket_optimizers builds them).
@@ -133,9 +136,12 @@ FIXED_STEPS = {"train.validation_fraction": 0.0, "train.keep": "final", "train.e
 # The linear baseline (`model.*` changes) that the Trainer and the bench train beside the
 # nets: the light net alone with no share tower and no hidden layer, whose logit is a
 # weighted sum of the pooled embeddings, i.e. one learned weight per id and tag token: a
-# logistic regression over one-hot ids and tag tokens.
+# logistic regression over one-hot ids and tag tokens. A token counts once a row, as in
+# one-hot columns: a behaviour list repeats its tokens (runs of one category), and on
+# counts the same logistic regression ranked worse (docs/benchmarks.md, "The linear
+# baseline sees a tag list as one-hot columns").
 LINEAR_MODEL = {"nets": "light", "share_dnn": None, "light_dnn": DNNConfig(()),
-                "feature_based_distillation": False}  # fmt: skip
+                "feature_based_distillation": False, "distinct_tag_tokens": True}  # fmt: skip
 
 
 # The step budget when train_steps is 0: larger data gets more steps. At 50,000 rows a

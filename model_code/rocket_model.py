@@ -35,7 +35,8 @@ def _l2(scale: float) -> keras.regularizers.Regularizer | None:
 
 class FeatureEmbeddings(keras.layers.Layer):
     """One table per feature; each row's ids are pooled by the feature's combiner (sum by
-    default); groups are concatenated.
+    default); groups are concatenated. With `distinct_tags`, a tag token repeated in a row
+    counts once (the linear baseline's one-hot view, rocket_config.LINEAR_MODEL).
 
     The tables carry no regularizer: EasyRec's embedding_regularization applies to the
     pooled embeddings of the batch (its input layer regularizes the embedding columns'
@@ -48,10 +49,12 @@ class FeatureEmbeddings(keras.layers.Layer):
         features: tuple[FeatureConfig, ...],
         table_sizes: dict[str, int],
         groups: tuple[rocket_config.FeatureGroup, ...],
+        distinct_tags: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.feature_order = [name for g in groups for name in g.feature_names]
+        self.distinct = {f.name for f in features if distinct_tags and f.kind == rocket_config.TAG}
         # An id or bucket feature has at most one id a row: every combiner is its sum.
         self.combiners = {f.name: f.combiner if f.kind == rocket_config.TAG else "sum"
                           for f in features}  # fmt: skip
@@ -67,8 +70,21 @@ class FeatureEmbeddings(keras.layers.Layer):
         pooled = []
         for name in self.feature_order:
             ids = features[rocket_preprocessing.transformed_name(name)]
+            if name in self.distinct:
+                ids = distinct_ids(ids, tf.shape(self.tables[name], out_type=tf.int64)[0])
             pooled.append(pool(self.tables[name], ids, self.combiners[name]))
         return tf.concat(pooled, axis=1)
+
+
+def distinct_ids(ids: tf.SparseTensor, table_size: tf.Tensor) -> tf.SparseTensor:
+    """Each row's ids with repeats dropped (first occurrences, in order). The rows stay
+    sorted, as SparseSegmentSum needs: a (row, id) key row * table_size + id is below
+    every key of the next row, and tf.unique keeps first-occurrence order."""
+    keys, _ = tf.unique(ids.indices[:, 0] * table_size + ids.values)
+    rows = keys // table_size
+    position = tf.range(tf.size(keys, out_type=tf.int64))
+    column = position - tf.gather(tf.math.segment_min(position, rows), rows)
+    return tf.SparseTensor(tf.stack([rows, column], axis=1), keys % table_size, ids.dense_shape)
 
 
 def pool(table: tf.Variable, ids: tf.SparseTensor, combiner: str) -> tf.Tensor:
@@ -263,6 +279,7 @@ class RocketLaunchingModel(keras.Model):
             features,
             table_sizes,
             config.feature_groups,
+            distinct_tags=config.distinct_tag_tokens,
             name="embeddings",
         )
         l2 = config.l2_regularization

@@ -538,3 +538,35 @@ def test_the_model_pools_each_tag_list_by_its_features_combiner():
                                        atol=1e-7, err_msg=f"{name} row {row}")  # fmt: skip
         start += width
     assert start == pooled.shape[1]
+
+
+def test_the_linear_baseline_counts_a_repeated_tag_token_once():
+    """The linear baseline sees a tag list as one-hot columns (a token present or not), as
+    scikit-learn's reference does; the nets keep EasyRec's pooling of every token, repeats
+    included. Id features are the same in both."""
+    config = small_config()
+    inputs, _ = batch(config, size=32)
+    for feature in config.model_features():
+        if feature.kind == rocket_config.TAG:  # each row's tokens twice, then its first again
+            ids = tf.sparse.to_dense(inputs[transformed_name(feature.name)], default_value=-1)
+            rows = [[int(v) for v in row if v >= 0] for row in ids.numpy()]
+            rows = [row + row + row[:1] for row in rows]
+            inputs[transformed_name(feature.name)] = tf.ragged.constant(
+                rows, dtype=tf.int64, ragged_rank=1
+            ).to_sparse()
+    for config_, distinct in ((config, False), (rocket_config.linear_config(config), True)):
+        layer = build(config_).embeddings
+        pooled = layer(inputs).numpy()
+        start = 0
+        for name in layer.feature_order:
+            ids = inputs[transformed_name(name)]
+            table = layer.tables[name].numpy()
+            tag = name in {f.name for f in config.features if f.kind == rocket_config.TAG}
+            for row in range(32):
+                row_ids = ids.values.numpy()[ids.indices.numpy()[:, 0] == row]
+                if tag and distinct:
+                    row_ids = np.unique(row_ids)
+                np.testing.assert_allclose(pooled[row, start : start + table.shape[1]],
+                                           table[row_ids].sum(axis=0), rtol=1e-5, atol=1e-7,
+                                           err_msg=f"{name} row {row}")  # fmt: skip
+            start += table.shape[1]
