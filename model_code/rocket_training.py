@@ -343,7 +343,7 @@ def train_and_export(
         if role.is_chief:
             print(
                 f"[Trainer] linear baseline (a logistic regression over the same ids and tag "
-                f"tokens, same rows and loop, embedding_regularization "
+                f"tokens, each token once a row; same rows and loop, embedding_regularization "
                 f"{metrics['linear_baseline']['embedding_regularization']:g}): eval "
                 f"auc={metrics['linear_baseline']['auc']:.4f} against the light net's "
                 f"{metrics['auc_light']:.4f}",

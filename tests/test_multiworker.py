@@ -170,8 +170,9 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     assert chosen != CONFIG.model.embedding_regularization
     assert linear["embedding_regularization"] == pytest.approx(chosen)
     assert (
-        f"linear baseline (a logistic regression over the same ids and tag tokens, same rows "
-        f"and loop, embedding_regularization {chosen:g}): eval auc={linear['auc']:.4f}"
+        f"linear baseline (a logistic regression over the same ids and tag tokens, each token "
+        f"once a row; same rows and loop, embedding_regularization {chosen:g}): eval "
+        f"auc={linear['auc']:.4f}"
         in result.stdout
     )
     # ... trained beside the pair in one pass, and ending as it would alone: fit_model on
