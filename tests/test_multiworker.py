@@ -172,8 +172,7 @@ def test_one_process_holds_validation_rows_out_and_exports_the_best_check(work_d
     assert (
         f"linear baseline (a logistic regression over the same ids and tag tokens, each token "
         f"once a row; same rows and loop, embedding_regularization {chosen:g}): eval "
-        f"auc={linear['auc']:.4f}"
-        in result.stdout
+        f"auc={linear['auc']:.4f}" in result.stdout
     )
     # ... trained beside the pair in one pass, and ending as it would alone: fit_model on
     # the same datasets gives the same kept step and eval AUC.
