@@ -19,8 +19,15 @@ from typing import Any
 ID = "id"  # one categorical value per row -> vocabulary id
 TAG = "tag"  # a separator-joined list of values -> variable-length vocabulary ids
 BUCKET = "bucket"  # an integer already bucketed to [0, num_buckets) -> the id itself
+# How often one column's value occurs among the items of a tag-list column (e.g. the ad's
+# category in the user's behaviour list) -> its bucket among `boundaries`. EasyRec's
+# Taobao feature generation crosses cate_id with tag_category_list (and brand with
+# tag_brand_list) by a LookupFeature; a net fed the two embeddings side by side has to
+# learn that match from the data, and at 50,000 rows it did not (docs/benchmarks.md,
+# "The ad's category in the behaviour list").
+LOOKUP = "lookup"
 
-FEATURE_KINDS = (ID, TAG, BUCKET)
+FEATURE_KINDS = (ID, TAG, BUCKET, LOOKUP)
 # How a row's embeddings are pooled: EasyRec's embedding-column combiners (only a tag list
 # has more than one id a row). EasyRec's own default is "mean" (easyrec_config applies it
 # to a feature config that leaves combiner out); ours and the seed's is "sum".
@@ -67,6 +74,15 @@ class FeatureConfig:
     num_oov_buckets: int = 10
     top_k: int | None = None
     combiner: str = "sum"  # COMBINERS
+    # LOOKUP only: (the tag-list column, the key column), EasyRec's LookupFeature
+    # input_names (map, key); the key's count among the list's first max_tag_items items
+    # gets id i when boundaries[i-1] <= count < boundaries[i] (tft.apply_buckets).
+    input_names: tuple[str, ...] = ()
+    boundaries: tuple[float, ...] = ()
+
+    def columns(self) -> tuple[str, ...]:
+        """The input columns the feature's ids are computed from."""
+        return self.input_names if self.kind == LOOKUP else (self.name,)
 
 
 @dataclass(frozen=True)
@@ -318,6 +334,25 @@ class RocketConfig:
             slice_fields=(),
         )
 
+    def _validate_lookup(self, feature: FeatureConfig, where: str, columns: list[str]) -> None:
+        if len(feature.input_names) != 2:
+            raise ValueError(
+                f"{where}: a lookup feature has two input_names (the tag list, the key), "
+                f"got {list(feature.input_names)}"
+            )
+        for name in feature.input_names:
+            if name not in columns or name == self.label_field:
+                raise ValueError(
+                    f"{where}: input {name!r} is not an input field other than the label"
+                )
+        if feature.name in columns:
+            raise ValueError(f"{where}: a lookup feature's name must not be an input column")
+        if not feature.separator:
+            raise ValueError(f"{where}: a lookup feature needs the tag list's separator")
+        bounds = list(feature.boundaries)
+        if not bounds or bounds != sorted(set(bounds)):
+            raise ValueError(f"{where}: boundaries must be increasing and not empty, got {bounds}")
+
     def validate(self) -> RocketConfig:
         """Raise ValueError naming the field for anything impossible; return self."""
         columns = [f.name for f in self.input_fields]
@@ -336,10 +371,12 @@ class RocketConfig:
             raise ValueError(f"feature_configs: more than one config for {duplicates}")
         for feature in self.features:
             where = f"feature_configs.{feature.name}"
-            if feature.name not in columns:
-                raise ValueError(f"{where}: no input field provides it")
             if feature.kind not in FEATURE_KINDS:
                 raise ValueError(f"{where}: kind {feature.kind!r} not in {FEATURE_KINDS}")
+            if feature.kind == LOOKUP:
+                self._validate_lookup(feature, where, columns)
+            elif feature.name not in columns:
+                raise ValueError(f"{where}: no input field provides it")
             if feature.embedding_dim <= 0:
                 raise ValueError(f"{where}: embedding_dim must be positive")
             if feature.kind == BUCKET and feature.num_buckets <= 0:
@@ -612,6 +649,7 @@ def with_changes(config: RocketConfig, **changes: Any) -> RocketConfig:
 
 __all__ = [
     "BUCKET",
+    "LOOKUP",
     "COMBINERS",
     "ID",
     "TAG",

@@ -66,9 +66,9 @@ class ServingModule(tf.Module):
         # BatchNorms folded into the Dense kernels: fewer ops per served batch.
         self.path = path.folded()
         self.tft_layer = tft_output.transform_features_layer()
-        # The preprocessing_fn reads exactly the model's features (and the label).
+        # The preprocessing_fn reads exactly the model features' columns (and the label).
         self.raw_spec = serving_feature_spec(
-            tft_output.raw_feature_spec(), label_field, used=path.embeddings.feature_order
+            tft_output.raw_feature_spec(), label_field, used=path.embeddings.input_columns
         )
         self.max_field_bytes = max_field_bytes
 

@@ -54,6 +54,8 @@ class FeatureEmbeddings(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.feature_order = [name for g in groups for name in g.feature_names]
+        # The raw columns the ids come from (a lookup feature reads two, under other names).
+        self.input_columns = sorted({c for f in features for c in f.columns()})
         self.distinct = {f.name for f in features if distinct_tags and f.kind == rocket_config.TAG}
         # An id or bucket feature has at most one id a row: every combiner is its sum.
         self.combiners = {f.name: f.combiner if f.kind == rocket_config.TAG else "sum"

@@ -35,6 +35,8 @@ def table_size(feature: rocket_config.FeatureConfig, tft_output: tft.TFTransform
     """Rows of the feature's embedding table: the vocabulary, then the OOV buckets."""
     if feature.kind == rocket_config.BUCKET:
         return feature.num_buckets + 1  # the extra id is "outside [0, num_buckets)"
+    if feature.kind == rocket_config.LOOKUP:
+        return len(feature.boundaries) + 1
     if feature.hash_bucket_size:
         return feature.hash_bucket_size
     vocab = tft_output.vocabulary_size_by_name(vocabulary_name(feature.name))
@@ -82,23 +84,14 @@ def _within_first(keep: tf.Tensor, rowids: tf.Tensor, max_items: int) -> tf.Tens
     return keep & (rank < max_items)
 
 
-def feature_tokens(
-    raw: tf.SparseTensor, feature: rocket_config.FeatureConfig, max_tag_items: int | None = None
-):
-    """(tokens, counted, to_ids) of an id or tag-list feature: its values as 1-D string
-    tokens, those of them that get an id (what its vocabulary counts), and the function
-    from the tokens' ids to the feature's SparseTensor of ids, one row per example. A tag
-    list has one id per non-empty item, for its first `max_tag_items` non-empty items
-    (all of them when None)."""
-    raw = _as_sparse(raw)
+def _tag_items(raw: tf.SparseTensor, separator: str, max_tag_items: int | None):
+    """A tag-list column's items: (tokens, their row ids, which of them are kept): an
+    item is kept when it is not empty and among its row's first `max_tag_items` non-empty
+    items (all of them when None)."""
     values = raw.values
     if values.dtype != tf.string:
         values = tf.strings.as_string(values)
-    if feature.kind != rocket_config.TAG:
-        # The rows are already right: keep the indices (no ragged round trip, which cost
-        # ~10 serving ops per id feature).
-        return values, values, lambda ids: tf.SparseTensor(raw.indices, ids, raw.dense_shape)
-    items = tf.strings.split(values, sep=feature.separator)  # ragged [values, items]
+    items = tf.strings.split(values, sep=separator)  # ragged [values, items]
     tokens = items.flat_values
     rowids = tf.gather(raw.indices[:, 0], items.value_rowids())
     # Empty items ("a||b", "") get no id. They are dropped from the int64 ids rather than
@@ -108,6 +101,26 @@ def feature_tokens(
     keep = tf.strings.length(tokens) > 0
     if max_tag_items is not None:
         keep = _within_first(keep, rowids, max_tag_items)
+    return tokens, rowids, keep
+
+
+def feature_tokens(
+    raw: tf.SparseTensor, feature: rocket_config.FeatureConfig, max_tag_items: int | None = None
+):
+    """(tokens, counted, to_ids) of an id or tag-list feature: its values as 1-D string
+    tokens, those of them that get an id (what its vocabulary counts), and the function
+    from the tokens' ids to the feature's SparseTensor of ids, one row per example. A tag
+    list has one id per non-empty item, for its first `max_tag_items` non-empty items
+    (all of them when None)."""
+    raw = _as_sparse(raw)
+    if feature.kind != rocket_config.TAG:
+        values = raw.values
+        if values.dtype != tf.string:
+            values = tf.strings.as_string(values)
+        # The rows are already right: keep the indices (no ragged round trip, which cost
+        # ~10 serving ops per id feature).
+        return values, values, lambda ids: tf.SparseTensor(raw.indices, ids, raw.dense_shape)
+    tokens, rowids, keep = _tag_items(raw, feature.separator, max_tag_items)
 
     def to_ids(ids: tf.Tensor) -> tf.SparseTensor:
         kept_rows = tf.boolean_mask(rowids, keep)
@@ -116,15 +129,38 @@ def feature_tokens(
     return tokens, tf.boolean_mask(tokens, keep), to_ids
 
 
+def lookup_ids(
+    tags: tf.SparseTensor, key: tf.SparseTensor, feature: rocket_config.FeatureConfig,
+    max_tag_items: int | None = None,
+) -> tf.SparseTensor:  # fmt: skip
+    """A LOOKUP feature's ids, one a row: how many of the row's kept tag-list items equal
+    the row's key value (0 when the key is missing), bucketed by `feature.boundaries`."""
+    tags, key = _as_sparse(tags), _as_sparse(key)
+    tokens, rowids, keep = _tag_items(tags, feature.separator, max_tag_items)
+    rows = tags.dense_shape[0]
+    values = key.values
+    if values.dtype != tf.string:
+        values = tf.strings.as_string(values)
+    # The row's first key value, "" for a row without one (no kept item is empty). The
+    # empty column appended keeps [:, 0] valid for a batch where no row has a key.
+    dense = tf.sparse.to_dense(tf.SparseTensor(key.indices, values, key.dense_shape), "")
+    key_of_row = tf.concat([dense, tf.fill([rows, 1], "")], axis=1)[:, 0]
+    matches = keep & tf.equal(tokens, tf.gather(key_of_row, rowids))
+    counts = tf.math.unsorted_segment_sum(tf.cast(matches, tf.float32), rowids, rows)
+    boundaries = tf.constant([list(feature.boundaries)], tf.float32)
+    ids = tft.apply_buckets(counts, boundaries)
+    return _rows_of(tf.cast(ids, tf.int64), tf.range(rows), rows)
+
+
 def uses_vocabulary(feature: rocket_config.FeatureConfig) -> bool:
-    return feature.kind != rocket_config.BUCKET and not feature.hash_bucket_size
+    return feature.kind in (rocket_config.ID, rocket_config.TAG) and not feature.hash_bucket_size
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     """TFX Transform entry point; `custom_config[CONFIG_KEY]` is the RocketConfig JSON.
     Each feature's embedding ids: its TFT vocabulary with OOV buckets (all the features'
-    vocabularies computed in one analyzer, rocket_vocabularies), a hash bucket, or the
-    bucket id."""
+    vocabularies computed in one analyzer, rocket_vocabularies), a hash bucket, the
+    bucket id, or a lookup's count bucket."""
     # Here, not at the top: it imports Beam (about 3 s in a new process), which the
     # processes that only read the ids (Trainer, Evaluator, report) need not pay.
     import rocket_vocabularies
@@ -134,7 +170,7 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     tokens = {
         f.name: feature_tokens(inputs[f.name], f, max_tag_items=config.max_tag_items)
         for f in features
-        if f.kind != rocket_config.BUCKET
+        if f.kind in (rocket_config.ID, rocket_config.TAG)
     }
     with_vocabulary = [f for f in features if uses_vocabulary(f)]
     files = rocket_vocabularies.vocabularies(
@@ -146,6 +182,9 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     for feature in features:
         if feature.kind == rocket_config.BUCKET:
             ids = _bucket_ids(inputs[feature.name], feature)
+        elif feature.kind == rocket_config.LOOKUP:
+            tags, key = (inputs[name] for name in feature.input_names)
+            ids = lookup_ids(tags, key, feature, max_tag_items=config.max_tag_items)
         else:
             values, _, to_ids = tokens[feature.name]
             if feature.hash_bucket_size:

@@ -9,7 +9,7 @@ from typing import Any
 
 import rocket_config
 import rocket_seed
-from rocket_config import BUCKET, ID, TAG, DNNConfig, FeatureConfig, FeatureGroup
+from rocket_config import BUCKET, ID, LOOKUP, TAG, DNNConfig, FeatureConfig, FeatureGroup
 
 from pipeline.easyrec_proto import ConfigError, notices, parse
 
@@ -51,18 +51,44 @@ def _input_fields(data_config) -> tuple[rocket_config.InputField, ...]:
     return tuple(fields)
 
 
+def _lookup(message, where: str, dim: int) -> FeatureConfig:
+    """EasyRec's LookupFeature over a plain tag list: the key's count among its items."""
+    if len(message.input_names) != 2 or not message.feature_name:
+        raise ConfigError(
+            f"{where}: a LookupFeature needs a feature_name and two input_names "
+            "(the tag list, then the key)"
+        )
+    if not message.boundaries:
+        raise ConfigError(
+            f"{where} ({message.feature_name}): a LookupFeature needs boundaries, which "
+            "bucket the key's count among the list's items into ids"
+        )
+    return FeatureConfig(
+        message.feature_name,
+        kind=LOOKUP,
+        embedding_dim=dim,
+        separator=message.separator or "|",
+        input_names=tuple(message.input_names),
+        boundaries=tuple(message.boundaries),
+    )
+
+
 def _feature(message, where: str) -> FeatureConfig:
-    if len(message.input_names) != 1:
-        raise ConfigError(f"{where}.input_names: exactly one input per feature is supported")
-    name = message.input_names[0]
-    if message.feature_name and message.feature_name != name:
-        raise ConfigError(f"{where}.feature_name: renaming features is not supported")
     type_name = (
         message.DESCRIPTOR.fields_by_name["feature_type"]
         .enum_type.values_by_number[message.feature_type]
         .name
     )
     dim = message.embedding_dim or 16
+    if type_name == "LookupFeature":
+        return _lookup(message, where, dim)
+    if len(message.input_names) != 1:
+        raise ConfigError(f"{where}.input_names: exactly one input per feature is supported")
+    name = message.input_names[0]
+    if message.feature_name and message.feature_name != name:
+        raise ConfigError(f"{where}.feature_name: renaming features is not supported")
+    if message.boundaries:
+        raise ConfigError(f"{where} ({name}): boundaries are read by a LookupFeature only")
     # EasyRec's FeatureConfig.combiner defaults to "mean" (feature_config.proto): a config
     # that leaves it out pools a tag list as EasyRec would.
     combiner = message.combiner or "mean"
@@ -137,6 +163,13 @@ def to_rocket_config(message, source: str = "<config>") -> rocket_config.RocketC
     model = base.model
     if message.HasField("model_config"):
         model = _model_config(message.model_config, model, source)
+    if feature_messages and not message.model_config.feature_groups:
+        # The default group is the seed's plus the product's lookups: with its own feature
+        # configs and no group, a config gets the seed's group and the lookups it configures.
+        configured = {f.name for f in features}
+        lookups = tuple(name for name, _, _ in rocket_seed.LOOKUPS if name in configured)
+        group = FeatureGroup("all", rocket_seed.SEED_GROUP_ALL + lookups)
+        model = _replace(model, feature_groups=(group,))
 
     # GAUC's user column: EasyRec's `eval_config { metrics_set { gauc { uid_field } } }`;
     # without it, and for the slices without `data_config { slice_fields }`, the defaults

@@ -77,6 +77,7 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("num_buckets", "uint64", False),
         ("separator", "string", False),
         ("combiner", "string", False),
+        ("boundaries", "float", True),
     ],
     "TrainConfig": [
         ("optimizer_config", "OptimizerConfig", True),
@@ -177,11 +178,11 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
 _ENUMS = {
     "FieldType": ["INT32", "INT64", "STRING", "FLOAT", "DOUBLE", "BOOL"],
     "InputType": ["CSVInput"],
-    "FeatureType": ["IdFeature", "TagFeature", "RawFeature"],
+    "FeatureType": ["IdFeature", "RawFeature", "TagFeature", "LookupFeature"],
     "WideOrDeep": ["DEEP", "WIDE", "WIDE_AND_DEEP"],
     "Similarity": ["COSINE", "INNER_PRODUCT", "EUCLID"],  # EasyRec's numbers 0, 1, 2
 }
-_ENUM_NUMBERS = {"FieldType": [0, 1, 2, 4, 5, 6]}
+_ENUM_NUMBERS = {"FieldType": [0, 1, 2, 4, 5, 6], "FeatureType": [0, 1, 2, 4]}
 
 _NO_EFFECT = {
     "model_dir": "the output folder is --output",

@@ -8,7 +8,7 @@ import pytest
 import rocket_config
 import rocket_seed
 from conftest import local_pipeline_nodes
-from rocket_config import BUCKET, ID, TAG
+from rocket_config import BUCKET, ID, LOOKUP, TAG, FeatureGroup
 
 from pipeline import easyrec_config, easyrec_proto
 from pipeline.easyrec_proto import ConfigError
@@ -22,7 +22,8 @@ def test_seed_model_config_block_is_the_default_but_for_measured_changes():
     has none (DNNConfig). The block sets embedding_regularization 5e-6, which the
     product's default leaves to the row count (rocket_config.SMALL_LOG_MAX_ROWS). The
     block has no feature configs: those are the default's (embedding_dim 8, rocket_seed;
-    the seed's own feature_configs say 16)."""
+    the seed's own feature_configs say 16). Its group is the seed's 17 features; the
+    default's adds the two lookups (rocket_seed.LOOKUPS)."""
     seed = easyrec_config.load(DATA / "seed_model_config.config")
     towers = ("share_dnn", "booster_dnn", "light_dnn")
     assert seed.model.light_trains_share is None  # unset: the Trainer picks it from the rows
@@ -34,7 +35,11 @@ def test_seed_model_config_block_is_the_default_but_for_measured_changes():
     assert default.model.embedding_regularization is None
     assert seed.model.embedding_regularization == rocket_config.DEFAULT_EMBEDDING_REGULARIZATION
     regularized = {"model.embedding_regularization": seed.model.embedding_regularization}
-    assert seed == rocket_config.with_changes(default, **with_bn, **regularized)
+    assert default.model.feature_groups[0].feature_names == (
+        rocket_seed.SEED_GROUP_ALL + ("combo_cate_id", "combo_brand")
+    )
+    seed_group = {"model.feature_groups": (FeatureGroup("all", rocket_seed.SEED_GROUP_ALL),)}
+    assert seed == rocket_config.with_changes(default, **with_bn, **regularized, **seed_group)
 
 
 def test_whole_pipeline_config_maps_every_option(capsys):
@@ -95,9 +100,64 @@ def test_combiner_defaults_to_easyrecs_mean_and_is_checked():
         tags("combiner: 'max'")
 
 
+def test_a_lookup_feature_is_easyrecs_lookupfeature_over_a_tag_list():
+    """feature_name, input_names (the list, the key) and boundaries; a config with its own
+    feature configs and no group gets the seed's group plus the lookups it configures."""
+    lookup = (
+        "feature_configs { feature_name: 'cate_hits' feature_type: LookupFeature "
+        "input_names: 'tag_category_list' input_names: 'cate_id' boundaries: [1, 3] "
+        "embedding_dim: 4 }"
+    )
+    kinds = {ID: "IdFeature", TAG: "TagFeature"}
+    seed_features = "".join(
+        f"feature_configs {{ input_names: '{f.name}' feature_type: {kinds[f.kind]} }} "
+        for f in rocket_seed.default_features()
+        if f.kind in kinds
+    )
+    price = "feature_configs { input_names: 'price' num_buckets: 50 } "
+    config = easyrec_config.to_rocket_config(easyrec_proto.parse(seed_features + price + lookup))
+    feature = config.feature("cate_hits")
+    assert (feature.kind, feature.input_names, feature.boundaries, feature.embedding_dim) == (
+        LOOKUP,
+        ("tag_category_list", "cate_id"),
+        (1.0, 3.0),
+        4,
+    )
+    assert config.model.feature_groups == (FeatureGroup("all", rocket_seed.SEED_GROUP_ALL),)
+    grouped = f"{lookup} model_config {{ feature_groups {{ feature_names: 'cate_hits' }} }}"
+    config = easyrec_config.to_rocket_config(easyrec_proto.parse(grouped))
+    assert config.model_features() == (feature,)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
+        (
+            "feature_configs { feature_name: 'hits' feature_type: LookupFeature "
+            "input_names: 'tag_category_list' boundaries: 1 }",
+            r"LookupFeature needs a feature_name and two input_names",
+        ),
+        (
+            "feature_configs { feature_name: 'hits' feature_type: LookupFeature "
+            "input_names: 'tag_category_list' input_names: 'cate_id' }",
+            r"feature_configs\[0\] \(hits\): a LookupFeature needs boundaries",
+        ),
+        (
+            "feature_configs { feature_name: 'hits' feature_type: LookupFeature "
+            "input_names: 'tag_category_list' input_names: 'cate' boundaries: 1 } "
+            "model_config { feature_groups { group_name: 'g' feature_names: 'hits' } }",
+            r"feature_configs\.hits: input 'cate' is not an input field other than the label",
+        ),
+        (
+            "feature_configs { feature_name: 'hits' feature_type: LookupFeature "
+            "input_names: 'tag_category_list' input_names: 'cate_id' boundaries: [2, 1] } "
+            "model_config { feature_groups { group_name: 'g' feature_names: 'hits' } }",
+            r"hits: boundaries must be increasing and not empty, got \[2\.0, 1\.0\]",
+        ),
+        (
+            "feature_configs { input_names: 'pid' boundaries: 1 }",
+            r"\(pid\): boundaries are read by a LookupFeature only",
+        ),
         ("model_config { rocket_launching { foo: 1 } }", r'x\.config:1:35 .*no field named "foo"'),
         ("model_config { num_class: 3 }", r"num_class must be 1 or 2, got 3"),
         (

@@ -370,7 +370,7 @@ def test_the_benchmarks_linear_baseline_is_a_logistic_regression_over_ids_and_to
     light = model.net_path(rocket_model.LIGHT)
     emb = sum(TABLE_SIZE * f.embedding_dim for f in config.model_features())
     width = sum(f.embedding_dim for f in config.model_features())  # the pooled embeddings
-    head = width * 2 + 2  # the 17 features' pooled embeddings -> 2 logits
+    head = width * 2 + 2  # the features' pooled embeddings -> 2 logits
     assert sum(int(np.prod(v.shape)) for v in light.trainable_variables) == emb + head
     # Additive in the features: swapping one row's user_id changes the logits by the same
     # amount whatever the row's other features.

@@ -10,7 +10,7 @@ import rocket_config
 import rocket_preprocessing
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-from rocket_config import BUCKET, ID, TAG, FeatureConfig, FeatureGroup, InputField
+from rocket_config import BUCKET, ID, LOOKUP, TAG, FeatureConfig, FeatureGroup, InputField
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 CONFIG = rocket_config.RocketConfig(
@@ -113,6 +113,38 @@ def test_tag_lists_keep_their_first_max_tag_items_non_empty_items(tmp_path_facto
     assert output.vocabulary_size_by_name("tags_vocab") == 3
     vocabulary = output.vocabulary_by_name("tags_vocab")
     assert b"c" not in vocabulary and {b"a", b"b", b"z"} == set(vocabulary)
+
+
+def test_a_lookup_counts_the_key_among_the_kept_items_in_buckets(tmp_path_factory):
+    """EasyRec's LookupFeature over a plain list: the row's key (an int column here,
+    compared as its string) counted among its first max_tag_items non-empty items, then
+    bucketed: 0 | 1 | 2-3 | 4+."""
+    lookup = FeatureConfig("cate_in_tags", kind=LOOKUP, input_names=("tags", "cate"),
+                           boundaries=(1.0, 2.0, 4.0))  # fmt: skip
+    config = rocket_config.RocketConfig(
+        input_fields=(InputField("clk", "int"), InputField("tags"), InputField("cate", "int")),
+        label_field="clk",
+        features=(FeatureConfig("tags", kind=TAG, frequency_threshold=1), lookup),
+        model=rocket_config.ModelConfig(
+            feature_groups=(FeatureGroup("all", ("tags", "cate_in_tags")),)
+        ),
+        max_tag_items=3,
+    ).validate()
+    raw = [
+        {"clk": [1], "tags": ["7|8|7"], "cate": [7]},  # 2 of 3 items
+        {"clk": [0], "tags": ["||9|5|9|9|9"], "cate": [9]},  # 2 in the first 3 kept items
+        {"clk": [0], "tags": ["8"], "cate": [8]},  # 1
+        {"clk": [0], "tags": ["8|7"], "cate": [9]},  # not in the list
+        {"clk": [0], "tags": ["8|7"], "cate": []},  # no key: no match, not a match of ""
+        {"clk": [0], "tags": [], "cate": [7]},  # no list
+        {"clk": [1], "tags": ["3|3|3"], "cate": [3]},  # 3 -> the 2-3 bucket
+    ]
+    data, output = analyze_and_transform(config, raw, tmp_path_factory)
+    assert [ids(row, "cate_in_tags") for row in data] == [[2], [2], [1], [0], [0], [0], [2]]
+    assert rocket_preprocessing.table_size(lookup, output) == 4
+    four = rocket_config.with_changes(config, max_tag_items=10)
+    data, _ = analyze_and_transform(four, raw[1:2], tmp_path_factory)
+    assert [ids(row, "cate_in_tags") for row in data] == [[3]]  # 4 of 4: the last bucket
 
 
 def test_transform_gets_only_what_preprocessing_reads(transformed, tmp_path_factory):

@@ -115,7 +115,7 @@ def run_bench(
                 kept[ROCKET], rocket_model.BOOSTER, main, label, exports / "booster"
             ),
         }
-        floor = parse_floor(main, label, [f.name for f in base.model_features()])
+        floor = parse_floor(main, label, [c for f in base.model_features() for c in f.columns()])
         # Served rows: the real sample's when present (EasyRec's 13.3 ms was measured on
         # real rows; their tag lists are longer than the generator's), else the main
         # dataset's. The models are the main dataset's: unseen ids cost the same lookups.

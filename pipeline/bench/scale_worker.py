@@ -63,7 +63,7 @@ def run_transform(raw_pattern: str, output: Path, workers: int) -> dict:
         "vocabulary_sizes": {
             f.name: tft_output.vocabulary_size_by_name(rocket_preprocessing.vocabulary_name(f.name))
             for f in config.model_features()
-            if f.kind != rocket_config.BUCKET and not f.hash_bucket_size
+            if rocket_preprocessing.uses_vocabulary(f)
         },
     }
 
