@@ -40,8 +40,14 @@ def rocket_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def generated_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
+    # 120 steps: on these 3,200 train rows the nets' validation AUC is below chance for
+    # their first ~20 steps (before and after the lookups; a likely cause: while the
+    # logits fall to the 5% click rate, rows with longer tag lists, which sum more
+    # embeddings, fall further), and with 60 steps the early stop's patience (a quarter
+    # of the budget, 15 steps) ended training there once the lookups were added
+    # (docs/benchmarks.md, "The ad's category in the behaviour list").
     result = rocket_run(
-        "--rows", "4000", "--train-steps", "60", "--output", str(out / "o"), cwd=out
+        "--rows", "4000", "--train-steps", "120", "--output", str(out / "o"), cwd=out
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out / "o", result, json.loads((out / "o" / "run_summary.json").read_text())
@@ -72,7 +78,7 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert Path(summary["pushed_model_dir"]).parent == out / "serving"
     # Training ends at the best validation check (rows held out of the train split).
     training = summary["training"]
-    assert training["exported_step"] == training["best_validation_step"] <= 60
+    assert training["exported_step"] == training["best_validation_step"] <= 120
     assert f"exported the weights of step {training['exported_step']}" in result.stdout
     # ~3,200 train rows, below SMALL_LOG_MAX_ROWS: the nets and the linear baseline with
     # the small-log embedding_regularization, EasyRec's stop-gradient, and the run says so.

@@ -74,9 +74,13 @@ def test_tolerated_bad_rows_are_set_aside_and_counted(small_run_with_bad_rows):
 
 def test_concurrent_run_is_refused_and_a_killed_run_resumes_from_cache(tmp_path):
     out = tmp_path / "o"
-    args = ["--rows", "3000", "--train-steps", "3000", "--output", str(out)]
+    # The seed's model_config (its group of 17 features) in both runs; the rerun changes
+    # only the model, which Transform does not read.
+    seed_config = Path(__file__).parent / "data" / "seed_model_config.config"
+    args = ["--rows", "3000", "--output", str(out)]
+    long_run = [*args, "--train-steps", "3000", "--config", str(seed_config)]
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PYTHONUNBUFFERED": "1"}
-    first = subprocess.Popen([ROCKET, "run", *args], cwd=tmp_path, env=env, text=True,
+    first = subprocess.Popen([ROCKET, "run", *long_run], cwd=tmp_path, env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)  # fmt: skip
     seen = []
@@ -91,7 +95,7 @@ def test_concurrent_run_is_refused_and_a_killed_run_resumes_from_cache(tmp_path)
             break
     assert any(trainer_at_step_50(line) for line in seen), "".join(seen[-40:])
 
-    second = rocket(*args, cwd=tmp_path)
+    second = rocket(*long_run, cwd=tmp_path)
     assert second.returncode == 1
     assert f"another `rocket run` is using {out}" in second.stderr
 
@@ -101,13 +105,13 @@ def test_concurrent_run_is_refused_and_a_killed_run_resumes_from_cache(tmp_path)
 
     # The rerun also changes the model (a smaller light net, feature distillation on):
     # Transform gets only what preprocessing reads, so it is reused as well.
-    seed = (Path(__file__).parent / "data" / "seed_model_config.config").read_text()
+    seed = seed_config.read_text()
     changed = seed.replace("hidden_units:[128, 64]", "hidden_units:[64, 32]")
     changed = changed.replace("feature_based_distillation:false", "feature_based_distillation:true")
     assert changed.count("64, 32") == 1 and "distillation:true" in changed
     (tmp_path / "changed.config").write_text(changed)
-    rerun = rocket(*args[:-3], "200", "--config", str(tmp_path / "changed.config"),
-                   "--output", str(out), cwd=tmp_path)  # fmt: skip
+    rerun = rocket(*args, "--train-steps", "200", "--config", str(tmp_path / "changed.config"),
+                   cwd=tmp_path)  # fmt: skip
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     summary = json.loads((out / "run_summary.json").read_text())
     for component in ("EasyRecExampleGen", "StatisticsGen", "SchemaGen", "Transform"):
