@@ -84,14 +84,16 @@ def _within_first(keep: tf.Tensor, rowids: tf.Tensor, max_items: int) -> tf.Tens
     return keep & (rank < max_items)
 
 
+def _as_strings(values: tf.Tensor) -> tf.Tensor:
+    """Raw values as the strings the vocabularies and lookups compare (ints as decimals)."""
+    return values if values.dtype == tf.string else tf.strings.as_string(values)
+
+
 def _tag_items(raw: tf.SparseTensor, separator: str, max_tag_items: int | None):
     """A tag-list column's items: (tokens, their row ids, which of them are kept): an
     item is kept when it is not empty and among its row's first `max_tag_items` non-empty
     items (all of them when None)."""
-    values = raw.values
-    if values.dtype != tf.string:
-        values = tf.strings.as_string(values)
-    items = tf.strings.split(values, sep=separator)  # ragged [values, items]
+    items = tf.strings.split(_as_strings(raw.values), sep=separator)  # ragged [values, items]
     tokens = items.flat_values
     rowids = tf.gather(raw.indices[:, 0], items.value_rowids())
     # Empty items ("a||b", "") get no id. They are dropped from the int64 ids rather than
@@ -114,9 +116,7 @@ def feature_tokens(
     (all of them when None)."""
     raw = _as_sparse(raw)
     if feature.kind != rocket_config.TAG:
-        values = raw.values
-        if values.dtype != tf.string:
-            values = tf.strings.as_string(values)
+        values = _as_strings(raw.values)
         # The rows are already right: keep the indices (no ragged round trip, which cost
         # ~10 serving ops per id feature).
         return values, values, lambda ids: tf.SparseTensor(raw.indices, ids, raw.dense_shape)
@@ -138,9 +138,7 @@ def lookup_ids(
     tags, key = _as_sparse(tags), _as_sparse(key)
     tokens, rowids, keep = _tag_items(tags, feature.separator, max_tag_items)
     rows = tags.dense_shape[0]
-    values = key.values
-    if values.dtype != tf.string:
-        values = tf.strings.as_string(values)
+    values = _as_strings(key.values)
     # The row's first key value, "" for a row without one (no kept item is empty). The
     # empty column appended keeps [:, 0] valid for a batch where no row has a key.
     dense = tf.sparse.to_dense(tf.SparseTensor(key.indices, values, key.dense_shape), "")
