@@ -121,6 +121,10 @@ class ModelConfig:
     # DEFAULT_EMBEDDING_REGULARIZATION. The linear baseline uses the same value unless
     # train.linear_embedding_regularization sets its own.
     embedding_regularization: float | None = None
+    # Ours: scale/2 * sum(w^2) over every embedding table, the penalty of a logistic
+    # regression (scikit-learn's C=1 is 1/rows); the linear baseline's on small logs
+    # (TrainConfig.linear_table_regularization). 0: none (EasyRec has no such term).
+    table_regularization: float = 0.0
     num_class: int = 2
     feature_based_distillation: bool = False
     feature_distillation_function: str = "INNER_PRODUCT"  # the seed's `1`
@@ -171,8 +175,8 @@ AUTO_EPOCHS = 8
 # seed value), when model_config leaves it unset.
 DEFAULT_EMBEDDING_REGULARIZATION = 5e-6
 # Below this many train rows (the train split, hold-out included), when model_config
-# leaves embedding_regularization unset: SMALL_LOG_EMBEDDING_REGULARIZATION for the nets
-# and the linear baseline, and EasyRec's stop-gradient unless light_trains_share is set.
+# leaves embedding_regularization unset: SMALL_LOG_EMBEDDING_REGULARIZATION for the nets,
+# and for the linear baseline a logistic regression's penalty (below).
 # The penalty is on the batch's pooled embeddings, so an id's weight is shrunk in
 # proportion to how often it occurs: with 5e-6 rare ids keep large weights, the linear
 # baseline fell below scikit-learn's logistic regression, and the nets ranked within a
@@ -192,7 +196,14 @@ DEFAULT_EMBEDDING_REGULARIZATION = 5e-6
 # logs choose the gradient. From 28,000 rows on the stronger penalty costs AUC.
 # The linear baseline alone: 8,000 generated rows 0.7698 -> 0.7986 (scikit-learn's LR
 # 0.7882), the real sample 0.5177 -> 0.5516 (LR 0.5732), 16,000: 0.7791 -> 0.7940 (LR
-# 0.7968), deep_data 16,000: 0.6308 -> 0.6285 (LR 0.6334).
+# 0.7968), deep_data 16,000: 0.6308 -> 0.6285 (LR 0.6334). With the lookups (2026-12-06,
+# 3 folds of 10,000 generated rows, 2 seeds) the pooled penalty, which shrinks an id in
+# proportion to its frequency, held back the frequent lookup buckets: the linear baseline
+# at 5e-4 0.8110, 1e-4 0.8249, 3e-5 0.8305, 1e-5 0.8333 (2 folds of 3), and with an L2
+# of 1/rows on its weights (scikit-learn's C=1) and no pooled penalty 0.8363 (2 of 3),
+# against scikit-learn's LR 0.8360; on the real sample (5 folds) 5e-4 0.5337, 3e-5
+# 0.5219, the L2 0.5347 (LR 0.5583). So below SMALL_LOG_MAX_ROWS the linear baseline is
+# regularised as a logistic regression (TrainConfig.linear_table_regularization).
 SMALL_LOG_MAX_ROWS = 20_000
 SMALL_LOG_EMBEDDING_REGULARIZATION = 5e-4
 # Below this many train rows the Trainer leaves light_trains_share open and trains the
@@ -267,6 +278,11 @@ class TrainConfig:
     # The linear baseline's embedding_regularization; None: the nets' (model
     # embedding_regularization, itself chosen from the train rows when unset).
     linear_embedding_regularization: float | None = None
+    # The linear baseline's table_regularization (ModelConfig). None: chosen with the
+    # row count: below SMALL_LOG_MAX_ROWS, when both linear penalties and the nets'
+    # embedding_regularization are unset, 1/train rows with no pooled penalty (a
+    # logistic regression's, SMALL_LOG_LINEAR); else 0.
+    linear_table_regularization: float | None = None
 
     def check_every(self) -> int:
         """Steps between two validation checks."""
@@ -438,20 +454,18 @@ class RocketConfig:
                 "rocket_launching.feature_distillation_function must be one of "
                 f"{DISTILLATION_FUNCTIONS}, got {model.feature_distillation_function!r}"
             )
-        for name in ("l2_regularization", "embedding_regularization", "hint_weight",
-                     "feature_distillation_weight"):  # fmt: skip
+        for name in ("l2_regularization", "embedding_regularization", "table_regularization",
+                     "hint_weight", "feature_distillation_weight"):  # fmt: skip
             if getattr(model, name) is None and name == "embedding_regularization":
                 continue  # unset: chosen from the train rows (for_train_rows)
             if not getattr(model, name) >= 0:  # a negative weight rewards what it penalises
                 raise ValueError(f"rocket_launching.{name} must be 0 or more, got "
                                  f"{getattr(model, name)}")  # fmt: skip
         train = self.train
-        linear_regularization = train.linear_embedding_regularization
-        if linear_regularization is not None and not linear_regularization >= 0:
-            raise ValueError(
-                "train_config.linear_embedding_regularization must be 0 or more, got "
-                f"{linear_regularization}"
-            )
+        for name in ("linear_embedding_regularization", "linear_table_regularization"):
+            value = getattr(train, name)
+            if value is not None and not value >= 0:
+                raise ValueError(f"train_config.{name} must be 0 or more, got {value}")
         if train.batch_size <= 0 or train.train_steps < 0 or not train.num_epochs >= 0:
             raise ValueError(
                 "train_config: batch_size must be positive, train_steps and num_epochs 0 or "
@@ -587,21 +601,33 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
     small, limit = f"{SMALL_LOG_MAX_ROWS:,}", f"{SHARE_TRAINING_MAX_ROWS:,}"
     notes = []
     small_log = model.embedding_regularization is None and train_rows < SMALL_LOG_MAX_ROWS
+    train = config.train
     if model.embedding_regularization is None:
         chosen = (
             SMALL_LOG_EMBEDDING_REGULARIZATION if small_log else DEFAULT_EMBEDDING_REGULARIZATION
         )
         model = dataclasses.replace(model, embedding_regularization=chosen)
-        train = config.train
         linear = train.linear_baseline and train.linear_embedding_regularization is None
-        who = "the nets and the linear baseline" if linear else "the nets"
         strength = f"embedding_regularization {chosen:g}"
-        notes.append(
-            f"{rows} (fewer than {small}): {who} are trained with {strength}, shrinking rare "
-            "ids harder (model_config embedding_regularization fixes it)"
-            if small_log
-            else f"{rows} ({small} or more): {who}, {strength}"
-        )
+        if small_log:
+            note = (
+                f"{rows} (fewer than {small}): the nets are trained with {strength}, "
+                "shrinking rare ids harder (model_config embedding_regularization fixes it)"
+            )
+            if linear and train.linear_table_regularization is None:
+                scale = 1.0 / train_rows
+                train = dataclasses.replace(
+                    train, linear_embedding_regularization=0.0, linear_table_regularization=scale
+                )
+                note += (
+                    f"; the linear baseline as a logistic regression, an L2 of 1/{train_rows:,} "
+                    f"= {scale:.3g} on its weights (train_config linear_table_regularization "
+                    "fixes it)"
+                )
+            notes.append(note)
+        else:
+            who = "the nets and the linear baseline" if linear else "the nets"
+            notes.append(f"{rows} ({small} or more): {who}, {strength}")
     if model.light_trains_share is None:
         if train_rows >= SHARE_TRAINING_MAX_ROWS:
             model = dataclasses.replace(model, light_trains_share=False)
@@ -619,15 +645,18 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
             )
         if model.nets == "both":
             notes.append(note)
-    return RowCountChoices(dataclasses.replace(config, model=model), tuple(notes))
+    return RowCountChoices(dataclasses.replace(config, model=model, train=train), tuple(notes))
 
 
 def linear_config(config: RocketConfig) -> RocketConfig:
     """The linear baseline: config's features, rows and training, LINEAR_MODEL for a model,
-    regularised as train.linear_embedding_regularization says (unset: as the nets)."""
+    regularised as train.linear_embedding_regularization and linear_table_regularization
+    say (unset: as the nets, no table penalty)."""
     changes = {f"model.{name}": value for name, value in LINEAR_MODEL.items()}
     if config.train.linear_embedding_regularization is not None:
         changes["model.embedding_regularization"] = config.train.linear_embedding_regularization
+    if config.train.linear_table_regularization is not None:
+        changes["model.table_regularization"] = config.train.linear_table_regularization
     return with_changes(config, **changes)
 
 

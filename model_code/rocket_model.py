@@ -40,8 +40,9 @@ class FeatureEmbeddings(keras.layers.Layer):
 
     The tables carry no regularizer: EasyRec's embedding_regularization applies to the
     pooled embeddings of the batch (its input layer regularizes the embedding columns'
-    outputs), which RocketLaunchingModel adds to the loss. A table-wide L2 would also
-    make every step's gradient dense over the whole table.
+    outputs), which RocketLaunchingModel adds to the loss. A table-wide L2 (our
+    table_regularization, off unless set) makes every step's gradient dense over the
+    whole table.
     """
 
     def __init__(
@@ -330,11 +331,16 @@ class RocketLaunchingModel(keras.Model):
         x = self.embeddings(features)
         share = self.share_tower(x, training=training)[-1] if self.share_tower else x
         # EasyRec's l2_regularizer(scale) on the batch's pooled embeddings: scale/2 * sum.
-        outputs = {
-            "embedding_regularization": self.rocket.embedding_regularization
-            / 2
-            * tf.reduce_sum(tf.square(x))
-        }
+        penalty = self.rocket.embedding_regularization / 2 * tf.reduce_sum(tf.square(x))
+        if self.rocket.table_regularization:
+            # A logistic regression's L2 on every weight (the linear baseline on small
+            # logs, whose tables are small: the dense gradient costs little there).
+            penalty += (
+                self.rocket.table_regularization
+                / 2
+                * tf.add_n([tf.reduce_sum(tf.square(t)) for t in self.embeddings.tables.values()])
+            )
+        outputs = {"embedding_regularization": penalty}
         if self.booster_tower is not None:
             booster_hidden = self.booster_tower(share, training=training)
             outputs["booster_logits"] = self.booster_head(tower_output(booster_hidden, share))

@@ -339,12 +339,16 @@ def train_and_export(
             "exported_step": linear_training["exported_step"],
             "stop_reason": linear_training["stop_reason"],
             "embedding_regularization": joint.linear.rocket.embedding_regularization,
+            "table_regularization": joint.linear.rocket.table_regularization,
         }
         if role.is_chief:
+            table = joint.linear.rocket.table_regularization
+            penalties = f"embedding_regularization {joint.linear.rocket.embedding_regularization:g}"
+            if table:
+                penalties += f", table_regularization {table:.3g}"
             print(
                 f"[Trainer] linear baseline (a logistic regression over the same ids and tag "
-                f"tokens, each token once a row; same rows and loop, embedding_regularization "
-                f"{metrics['linear_baseline']['embedding_regularization']:g}): eval "
+                f"tokens, each token once a row; same rows and loop, {penalties}): eval "
                 f"auc={metrics['linear_baseline']['auc']:.4f} against the light net's "
                 f"{metrics['auc_light']:.4f}",
                 flush=True,

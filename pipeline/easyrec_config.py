@@ -259,8 +259,9 @@ def _train_config(message, train, source: str):
         changes["validation_fraction"] = message.validation_fraction
     if message.HasField("linear_baseline"):
         changes["linear_baseline"] = message.linear_baseline
-    if message.HasField("linear_embedding_regularization"):
-        changes["linear_embedding_regularization"] = message.linear_embedding_regularization
+    for name in ("linear_embedding_regularization", "linear_table_regularization"):
+        if message.HasField(name):
+            changes[name] = getattr(message, name)
     for optimizer in message.optimizer_config:
         optimizer_changes, rate = _optimizer(optimizer, source)
         changes.update(optimizer_changes)

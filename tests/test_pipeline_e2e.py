@@ -88,14 +88,19 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert training["light_trains_share"] is kept_share
     small = rocket_config.SMALL_LOG_EMBEDDING_REGULARIZATION
     assert (
-        "fewer than 20,000): the nets and the linear baseline are trained with "
-        f"embedding_regularization {small:g}" in result.stdout
+        f"fewer than 20,000): the nets are trained with embedding_regularization {small:g}"
+        in result.stdout
     )
+    rows = summary["train_rows"]
+    assert f"the linear baseline as a logistic regression, an L2 of 1/{rows:,}" in result.stdout
     assert "fewer than 30,000): the pair is trained with EasyRec's stop-gradient and with" in (
         result.stdout
     )
     assert f"gradient: kept {rocket_config.GRADIENTS[kept_share]}" in result.stdout
-    assert f"and loop, embedding_regularization {small:g}): eval auc=" in result.stdout
+    assert (
+        f"and loop, embedding_regularization 0, table_regularization {1 / rows:.3g}): eval "
+        "auc=" in result.stdout
+    )
     for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):
         assert f"[{component}] done in" in result.stdout
     assert f"light AUC (Evaluator, eval split): {summary['light_auc']:.4f}" in result.stdout
