@@ -214,7 +214,7 @@ SMALL_LOG_EMBEDDING_REGULARIZATION = 5e-4
 # 3 folds of 10,000 generated rows, 2 seeds, the small-log penalty) the paper's variant
 # gained 0.019 AUC and 0.038 GAUC (0.8542 / 0.7649 against 0.8348 / 0.7269) and trained
 # for 250-680 steps instead of 40-60; on deep_data EasyRec's wins (docs/benchmarks.md,
-# "The paper's gradient on small logs"), so small logs choose too. Training twice costs
+# "Small logs with the lookups"), so small logs choose too. Training twice costs
 # a minute or two below this size, more above it, where EasyRec's won, so from here on
 # the Trainer keeps EasyRec's and the run's cost.
 SHARE_TRAINING_MAX_ROWS = 30_000
@@ -281,7 +281,7 @@ class TrainConfig:
     # The linear baseline's table_regularization (ModelConfig). None: chosen with the
     # row count: below SMALL_LOG_MAX_ROWS, when both linear penalties and the nets'
     # embedding_regularization are unset, 1/train rows with no pooled penalty (a
-    # logistic regression's, SMALL_LOG_LINEAR); else 0.
+    # logistic regression's, see SMALL_LOG_MAX_ROWS); else 0.
     linear_table_regularization: float | None = None
 
     def check_every(self) -> int:
@@ -638,10 +638,9 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
         else:
             note = (
                 f"{rows} (fewer than {limit}): the pair is trained with EasyRec's "
-                "stop-gradient and with "
-                "the paper's variant (the light net's loss also trains the shared tower); the "
-                "better validation AUC is kept (model_config light_trains_share: true or "
-                "false fixes one)"
+                "stop-gradient and with the paper's variant (the light net's loss also trains "
+                "the shared tower); the better validation AUC is kept (model_config "
+                "light_trains_share: true or false fixes one)"
             )
         if model.nets == "both":
             notes.append(note)
