@@ -141,8 +141,9 @@ def test_tuning_needs_validation_rows(tmp_path):
 
 def test_the_trainer_applies_the_tuned_values_after_the_row_count_plan(tmp_path, capsys):
     """As each trial does (the planned config, then the values): on a small log the
-    gradient stays EasyRec's, the one the trials trained, though the tuned
-    embedding_regularization replaces the small-log strength."""
+    gradient stays open, as the trials had it (each trial and the Trainer train both
+    and keep the better), though the tuned embedding_regularization replaces the
+    small-log strength."""
     options = tf.io.TFRecordOptions(compression_type="GZIP")
     with tf.io.TFRecordWriter(str(tmp_path / "train.gz"), options) as writer:
         for i in range(500):
@@ -156,7 +157,7 @@ def test_the_trainer_applies_the_tuned_values_after_the_row_count_plan(tmp_path,
     )  # fmt: skip
     planned, steps, applied = rocket_module.trainer_plan(fn_args)
     assert steps == 5 and applied == values
-    assert planned.model.light_trains_share is False  # what the plan chose for 500 rows
+    assert planned.model.light_trains_share is None  # what the plan left for 500 rows
     assert planned.model.embedding_regularization == 1e-5  # the tuned value, not 5e-4
     assert planned.train.learning_rate == 0.003
     assert planned.model.light_dnn.hidden_units == (32,)
