@@ -38,11 +38,12 @@ class FeatureEmbeddings(keras.layers.Layer):
     default); groups are concatenated. With `distinct_tags`, a tag token repeated in a row
     counts once (the linear baseline's one-hot view, rocket_config.LINEAR_MODEL).
 
-    The tables carry no regularizer: EasyRec's embedding_regularization applies to the
-    pooled embeddings of the batch (its input layer regularizes the embedding columns'
-    outputs), which RocketLaunchingModel adds to the loss. A table-wide L2 (our
-    table_regularization, off unless set) makes every step's gradient dense over the
-    whole table.
+    EasyRec's embedding_regularization applies to the pooled embeddings of the batch
+    (its input layer regularizes the embedding columns' outputs), which
+    RocketLaunchingModel adds to the loss. `table_regularization` (ours, 0 but for the
+    linear baseline on small logs: a logistic regression's L2 on every weight) is the
+    tables' Keras regularizer, in the model's `losses`; it makes every step's gradient
+    dense over the whole table, which only small tables afford.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class FeatureEmbeddings(keras.layers.Layer):
         table_sizes: dict[str, int],
         groups: tuple[rocket_config.FeatureGroup, ...],
         distinct_tags: bool = False,
+        table_regularization: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -67,6 +69,7 @@ class FeatureEmbeddings(keras.layers.Layer):
                 name=f"{feature.name}_embedding",
                 shape=(table_sizes[feature.name], feature.embedding_dim),
                 initializer=keras.initializers.RandomUniform(-0.05, 0.05),
+                regularizer=_l2(table_regularization),
             )
 
     def call(self, features: dict) -> tf.Tensor:
@@ -285,6 +288,7 @@ class RocketLaunchingModel(keras.Model):
             table_sizes,
             config.feature_groups,
             distinct_tags=config.distinct_tag_tokens,
+            table_regularization=config.table_regularization,
             name="embeddings",
         )
         l2 = config.l2_regularization
@@ -332,14 +336,6 @@ class RocketLaunchingModel(keras.Model):
         share = self.share_tower(x, training=training)[-1] if self.share_tower else x
         # EasyRec's l2_regularizer(scale) on the batch's pooled embeddings: scale/2 * sum.
         penalty = self.rocket.embedding_regularization / 2 * tf.reduce_sum(tf.square(x))
-        if self.rocket.table_regularization:
-            # A logistic regression's L2 on every weight (the linear baseline on small
-            # logs, whose tables are small: the dense gradient costs little there).
-            penalty += (
-                self.rocket.table_regularization
-                / 2
-                * tf.add_n([tf.reduce_sum(tf.square(t)) for t in self.embeddings.tables.values()])
-            )
         outputs = {"embedding_regularization": penalty}
         if self.booster_tower is not None:
             booster_hidden = self.booster_tower(share, training=training)

@@ -387,6 +387,29 @@ def test_the_benchmarks_linear_baseline_is_a_logistic_regression_over_ids_and_to
     assert np.allclose(delta, delta[0], atol=1e-5) and np.abs(delta).max() > 0
 
 
+def test_the_table_regularization_is_a_logistic_regressions_l2_on_every_table_weight():
+    """table_regularization s adds s/2 * the sum of every table weight squared to the
+    regularization loss (the rows a batch does not use included), on top of EasyRec's
+    penalty on the pooled embeddings; 0 adds nothing."""
+    scale = 1e-3
+    features, label = batch(small_config(), size=16)
+    losses = {}
+    for table in (0.0, scale):
+        config = small_config(**{"model.table_regularization": table})
+        tf.keras.utils.set_random_seed(0)  # the same initial weights for both
+        model = build(config)
+        outputs = model(features)
+        losses[table] = float(model.rocket_losses(outputs, label)["regularization_loss"])
+        tables = model.embeddings.tables.values()
+        squares = sum(float(tf.reduce_sum(tf.square(t))) for t in tables)
+    assert losses[scale] - losses[0.0] == pytest.approx(scale / 2 * squares, rel=1e-4)
+    with tf.GradientTape() as tape:
+        penalty = tf.add_n(model.losses)
+    user_table = model.embeddings.tables["user_id"]
+    gradient = tf.convert_to_tensor(tape.gradient(penalty, user_table))
+    assert np.allclose(gradient.numpy(), scale * user_table.numpy(), rtol=1e-5)
+
+
 def _fit_datasets(config, rows=1024, batch_size=128):
     """A repeated train dataset and a validation dataset of `batch`'s rows."""
     features, label = batch(config, size=rows, seed=3)
