@@ -121,10 +121,12 @@ class ModelConfig:
     # DEFAULT_EMBEDDING_REGULARIZATION. The linear baseline uses the same value unless
     # train.linear_embedding_regularization sets its own.
     embedding_regularization: float | None = None
-    # Ours: scale/2 * sum(w^2) over every embedding table, the penalty of a logistic
-    # regression (scikit-learn's C=1 is 1/rows); the linear baseline's on small logs
-    # (TrainConfig.linear_table_regularization). 0: none (EasyRec has no such term).
-    table_regularization: float = 0.0
+    # Ours, for a linear model only (is_linear: the linear baseline): scale/2 * sum(w^2)
+    # over its weights, w the click logit's weight of each id and tag token (its
+    # embedding times the head), the penalty of a logistic regression (scikit-learn's
+    # C=1 is 1/rows); the linear baseline's on small logs
+    # (TrainConfig.linear_weight_regularization). 0: none (EasyRec has no such term).
+    weight_regularization: float = 0.0
     num_class: int = 2
     feature_based_distillation: bool = False
     feature_distillation_function: str = "INNER_PRODUCT"  # the seed's `1`
@@ -203,7 +205,7 @@ DEFAULT_EMBEDDING_REGULARIZATION = 5e-6
 # of 1/rows on its weights (scikit-learn's C=1) and no pooled penalty 0.8363 (2 of 3),
 # against scikit-learn's LR 0.8360; on the real sample (5 folds) 5e-4 0.5337, 3e-5
 # 0.5219, the L2 0.5347 (LR 0.5583). So below SMALL_LOG_MAX_ROWS the linear baseline is
-# regularised as a logistic regression (TrainConfig.linear_table_regularization).
+# regularised as a logistic regression (TrainConfig.linear_weight_regularization).
 SMALL_LOG_MAX_ROWS = 20_000
 SMALL_LOG_EMBEDDING_REGULARIZATION = 5e-4
 # Below this many train rows the Trainer leaves light_trains_share open and trains the
@@ -278,11 +280,13 @@ class TrainConfig:
     # The linear baseline's embedding_regularization; None: the nets' (model
     # embedding_regularization, itself chosen from the train rows when unset).
     linear_embedding_regularization: float | None = None
-    # The linear baseline's table_regularization (ModelConfig). None: chosen with the
+    # The linear baseline's weight_regularization (ModelConfig). None: chosen with the
     # row count: below SMALL_LOG_MAX_ROWS, when both linear penalties and the nets'
     # embedding_regularization are unset, 1/train rows with no pooled penalty (a
-    # logistic regression's, see SMALL_LOG_MAX_ROWS); else 0.
-    linear_table_regularization: float | None = None
+    # logistic regression's, see SMALL_LOG_MAX_ROWS); else 0. A baseline so regularised
+    # is fit as a logistic regression is, to its optimum: trained for the whole step
+    # budget with no early stop, its final weights kept (linear_config).
+    linear_weight_regularization: float | None = None
 
     def check_every(self) -> int:
         """Steps between two validation checks."""
@@ -454,15 +458,21 @@ class RocketConfig:
                 "rocket_launching.feature_distillation_function must be one of "
                 f"{DISTILLATION_FUNCTIONS}, got {model.feature_distillation_function!r}"
             )
-        for name in ("l2_regularization", "embedding_regularization", "table_regularization",
+        for name in ("l2_regularization", "embedding_regularization", "weight_regularization",
                      "hint_weight", "feature_distillation_weight"):  # fmt: skip
             if getattr(model, name) is None and name == "embedding_regularization":
                 continue  # unset: chosen from the train rows (for_train_rows)
             if not getattr(model, name) >= 0:  # a negative weight rewards what it penalises
                 raise ValueError(f"rocket_launching.{name} must be 0 or more, got "
                                  f"{getattr(model, name)}")  # fmt: skip
+        if model.weight_regularization and not is_linear(model):
+            raise ValueError(
+                "rocket_launching.weight_regularization is for a linear model only (nets "
+                "light, no share_dnn, no light_dnn layers: the linear baseline's, set by "
+                "train_config linear_weight_regularization)"
+            )
         train = self.train
-        for name in ("linear_embedding_regularization", "linear_table_regularization"):
+        for name in ("linear_embedding_regularization", "linear_weight_regularization"):
             value = getattr(train, name)
             if value is not None and not value >= 0:
                 raise ValueError(f"train_config.{name} must be 0 or more, got {value}")
@@ -614,15 +624,15 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
                 f"{rows} (fewer than {small}): the nets are trained with {strength}, "
                 "shrinking rare ids harder (model_config embedding_regularization fixes it)"
             )
-            if linear and train.linear_table_regularization is None:
+            if linear and train.linear_weight_regularization is None:
                 scale = 1.0 / train_rows
                 train = dataclasses.replace(
-                    train, linear_embedding_regularization=0.0, linear_table_regularization=scale
+                    train, linear_embedding_regularization=0.0, linear_weight_regularization=scale
                 )
                 note += (
                     f"; the linear baseline as a logistic regression, an L2 of 1/{train_rows:,} "
-                    f"= {scale:.3g} on its weights (train_config linear_table_regularization "
-                    "fixes it)"
+                    f"= {scale:.3g} on its weights, fit to the end of the step budget "
+                    "(train_config linear_weight_regularization fixes it)"
                 )
             notes.append(note)
         else:
@@ -647,15 +657,26 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
     return RowCountChoices(dataclasses.replace(config, model=model, train=train), tuple(notes))
 
 
+def is_linear(model: ModelConfig) -> bool:
+    """Whether `model` is a linear model: the light net alone, its head on the pooled
+    embeddings (LINEAR_MODEL's shape)."""
+    return model.nets == "light" and model.share_dnn is None and not model.light_dnn.hidden_units
+
+
 def linear_config(config: RocketConfig) -> RocketConfig:
     """The linear baseline: config's features, rows and training, LINEAR_MODEL for a model,
-    regularised as train.linear_embedding_regularization and linear_table_regularization
-    say (unset: as the nets, no table penalty)."""
+    regularised as train.linear_embedding_regularization and linear_weight_regularization
+    say (unset: as the nets, no weight penalty). With a weight penalty it is fit as a
+    logistic regression, to the end of the step budget, keeping its final weights: on
+    small logs its early stop, on a hold-out of a few dozen clicks, ended it short of
+    scikit-learn's LR (docs/benchmarks.md, "The linear baseline fit to its end")."""
     changes = {f"model.{name}": value for name, value in LINEAR_MODEL.items()}
     if config.train.linear_embedding_regularization is not None:
         changes["model.embedding_regularization"] = config.train.linear_embedding_regularization
-    if config.train.linear_table_regularization is not None:
-        changes["model.table_regularization"] = config.train.linear_table_regularization
+    if config.train.linear_weight_regularization:
+        changes["model.weight_regularization"] = config.train.linear_weight_regularization
+        changes["train.early_stop"] = False
+        changes["train.keep"] = "final"
     return with_changes(config, **changes)
 
 
@@ -695,6 +716,7 @@ __all__ = [
     "for_train_rows",
     "row_count_choices",
     "RowCountChoices",
+    "is_linear",
     "linear_config",
     "with_changes",
 ]

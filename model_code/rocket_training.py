@@ -339,13 +339,13 @@ def train_and_export(
             "exported_step": linear_training["exported_step"],
             "stop_reason": linear_training["stop_reason"],
             "embedding_regularization": joint.linear.rocket.embedding_regularization,
-            "table_regularization": joint.linear.rocket.table_regularization,
+            "weight_regularization": joint.linear.rocket.weight_regularization,
         }
         if role.is_chief:
-            table = joint.linear.rocket.table_regularization
+            weights = joint.linear.rocket.weight_regularization
             penalties = f"embedding_regularization {joint.linear.rocket.embedding_regularization:g}"
-            if table:
-                penalties += f", table_regularization {table:.3g}"
+            if weights:
+                penalties += f", weight_regularization {weights:.3g}"
             print(
                 f"[Trainer] linear baseline (a logistic regression over the same ids and tag "
                 f"tokens, each token once a row; same rows and loop, {penalties}): eval "
@@ -431,8 +431,8 @@ def fit_model(
         return keep_better_gradient(config, fit, validation_dataset is not None, role, prefix)
     model = _seeded_model(config, sizes, strategy)
     (training,) = _fit(
-        model, [(model, "", prefix)], train_dataset, validation_dataset, train_steps,
-        config.train, role,
+        model, [(model, "", prefix, config.train)], train_dataset, validation_dataset,
+        train_steps, role,
     )  # fmt: skip
     return model, training
 
@@ -491,32 +491,36 @@ def fit_pair_and_linear(
     """The pair and rocket_config.linear_config(config) trained in one pass
     (PairWithLinear), each seeded as if built alone, each with its own validation checks,
     kept weights and early stop: each ends with the weights fit_model would give it on
-    the same batches. Training goes on while either still improves; returns the joint
-    model and what training kept of each (the pair's, the linear baseline's)."""
+    the same batches. Training goes on while either still trains (a linear baseline fit
+    as a logistic regression trains to the end: linear_config); returns the joint model
+    and what training kept of each (the pair's, the linear baseline's)."""
+    baseline = rocket_config.linear_config(config)
     pair = _seeded_model(config, sizes, strategy)
-    linear = _seeded_model(rocket_config.linear_config(config), sizes, strategy)
+    linear = _seeded_model(baseline, sizes, strategy)
     with strategy.scope():
         joint = PairWithLinear(pair, linear, name="pair_with_linear")
         joint.compile(optimizer=pair.optimizer)  # Keras wants one; each member steps its own
-    members = [(pair, "", prefix), (linear, LINEAR_LOGS, "[Trainer] linear baseline:")]
-    trainings = _fit(
-        joint, members, train_dataset, validation_dataset, train_steps, config.train, role
-    )
+    members = [
+        (pair, "", prefix, config.train),
+        (linear, LINEAR_LOGS, "[Trainer] linear baseline:", baseline.train),
+    ]
+    trainings = _fit(joint, members, train_dataset, validation_dataset, train_steps, role)
     return joint, trainings
 
 
 def _fit(
     model: keras.Model,
-    members: list[tuple[keras.Model, str, str]],
+    members: list[tuple[keras.Model, str, str, rocket_config.TrainConfig]],
     train_dataset: tf.data.Dataset,
     validation_dataset: tf.data.Dataset | None,
     train_steps: int,
-    train: rocket_config.TrainConfig,
     role: WorkerRole,
 ) -> list[dict]:
-    """Fit `model`; with validation data, Keras epochs of one check interval each and a
-    BestModelKeeper per member (its model, its logs' prefix, its print prefix), the kept
-    weights put back at the end. Returns what was kept of each member and why it stopped."""
+    """Fit `model`; with validation data, Keras epochs of one check interval each (the
+    first member's) and a BestModelKeeper per member (its model, its logs' prefix, its
+    print prefix, its TrainConfig's keep and early stop), the kept weights put back at
+    the end. Returns what was kept of each member and why it stopped."""
+    train = members[0][3]
     guard = ProgressAndNanGuard(
         train_steps, train.log_every_steps, train.batch_size, role.is_chief, members[0][2]
     )
@@ -527,24 +531,25 @@ def _fit(
         kept = {"exported_step": train_steps, "stopped_at_step": train_steps,
                 "stop_reason": "reached train_steps (no validation data)"}  # fmt: skip
         return [dict(kept) for _ in members]
-    train = dataclasses.replace(train, train_steps=train_steps)  # TrainArgs' count wins
-    every = train.check_every()
+    every = dataclasses.replace(train, train_steps=train_steps).check_every()
     checks = -(-train_steps // every)
     guard.total_steps = checks * every
-    keepers = [
-        BestModelKeeper(
-            every,
-            train.keep == "best",
-            train.early_stop,
-            train.patience(),
-            role.is_chief,
-            prefix,
-            net=rocket_model.served_net(member.rocket),
-            target=member,
-            log_prefix=log_prefix,
-        )  # fmt: skip
-        for member, log_prefix, prefix in members
-    ]
+    keepers = []
+    for member, log_prefix, prefix, own in members:
+        own = dataclasses.replace(own, train_steps=train_steps)  # TrainArgs' count wins
+        keepers.append(
+            BestModelKeeper(
+                every,
+                own.keep == "best",
+                own.early_stop,
+                own.patience(),
+                role.is_chief,
+                prefix,
+                net=rocket_model.served_net(member.rocket),
+                target=member,
+                log_prefix=log_prefix,
+            )  # fmt: skip
+        )
     for keeper in keepers:
         keeper.group = keepers
     model.fit(

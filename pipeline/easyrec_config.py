@@ -259,7 +259,7 @@ def _train_config(message, train, source: str):
         changes["validation_fraction"] = message.validation_fraction
     if message.HasField("linear_baseline"):
         changes["linear_baseline"] = message.linear_baseline
-    for name in ("linear_embedding_regularization", "linear_table_regularization"):
+    for name in ("linear_embedding_regularization", "linear_weight_regularization"):
         if message.HasField(name):
             changes[name] = getattr(message, name)
     for optimizer in message.optimizer_config:

@@ -91,7 +91,7 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("validation_fraction", "float", False),
         ("linear_baseline", "bool", False),
         ("linear_embedding_regularization", "float", False),
-        ("linear_table_regularization", "float", False),
+        ("linear_weight_regularization", "float", False),
     ],
     "OptimizerConfig": [
         ("adam_optimizer", "AdamOptimizer", False),

@@ -387,27 +387,41 @@ def test_the_benchmarks_linear_baseline_is_a_logistic_regression_over_ids_and_to
     assert np.allclose(delta, delta[0], atol=1e-5) and np.abs(delta).max() > 0
 
 
-def test_the_table_regularization_is_a_logistic_regressions_l2_on_every_table_weight():
-    """table_regularization s adds s/2 * the sum of every table weight squared to the
-    regularization loss (the rows a batch does not use included), on top of EasyRec's
-    penalty on the pooled embeddings; 0 adds nothing."""
+def test_the_weight_regularization_is_a_logistic_regressions_l2_on_the_logit_weights():
+    """A linear model's weight_regularization s adds s/2 * the sum over every id and tag
+    token of its click-logit weight squared (its embedding times the head's click
+    direction; ids no batch row uses included). Unlike an L2 on the tables, it does not
+    fall when the tables shrink and the head grows by the same factor."""
     scale = 1e-3
-    features, label = batch(small_config(), size=16)
-    losses = {}
-    for table in (0.0, scale):
-        config = small_config(**{"model.table_regularization": table})
-        tf.keras.utils.set_random_seed(0)  # the same initial weights for both
-        model = build(config)
+    config = small_config(**{"train.linear_weight_regularization": scale})
+    config = rocket_config.linear_config(config)
+    assert config.model.weight_regularization == scale
+    unregularised = rocket_config.with_changes(config, **{"model.weight_regularization": 0.0})
+    features, label = batch(config, size=16)
+    model = build(config)
+    model(features)
+
+    def expected() -> float:
+        kernel = model.light_head.kernel.numpy()
+        click, total, start = kernel[:, 1] - kernel[:, 0], 0.0, 0
+        for name in model.embeddings.feature_order:
+            table = model.embeddings.tables[name].numpy()
+            total += float(np.sum((table @ click[start : start + table.shape[1]]) ** 2))
+            start += table.shape[1]
+        return scale / 2 * total
+
+    def penalty(model=model) -> float:  # the regularization loss but for the other terms
         outputs = model(features)
-        losses[table] = float(model.rocket_losses(outputs, label)["regularization_loss"])
-        tables = model.embeddings.tables.values()
-        squares = sum(float(tf.reduce_sum(tf.square(t))) for t in tables)
-    assert losses[scale] - losses[0.0] == pytest.approx(scale / 2 * squares, rel=1e-4)
-    with tf.GradientTape() as tape:
-        penalty = tf.add_n(model.losses)
-    user_table = model.embeddings.tables["user_id"]
-    gradient = tf.convert_to_tensor(tape.gradient(penalty, user_table))
-    assert np.allclose(gradient.numpy(), scale * user_table.numpy(), rtol=1e-5)
+        regularization = model.rocket_losses(outputs, label)["regularization_loss"]
+        return float(regularization - outputs["embedding_regularization"] - sum(model.losses))
+
+    assert penalty() == pytest.approx(expected(), rel=1e-4) and penalty() > 0
+    before = penalty()
+    for table in model.embeddings.tables.values():
+        table.assign(table / 4)
+    model.light_head.kernel.assign(model.light_head.kernel * 4)
+    assert penalty() == pytest.approx(before, rel=1e-4)  # the same logit weights
+    assert penalty(build(unregularised)) == pytest.approx(0.0, abs=1e-9)
 
 
 def _fit_datasets(config, rows=1024, batch_size=128):
@@ -419,16 +433,20 @@ def _fit_datasets(config, rows=1024, batch_size=128):
     return train, validation
 
 
-def test_the_linear_baseline_trained_beside_the_pair_ends_as_each_would_alone():
+@pytest.mark.parametrize("linear_weights", [None, 1e-3])
+def test_the_linear_baseline_trained_beside_the_pair_ends_as_each_would_alone(linear_weights):
     """One joint pass (the Trainer's) gives each member the weights, kept step and stop
     that fit_model gives it alone on the same batches: neither's gradients reach the
     other, each keeper keeps its own best and a member that stops early is put back to
-    the weights it stopped with (here the pair keeps its final weights, keep "final")."""
+    the weights it stopped with (here the pair keeps its final weights, keep "final").
+    A linear baseline fit as a logistic regression (a weight penalty) trains to the end
+    while the pair stops early."""
     import rocket_training
     from rocket_distribution import WorkerRole
 
     config = small_config(**{"train.keep": "final", "train.eval_every_steps": 10,
-                             "train.max_check_steps": 20, "train.learning_rate": 0.05})  # fmt: skip
+                             "train.max_check_steps": 20, "train.learning_rate": 0.05,
+                             "train.linear_weight_regularization": linear_weights})  # fmt: skip
     sizes = {f.name: TABLE_SIZE for f in config.model_features()}
     strategy, role = tf.distribute.get_strategy(), WorkerRole()
     steps = 200
@@ -450,6 +468,10 @@ def test_the_linear_baseline_trained_beside_the_pair_ends_as_each_would_alone():
         counted = summary["validation"]
         assert (counted["rows"], counted["clicks"]) == (labels.size, int(labels.sum()))
     assert pair_alone["stopped_at_step"] != linear_alone["stopped_at_step"]  # one went on
+    if linear_weights:
+        assert pair_alone["stopped_at_step"] < steps
+        assert linear_joint["stopped_at_step"] == linear_joint["exported_step"] == steps
+        assert linear_joint["stop_reason"] == "reached train_steps"
     for member, reference in ((joint.pair, pair), (joint.linear, linear)):
         for got, expected in zip(member.get_weights(), reference.get_weights(), strict=True):
             np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)

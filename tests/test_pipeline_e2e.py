@@ -98,7 +98,7 @@ def test_run_prints_and_records_the_facts(generated_run):
     )
     assert f"gradient: kept {rocket_config.GRADIENTS[kept_share]}" in result.stdout
     assert (
-        f"and loop, embedding_regularization 0, table_regularization {1 / rows:.3g}): eval "
+        f"and loop, embedding_regularization 0, weight_regularization {1 / rows:.3g}): eval "
         "auc=" in result.stdout
     )
     for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):

@@ -338,7 +338,8 @@ def test_the_gradient_follows_the_train_rows(tmp_path, capsys):
 def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
     """Left unset, embedding_regularization is SMALL_LOG_EMBEDDING_REGULARIZATION on fewer
     than SMALL_LOG_MAX_ROWS train rows, where the linear baseline is regularised as a
-    logistic regression (an L2 of 1/rows on its tables, no pooled penalty), and
+    logistic regression (an L2 of 1/rows on its weights, no pooled penalty, fit to the
+    end of the step budget), and
     DEFAULT_EMBEDDING_REGULARIZATION from there on, for the nets and the linear baseline
     alike; the Trainer says which. A value the config sets is kept; the linear baseline's
     own value, when set, is used for it alone."""
@@ -362,17 +363,20 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
         assert f"{rows:,} train rows" in out and f"embedding_regularization {chosen:g}" in out
         if chosen == small:
             assert linear.model.embedding_regularization == 0.0
-            assert linear.model.table_regularization == pytest.approx(1.0 / rows)
+            assert linear.model.weight_regularization == pytest.approx(1.0 / rows)
+            # Fit as a logistic regression: to the end of the budget, its final weights.
+            assert (linear.train.early_stop, linear.train.keep) == (False, "final")
             assert f"the linear baseline as a logistic regression, an L2 of 1/{rows:,}" in out
         else:
             assert linear.model.embedding_regularization == chosen
-            assert linear.model.table_regularization == 0.0
+            assert linear.model.weight_regularization == 0.0
+            assert (linear.train.early_stop, linear.train.keep) == (True, "best")
             assert "the nets and the linear baseline" in out
         set_by_user = rocket_config.with_changes(
-            config, **{"train.linear_table_regularization": 1e-3}
+            config, **{"train.linear_weight_regularization": 1e-3}
         )
         linear = rocket_config.linear_config(training_plan(fn_args, set_by_user)[0])
-        assert linear.model.table_regularization == 1e-3
+        assert linear.model.weight_regularization == 1e-3
         assert linear.model.embedding_regularization == chosen
         capsys.readouterr()
         set_by_user = rocket_config.with_changes(config, **{"model.embedding_regularization": 0.0})
@@ -384,11 +388,13 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
         assert rocket_config.linear_config(planned).model.embedding_regularization == 0.0
         out = capsys.readouterr().out
         assert f"embedding_regularization {chosen:g}" in out and "linear baseline" not in out
-    for name in ("linear_embedding_regularization", "linear_table_regularization"):
+    for name in ("linear_embedding_regularization", "linear_weight_regularization"):
         with pytest.raises(ValueError, match=f"{name} must be 0 or more"):
             rocket_config.with_changes(config, **{f"train.{name}": -1.0})
-    with pytest.raises(ValueError, match="table_regularization must be 0 or more"):
-        rocket_config.with_changes(config, **{"model.table_regularization": -1.0})
+    with pytest.raises(ValueError, match="weight_regularization must be 0 or more"):
+        rocket_config.with_changes(config, **{"model.weight_regularization": -1.0})
+    with pytest.raises(ValueError, match="weight_regularization is for a linear model only"):
+        rocket_config.with_changes(config, **{"model.weight_regularization": 1e-3})
     with pytest.raises(ValueError, match="embedding_regularization must be 0 or more"):
         rocket_config.with_changes(config, **{"model.embedding_regularization": -1.0})
 
