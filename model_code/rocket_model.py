@@ -397,6 +397,8 @@ class RocketLaunchingModel(keras.Model):
         """A linear model's weight of each id and tag token in the click logit, by feature:
         its embedding times the head's click direction (the click column minus the other
         with two classes). Only a linear model (rocket_config.is_linear) has them."""
+        if not rocket_config.is_linear(self.rocket):
+            raise ValueError("only a linear model has logit weights (rocket_config.is_linear)")
         kernel = self.light_head.kernel  # the pooled embeddings, in feature order -> logits
         click = kernel[:, 1] - kernel[:, 0] if self.rocket.num_class == 2 else kernel[:, 0]
         weights, start = {}, 0

@@ -548,7 +548,7 @@ def _fit(
                 net=rocket_model.served_net(member.rocket),
                 target=member,
                 log_prefix=log_prefix,
-            )  # fmt: skip
+            )
         )
     for keeper in keepers:
         keeper.group = keepers

@@ -422,6 +422,10 @@ def test_the_weight_regularization_is_a_logistic_regressions_l2_on_the_logit_wei
     model.light_head.kernel.assign(model.light_head.kernel * 4)
     assert penalty() == pytest.approx(before, rel=1e-4)  # the same logit weights
     assert penalty(build(unregularised)) == pytest.approx(0.0, abs=1e-9)
+    pair = build(small_config())
+    pair(features)
+    with pytest.raises(ValueError, match="only a linear model has logit weights"):
+        pair.logit_weights()
 
 
 def _fit_datasets(config, rows=1024, batch_size=128):
