@@ -132,13 +132,10 @@ class ModelConfig:
     feature_distillation_function: str = "INNER_PRODUCT"  # the seed's `1`
     feature_distillation_weight: float = 0.1
     hint_weight: float = 1.0
-    # EasyRec stops the gradient between the shared layers and the light net (False);
-    # the paper lets the light net's label loss train the shared layers too (True).
-    # None, the default: chosen by the Trainer (for_train_rows). From
-    # SHARE_TRAINING_MAX_ROWS train rows on, EasyRec's; below it the Trainer trains the
-    # pair both ways and keeps the one whose light net has the better validation AUC
-    # (rocket_training.fit_model).
-    light_trains_share: bool | None = None
+    # EasyRec stops the gradient between the shared layers and the light net (False, the
+    # default); the paper lets the light net's label loss train the shared layers too
+    # (True). Why not chosen per run: the comment above GRADIENTS.
+    light_trains_share: bool = False
     # "both" is Rocket Launching. "light" / "booster" build and train that net alone, on
     # labels only; alone, the light net trains the shared layers (nothing else would).
     nets: str = "both"
@@ -194,8 +191,8 @@ DEFAULT_EMBEDDING_REGULARIZATION = 5e-6
 #   generated, 16,000: 5e-6 0.7978, 5e-4 0.7997, the paper's 0.8157 (GAUC a draw);
 #   generated, 28,000: 5e-6 0.8159, 5e-4 0.8012; 40,000: 0.8228 against 0.8107.
 # Before the lookups the paper's variant ranked within a user worse at every
-# regularization tried; with them it ranks better (SHARE_TRAINING_MAX_ROWS), and small
-# logs choose the gradient. From 28,000 rows on the stronger penalty costs AUC.
+# regularization tried; with them it ranked better, until EasyRec's was measured against it
+# fold by fold (above GRADIENTS). From 28,000 rows on the stronger penalty costs AUC.
 # The linear baseline alone: 8,000 generated rows 0.7698 -> 0.7986 (scikit-learn's LR
 # 0.7882), the real sample 0.5177 -> 0.5516 (LR 0.5732), 16,000: 0.7791 -> 0.7940 (LR
 # 0.7968), deep_data 16,000: 0.6308 -> 0.6285 (LR 0.6334). With the lookups (2026-12-06,
@@ -210,18 +207,19 @@ DEFAULT_EMBEDDING_REGULARIZATION = 5e-6
 # the real sample 0.5475, deep_data 0.6261 (LR 0.6314 on the same 90% of the rows).
 SMALL_LOG_MAX_ROWS = 20_000
 SMALL_LOG_EMBEDDING_REGULARIZATION = 5e-4
-# Below this many train rows the Trainer leaves light_trains_share open and trains the
-# pair both ways. Measured on generated rows (3 seeds, docs/benchmarks.md, "Small
-# logs"), the paper's variant against EasyRec's, rocket light AUC: +0.021 at 16,000
-# train rows, +0.008 at 28,000, -0.010 at 40,000; the better validation AUC picked the
-# better net in 9 of 12 runs (the misses cost 0.001-0.006). With the lookups (2026-12-06,
-# 3 folds of 10,000 generated rows, 2 seeds, the small-log penalty) the paper's variant
-# gained 0.019 AUC and 0.038 GAUC (0.8542 / 0.7649 against 0.8348 / 0.7269) and trained
-# for 250-680 steps instead of 40-60; on deep_data EasyRec's wins (docs/benchmarks.md,
-# "Small logs with the lookups"), so small logs choose too. Training twice costs
-# a minute or two below this size, more above it, where EasyRec's won, so from here on
-# the Trainer keeps EasyRec's and the run's cost.
-SHARE_TRAINING_MAX_ROWS = 30_000
+# EasyRec's stop-gradient at every size. Until 2026-12-06 the Trainer trained the pair
+# both ways below 30,000 train rows and kept the better best validation AUC. Measured
+# (docs/benchmarks.md, "One gradient on small logs"; both candidates from the same seed on
+# the bench's folds, light net eval AUC / per-fold GAUC, always EasyRec's, always the
+# paper's, and the choice): generated 10,000 rows (5 folds x 3 seeds) 0.8510 / 0.7659,
+# 0.8436 / 0.7543, 0.8436 / 0.7543; deep_data 20,000 (3 seeds) 0.6850, 0.6199, 0.6850;
+# deep_data 10,000 (5 folds x 3 seeds) 0.6565, 0.6499, 0.6520; generated 20,000 (3 seeds) 0.8623 /
+# 0.6592, 0.8557 / 0.6802, 0.8557 / 0.6802; the real sample near chance for all three.
+# A hold-out of 30-130 clicks cannot tell the two apart (the paired DeLong standard error
+# of their AUC difference was 0.01-0.07), and the best of many checks favours the variant
+# that trains longer, the paper's, which sometimes collapsed on the eval rows (0.7107
+# against 0.8604). The choice cost a second training run; it lost up to 0.007 AUC and gained
+# at most 0.002 (the real sample, at chance).
 # The two gradients by light_trains_share, as the Trainer and the run summary name them.
 GRADIENTS = {False: "EasyRec's stop-gradient", True: "the paper's variant"}
 
@@ -602,15 +600,14 @@ def for_train_rows(config: RocketConfig, train_rows: int) -> RocketConfig:
 
 def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
     """The choices `config` leaves to the data, made from the train split's row count (see
-    SMALL_LOG_MAX_ROWS and SHARE_TRAINING_MAX_ROWS). An unset embedding_regularization
-    becomes SMALL_LOG_EMBEDDING_REGULARIZATION below SMALL_LOG_MAX_ROWS rows, else
-    DEFAULT_EMBEDDING_REGULARIZATION. An unset light_trains_share stays open below
-    SHARE_TRAINING_MAX_ROWS, for the Trainer to try both (rocket_training.fit_model), and
-    is EasyRec's from there on. Each note is written where its choice is made, so the
+    SMALL_LOG_MAX_ROWS). An unset embedding_regularization becomes
+    SMALL_LOG_EMBEDDING_REGULARIZATION below SMALL_LOG_MAX_ROWS rows, else
+    DEFAULT_EMBEDDING_REGULARIZATION, and on small logs the linear baseline is fit as a
+    logistic regression. Each note is written where its choice is made, so the
     console says what was decided, not a second reading of the thresholds."""
     model = config.model
     rows = f"{train_rows:,} train rows"
-    small, limit = f"{SMALL_LOG_MAX_ROWS:,}", f"{SHARE_TRAINING_MAX_ROWS:,}"
+    small = f"{SMALL_LOG_MAX_ROWS:,}"
     notes = []
     small_log = model.embedding_regularization is None and train_rows < SMALL_LOG_MAX_ROWS
     train = config.train
@@ -640,22 +637,6 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
         else:
             who = "the nets and the linear baseline" if linear else "the nets"
             notes.append(f"{rows} ({small} or more): {who}, {strength}")
-    if model.light_trains_share is None:
-        if train_rows >= SHARE_TRAINING_MAX_ROWS:
-            model = dataclasses.replace(model, light_trains_share=False)
-            note = (
-                f"{rows} (at least {limit}): the light net reads the shared tower through "
-                "EasyRec's stop-gradient (light_trains_share: true for the paper's variant)"
-            )
-        else:
-            note = (
-                f"{rows} (fewer than {limit}): the pair is trained with EasyRec's "
-                "stop-gradient and with the paper's variant (the light net's loss also trains "
-                "the shared tower); the better validation AUC is kept (model_config "
-                "light_trains_share: true or false fixes one)"
-            )
-        if model.nets == "both":
-            notes.append(note)
     return RowCountChoices(dataclasses.replace(config, model=model, train=train), tuple(notes))
 
 
@@ -705,7 +686,6 @@ __all__ = [
     "FIXED_STEPS",
     "GRADIENTS",
     "DEFAULT_EMBEDDING_REGULARIZATION",
-    "SHARE_TRAINING_MAX_ROWS",
     "SMALL_LOG_EMBEDDING_REGULARIZATION",
     "SMALL_LOG_MAX_ROWS",
     "LINEAR_MODEL",

@@ -181,7 +181,7 @@ def training_plan(fn_args, config: rocket_config.RocketConfig,
     steps = fn_args.train_steps or train.train_steps
     epoch_checks = train.validation_fraction > 0 and not train.eval_every_steps
     model = config.model
-    by_rows = model.light_trains_share is None or model.embedding_regularization is None
+    by_rows = model.embedding_regularization is None
     if steps and not (train.num_epochs or epoch_checks or by_rows):
         train = dataclasses.replace(train, train_steps=steps)
         return dataclasses.replace(config, train=train), steps

@@ -268,11 +268,6 @@ class RocketLaunchingModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if config.light_trains_share is None and config.nets == "both":
-            raise ValueError(
-                "model_config: light_trains_share is open; a model is built with one "
-                "gradient (rocket_training.fit_model trains one of each and chooses)"
-            )
         if config.embedding_regularization is None:
             raise ValueError(
                 "model_config: embedding_regularization is unset; it is chosen from the train "

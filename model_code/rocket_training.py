@@ -294,36 +294,16 @@ def train_and_export(
         )
     splits = read_splits()
     fit_args = (splits.train, splits.validation, train_steps, strategy, role)
-    beside = {}  # the joint model and the linear baseline's training, once trained
-
-    def fit(candidate: rocket_config.RocketConfig, prefix: str = "[Trainer]"):
-        """The first pair trained beside the linear baseline (one pass, as each alone);
-        a second candidate pair (the gradient choice) alone."""
-        if not candidate.train.linear_baseline or beside:
-            return fit_model(candidate, sizes, *fit_args, prefix=prefix)
-        joint, (pair_training, beside["training"]) = fit_pair_and_linear(
-            candidate, sizes, *fit_args, prefix=prefix
-        )
-        beside["joint"] = joint
-        return joint.pair, pair_training
-
-    if gradient_open(config):
-        validated = splits.validation is not None
-        model, training = keep_better_gradient(config, fit, validated, role, "[Trainer]")
+    joint = linear_training = None
+    if config.train.linear_baseline:  # one pass, each trained as it would be alone
+        joint, (training, linear_training) = fit_pair_and_linear(config, sizes, *fit_args)
+        model = joint.pair
     else:
-        model, training = fit(config)
-    config = rocket_config.with_changes(
-        config, **{"model.light_trains_share": model.rocket.light_trains_share}
-    )
-    joint, linear_training = beside.get("joint"), beside.get("training")
-    kept_beside = joint is not None and joint.pair is model
-    evaluation = _evaluate(joint if kept_beside else model, splits.eval)
-    if joint is not None and not kept_beside:  # the kept pair trained alone: the linear's own
-        linear = _evaluate(joint.linear, splits.eval)
-        evaluation.update({f"{LINEAR_LOGS}{k}": v for k, v in linear.items()})
+        model, training = fit_model(config, sizes, *fit_args)
+    evaluation = _evaluate(joint or model, splits.eval)
     metrics = {k: v for k, v in evaluation.items() if not k.startswith(LINEAR_LOGS)}
     metrics["training"] = training
-    if config.model.nets == "both":  # chosen by the Trainer unless the config set it
+    if config.model.nets == "both":
         training["light_trains_share"] = config.model.light_trains_share
     if hyperparameters:
         training["hyperparameters"] = hyperparameters
@@ -381,20 +361,6 @@ def _evaluate(model: keras.Model, dataset: tf.data.Dataset) -> dict[str, float]:
     return evaluation
 
 
-def gradient_open(config: rocket_config.RocketConfig) -> bool:
-    """Whether fit_model must choose the gradient between the shared tower and the light
-    net: light_trains_share left unset after the row count (rocket_config.for_train_rows)."""
-    return config.model.nets == "both" and config.model.light_trains_share is None
-
-
-def without_validation(config: rocket_config.RocketConfig) -> rocket_config.RocketConfig:
-    """`config` as trained without validation rows: an open gradient is EasyRec's, as
-    fit_model has nothing to choose it by."""
-    if not gradient_open(config):
-        return config
-    return rocket_config.with_changes(config, **{"model.light_trains_share": False})
-
-
 def _seeded_model(
     config: rocket_config.RocketConfig, sizes: dict[str, int], strategy: tf.distribute.Strategy
 ) -> rocket_model.RocketLaunchingModel:
@@ -418,63 +384,12 @@ def fit_model(
     """A seeded pair built under `strategy` and trained as config.train says (validation
     checks, kept weights, early stop when there is validation data); every Tuner trial's
     training, and the Trainer's without a linear baseline. Returns the model and what
-    training kept. With the gradient open (gradient_open), the pair is trained both ways
-    (keep_better_gradient)."""
-    if gradient_open(config):
-
-        def fit(candidate: rocket_config.RocketConfig, candidate_prefix: str):
-            return fit_model(
-                candidate, sizes, train_dataset, validation_dataset, train_steps, strategy,
-                role, candidate_prefix,
-            )  # fmt: skip
-
-        return keep_better_gradient(config, fit, validation_dataset is not None, role, prefix)
+    training kept."""
     model = _seeded_model(config, sizes, strategy)
     (training,) = _fit(
         model, [(model, "", prefix, config.train)], train_dataset, validation_dataset,
         train_steps, role,
     )  # fmt: skip
-    return model, training
-
-
-def keep_better_gradient(
-    config: rocket_config.RocketConfig,
-    fit: Callable[[rocket_config.RocketConfig, str], tuple],
-    validated: bool,
-    role: WorkerRole,
-    prefix: str,
-) -> tuple[rocket_model.RocketLaunchingModel, dict]:
-    """The pair trained with EasyRec's stop-gradient and with the paper's variant (the
-    light net's loss also trains the shared tower), from the same seed on the same rows;
-    kept: the one whose light net has the better best validation AUC (EasyRec's on a tie
-    or without validation rows). Below rocket_config.SHARE_TRAINING_MAX_ROWS, where the
-    Trainer leaves the choice open, neither wins on every data set (docs/benchmarks.md,
-    "Small logs") and training twice costs a minute or two. `training` records both
-    candidates' validation AUCs (`gradient_candidates`) and the choice."""
-    if not validated:
-        if role.is_chief:
-            easyrec = rocket_config.GRADIENTS[False]
-            print(f"{prefix} no validation rows to choose the gradient by: {easyrec}")
-        return fit(without_validation(config), prefix)
-    fits = {}
-    for share, name in rocket_config.GRADIENTS.items():
-        if role.is_chief:
-            print(f"{prefix} gradient candidate: {name}", flush=True)
-        candidate = rocket_config.with_changes(config, **{"model.light_trains_share": share})
-        fits[share] = fit(candidate, f"{prefix} ({name})")
-    aucs = {share: training["best_validation_auc_light"] for share, (_, training) in fits.items()}
-    chosen = aucs[True] > aucs[False]
-    model, training = fits[chosen]
-    training["gradient_candidates"] = {
-        "easyrec_stop_gradient": aucs[False],
-        "light_trains_share": aucs[True],
-    }
-    if role.is_chief:
-        print(
-            f"{prefix} gradient: kept {rocket_config.GRADIENTS[chosen]} (best validation AUC "
-            f"{aucs[chosen]:.4f} against {aucs[not chosen]:.4f})",
-            flush=True,
-        )
     return model, training
 
 

@@ -199,13 +199,6 @@ def format_summary(summary: dict) -> str:
         lines.append(f"{kept}; {training['stop_reason']} at step {training['stopped_at_step']}")
         if training.get("light_trains_share") is not None:
             gradient = rocket_config.GRADIENTS[training["light_trains_share"]]
-            candidates = training.get("gradient_candidates")
-            if candidates:
-                gradient += (
-                    f" (kept of two by validation AUC: EasyRec's "
-                    f"{candidates['easyrec_stop_gradient']:.4f}, the paper's "
-                    f"{candidates['light_trains_share']:.4f})"
-                )
             lines.append(f"  gradient: {gradient}")
         if training.get("hyperparameters"):
             tuned = rocket_tuning.describe(training["hyperparameters"])

@@ -35,8 +35,7 @@ CONFIG = rocket_config.RocketConfig(
         share_dnn=rocket_config.DNNConfig((16,)),
         booster_dnn=rocket_config.DNNConfig((16, 8)),
         light_dnn=rocket_config.DNNConfig((8,)),
-        # Set, so the few rows leave the gradient open (rocket_config.for_train_rows): the
-        # Trainer's runs here train the pair both ways.
+        # Set, not chosen from the few rows (rocket_config.for_train_rows).
         embedding_regularization=5e-6,
     ),
     # The linear baseline regularised apart from the nets, as on small logs.

@@ -26,7 +26,7 @@ def test_seed_model_config_block_is_the_default_but_for_measured_changes():
     default's adds the two lookups (rocket_seed.LOOKUPS)."""
     seed = easyrec_config.load(DATA / "seed_model_config.config")
     towers = ("share_dnn", "booster_dnn", "light_dnn")
-    assert seed.model.light_trains_share is None  # unset: the Trainer picks it from the rows
+    assert seed.model.light_trains_share is False  # unset: EasyRec's stop-gradient
     assert all(getattr(seed.model, name).use_bn for name in towers)
     default = rocket_seed.default_config()
     assert {f.embedding_dim for f in default.features} == {rocket_seed.EMBEDDING_DIM} == {8}

@@ -16,11 +16,9 @@ TABLE_SIZE = 30
 
 
 def small_config(**changes) -> rocket_config.RocketConfig:
-    """The product's defaults as the Trainer decides them from SHARE_TRAINING_MAX_ROWS
-    train rows on (EasyRec's stop-gradient, DEFAULT_EMBEDDING_REGULARIZATION), unless
-    `changes` set them."""
+    """The product's defaults as the Trainer decides them from SMALL_LOG_MAX_ROWS train
+    rows on (DEFAULT_EMBEDDING_REGULARIZATION), unless `changes` set them."""
     changes = {
-        "model.light_trains_share": False,
         "model.embedding_regularization": rocket_config.DEFAULT_EMBEDDING_REGULARIZATION,
         **changes,
     }
@@ -494,52 +492,6 @@ def test_a_non_finite_linear_baseline_loss_stops_the_joint_fit():
     guard.on_train_batch_end(0, {"total_loss": 0.7, "linear_total_loss": 0.6})
     with pytest.raises(rocket_training.TrainingError, match="loss of the linear baseline"):
         guard.on_train_batch_end(1, {"total_loss": 0.7, "linear_total_loss": float("nan")})
-
-
-def test_an_open_gradient_trains_the_pair_both_ways_and_keeps_the_better_validation_auc(capsys):
-    """light_trains_share left open (fewer than SHARE_TRAINING_MAX_ROWS train rows):
-    fit_model trains the pair with EasyRec's stop-gradient and with the paper's variant,
-    each as it would be trained alone, and keeps the one whose light net scored the better
-    validation AUC, recording both; without validation rows it keeps EasyRec's."""
-    import rocket_training
-    from rocket_distribution import WorkerRole
-
-    config = small_config(**{"model.light_trains_share": None, "train.eval_every_steps": 10,
-                             "train.learning_rate": 0.05})  # fmt: skip
-    sizes = {f.name: TABLE_SIZE for f in config.model_features()}
-    strategy, role = tf.distribute.get_strategy(), WorkerRole()
-    with pytest.raises(ValueError, match="light_trains_share is open"):
-        build(config)
-    fitted = {}
-    for share in (False, True):
-        fixed = rocket_config.with_changes(config, **{"model.light_trains_share": share})
-        train, validation = _fit_datasets(fixed)
-        fitted[share] = rocket_training.fit_model(
-            fixed, sizes, train, validation, 60, strategy, role
-        )
-    aucs = {share: t["best_validation_auc_light"] for share, (_, t) in fitted.items()}
-    assert aucs[True] != aucs[False]
-    capsys.readouterr()
-    train, validation = _fit_datasets(config)
-    model, training = rocket_training.fit_model(
-        config, sizes, train, validation, 60, strategy, role
-    )
-    chosen = aucs[True] > aucs[False]
-    assert model.rocket.light_trains_share is chosen
-    assert training["gradient_candidates"] == {
-        "easyrec_stop_gradient": aucs[False], "light_trains_share": aucs[True]
-    }  # fmt: skip
-    kept_model, kept = fitted[chosen]
-    assert training["exported_step"] == kept["exported_step"]
-    for got, expected in zip(model.get_weights(), kept_model.get_weights(), strict=True):
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
-    out = capsys.readouterr().out
-    assert "gradient candidate: EasyRec's stop-gradient" in out
-    assert "[Trainer] (the paper's variant) keeping the weights of step" in out
-    assert f"gradient: kept {rocket_config.GRADIENTS[chosen]}" in out
-    # No validation rows: nothing to choose by, EasyRec's.
-    model, training = rocket_training.fit_model(config, sizes, train, None, 5, strategy, role)
-    assert model.rocket.light_trains_share is False and "gradient_candidates" not in training
 
 
 def test_pool_combiners_match_safe_embedding_lookup_with_empty_rows():

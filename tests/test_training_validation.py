@@ -280,14 +280,13 @@ def test_default_checks_come_every_half_epoch_of_the_counted_rows(tmp_path, caps
     assert step_budget(train, 400_000, 300) == 300  # a step count wins
     fixed = dataclasses.replace(train, eval_every_steps=7)  # the config's interval wins
     assert training_plan(fn_args, with_train(fixed))[0].train.eval_every_steps == 7
-    # No validation rows, a step count, light_trains_share and embedding_regularization
-    # set: nothing to choose from the rows, so they are not counted.
+    # No validation rows, a step count and embedding_regularization set: nothing to choose
+    # from the rows, so they are not counted.
     none = dataclasses.replace(train, validation_fraction=0.0, keep="final", early_stop=False)
     fn_args.train_files = [str(tmp_path / "missing-*.gz")]
     fn_args.train_steps = 300
     config = rocket_config.with_changes(
-        with_train(none),
-        **{"model.light_trains_share": False, "model.embedding_regularization": 5e-6},
+        with_train(none), **{"model.embedding_regularization": 5e-6}
     )
     planned, steps = training_plan(fn_args, config)
     assert (planned.train, steps) == (dataclasses.replace(none, train_steps=300), 300)
@@ -299,40 +298,6 @@ def write_rows(path, rows: int) -> None:
     with tf.io.TFRecordWriter(str(path), options) as writer:
         for i in range(rows):
             writer.write(f"row {i}".encode())
-
-
-def test_the_gradient_follows_the_train_rows(tmp_path, capsys):
-    """Left unset, light_trains_share stays open below SHARE_TRAINING_MAX_ROWS train rows
-    (the Trainer then trains the pair both ways, test_model), whatever the
-    embedding_regularization, and is EasyRec's stop-gradient from there on. The Trainer
-    counts the rows for it even with every step count given and says what it decided; a
-    value the config sets is kept."""
-    small = rocket_config.SMALL_LOG_MAX_ROWS
-    limit = rocket_config.SHARE_TRAINING_MAX_ROWS
-    for name, rows in (("small", small - 1), ("few", limit - 1), ("many", limit)):
-        write_rows(tmp_path / f"{name}.gz", rows)
-    fixed = dataclasses.replace(rocket_config.TrainConfig(), train_steps=5, eval_every_steps=5)
-    config = with_train(fixed)
-    assert config.model.light_trains_share is None  # the product's default
-    assert config.model.embedding_regularization is None
-    regularized = rocket_config.with_changes(config, **{"model.embedding_regularization": 1e-5})
-    cases = (
-        ("small", config, None, f"{small - 1:,} train rows (fewer than {limit:,}): the pair"),
-        ("small", regularized, None, f"{small - 1:,} train rows (fewer than {limit:,}): the pair"),
-        ("few", config, None, f"{limit - 1:,} train rows (fewer than {limit:,}): the pair"),
-        ("many", config, False, f"{limit:,} train rows (at least {limit:,}): the light net"),
-    )
-    for name, given, decided, said in cases:
-        fn_args = argparse.Namespace(train_files=[str(tmp_path / f"{name}.gz")], train_steps=0)
-        planned, steps = training_plan(fn_args, given)
-        assert (planned.model.light_trains_share, steps) == (decided, 5), name
-        assert said in capsys.readouterr().out
-        for explicit in (True, False):
-            set_by_user = rocket_config.with_changes(
-                given, **{"model.light_trains_share": explicit}
-            )
-            assert training_plan(fn_args, set_by_user)[0].model.light_trains_share is explicit
-            assert "light net reads" not in capsys.readouterr().out
 
 
 def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
@@ -347,7 +312,7 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
     write_rows(tmp_path / "few.gz", limit - 1)
     write_rows(tmp_path / "many.gz", limit)
     fixed = dataclasses.replace(rocket_config.TrainConfig(), train_steps=5, eval_every_steps=5)
-    config = rocket_config.with_changes(with_train(fixed), **{"model.light_trains_share": False})
+    config = with_train(fixed)
     small = rocket_config.SMALL_LOG_EMBEDDING_REGULARIZATION
     default = rocket_config.DEFAULT_EMBEDDING_REGULARIZATION
     assert small > default and config.train.linear_embedding_regularization is None

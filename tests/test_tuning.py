@@ -157,7 +157,6 @@ def test_the_trainer_applies_the_tuned_values_after_the_row_count_plan(tmp_path,
     )  # fmt: skip
     planned, steps, applied = rocket_module.trainer_plan(fn_args)
     assert steps == 5 and applied == values
-    assert planned.model.light_trains_share is None  # what the plan left for 500 rows
     assert planned.model.embedding_regularization == 1e-5  # the tuned value, not 5e-4
     assert planned.train.learning_rate == 0.003
     assert planned.model.light_dnn.hidden_units == (32,)

@@ -74,7 +74,6 @@ def build_trained(data: BenchData, config, traced: dict | None = None):
     import tf_keras as keras
 
     keras.utils.set_random_seed(config.train.seed)
-    config = rocket_training.without_validation(config)  # fixed steps, no validation rows
     model = rocket_model.build_model(config, rocket_training.table_sizes(config, data.tft_output))
     dataset = train_dataset(data, config.train.batch_size, config.train.seed)
     key = dc.replace(config, train=dc.replace(config.train, seed=0)).to_json()

@@ -163,16 +163,10 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
     )  # fmt: skip
 
 
-def _gradient(run: dict) -> str:
-    """Which gradient a rocket run kept when the Trainer trained both ("" otherwise)."""
-    candidates = run.get("gradient_candidates")
-    if not candidates:
-        return ""
-    kept = "paper's" if run["light_trains_share"] else "EasyRec's"
-    return (
-        f"{kept} ({candidates['easyrec_stop_gradient']:.4f} / "
-        f"{candidates['light_trains_share']:.4f})"
-    )
+def best_auc(run: dict) -> str:
+    """A run's best validation AUC of its served net, "—" when it kept none."""
+    best = run.get("best_validation_auc")
+    return "—" if best is None else f"{best:.4f}"
 
 
 def dataset_name(settings: AtSizeSettings) -> str:
@@ -363,9 +357,6 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
             # As chosen from the train rows when the config leaves it unset.
             "embedding_regularization": model.rocket.embedding_regularization,
         }
-        if "gradient_candidates" in training:  # the Trainer trained the pair both ways
-            record["light_trains_share"] = model.rocket.light_trains_share
-            record["gradient_candidates"] = training["gradient_candidates"]
         runs.setdefault(name, []).append({**record, "fold": fold} if settings.folds > 1 else record)
         # This fold's AUC only: GAUC is taken once, over the pooled rows (measure).
         auc = quality.auc(data.eval_labels, predictions[name][seed][-1])
@@ -612,7 +603,7 @@ def lines(part: dict) -> list[str]:
             for n, v in pooled.items()
         ] + [""]
     out += ["", f"Training: {part['training']}.", "", "| variant | seed | kept step | "
-            "stopped at | seconds | gradient (validation AUC: EasyRec's / the paper's) |",
+            "stopped at | best validation AUC | seconds |",
             "|---|---|---|---|---|---|"]  # fmt: skip
     for name, runs in part["runs"].items():
         for run in runs:
@@ -620,7 +611,7 @@ def lines(part: dict) -> list[str]:
             seed = f"{run['seed']} (fold {run['fold'] + 1})" if "fold" in run else run["seed"]
             out.append(
                 f"| {name} | {seed} | {run['exported_step']} | "
-                f"{run['stopped_at_step']} | {run['seconds']} | {_gradient(run)} |"
+                f"{run['stopped_at_step']} | {best_auc(run)} | {run['seconds']} |"
             )
     sweep = part["sweep"]
     if sweep["points"]:

@@ -104,8 +104,7 @@ def run_training(
     config = rocket_seed.default_config(
         batch_size=settings.batch_size, train_steps=total, optimizer=optimizer
     )
-    # Timed steps without validation rows: the gradient the Trainer would then train.
-    config = rocket_training.without_validation(rocket_config.for_train_rows(config, settings.rows))
+    config = rocket_config.for_train_rows(config, settings.rows)
     tft_output = tft.TFTransformOutput(str(transform_dir / TRANSFORM_FN_DIR))
     features = config.model_features()
     sizes = rocket_training.table_sizes(config, tft_output)

@@ -32,9 +32,7 @@ def measure_training(
     batches = train_dataset(data, settings.batch_size, seed=0).take(steps).cache().repeat()
     functions, iterators = {}, {}
     for kind in (LIGHT_ALONE, ROCKET, BOOSTER_ALONE):
-        config = rocket_training.without_validation(  # timed steps, no validation rows
-            variant_config(base, kind, 0, steps, settings.batch_size, data.train_rows)
-        )
+        config = variant_config(base, kind, 0, steps, settings.batch_size, data.train_rows)
         model = rocket_model.build_model(
             config, rocket_training.table_sizes(config, data.tft_output)
         )
