@@ -213,10 +213,10 @@ SMALL_LOG_EMBEDDING_REGULARIZATION = 5e-4
 # the bench's folds, light net eval AUC / per-fold GAUC, always EasyRec's, always the
 # paper's, and the choice): generated 10,000 rows (5 folds x 3 seeds) 0.8510 / 0.7659,
 # 0.8436 / 0.7543, 0.8436 / 0.7543; deep_data 20,000 (3 seeds) 0.6850, 0.6199, 0.6850;
-# deep_data 10,000 (5 folds x 3 seeds) 0.6565, 0.6499, 0.6520; generated 20,000 (3 seeds) 0.8623 /
-# 0.6592, 0.8557 / 0.6802, 0.8557 / 0.6802; the real sample near chance for all three.
-# A hold-out of 30-130 clicks cannot tell the two apart (the paired DeLong standard error
-# of their AUC difference was 0.01-0.07), and the best of many checks favours the variant
+# deep_data 10,000 (5 folds x 3 seeds) 0.6565, 0.6499, 0.6520; generated 20,000 (3 seeds)
+# 0.8623 / 0.6592, 0.8557 / 0.6802, 0.8557 / 0.6802; the real sample near chance for all
+# three. A hold-out of 28-128 clicks cannot tell the two apart (the paired DeLong standard
+# error of their AUC difference was 0.008-0.069), and the best of many checks favours the variant
 # that trains longer, the paper's, which sometimes collapsed on the eval rows (0.7107
 # against 0.8604). The choice cost a second training run; it lost up to 0.007 AUC and gained
 # at most 0.002 (the real sample, at chance).
