@@ -163,12 +163,6 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
     )  # fmt: skip
 
 
-def best_auc(run: dict) -> str:
-    """A run's best validation AUC of its served net, "—" when it kept none."""
-    best = run.get("best_validation_auc")
-    return "—" if best is None else f"{best:.4f}"
-
-
 def dataset_name(settings: AtSizeSettings) -> str:
     """The data set's name in the part's JSON and targets."""
     if settings.data is not None:
@@ -611,7 +605,8 @@ def lines(part: dict) -> list[str]:
             seed = f"{run['seed']} (fold {run['fold'] + 1})" if "fold" in run else run["seed"]
             out.append(
                 f"| {name} | {seed} | {run['exported_step']} | "
-                f"{run['stopped_at_step']} | {best_auc(run)} | {run['seconds']} |"
+                f"{run['stopped_at_step']} | {report.fmt(run.get('best_validation_auc'))} | "
+                f"{run['seconds']} |"
             )
     sweep = part["sweep"]
     if sweep["points"]:

@@ -41,7 +41,8 @@ def write_outputs(result: dict, output: Path) -> None:
     (output / TABLE_FILE).write_text(markdown(result))
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
+    """A table cell: a float to `digits` places, "n/a" for a missing value."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -82,7 +83,7 @@ def quality_lines(quality: dict) -> list[str]:
             lines.append(score_row(variant, scores))
         for metric in ("auc", "gauc"):
             gap = block["gap_closed"][metric]
-            text = _fmt(gap["value"]) if gap["value"] is not None else f"null ({gap['why_null']})"
+            text = fmt(gap["value"]) if gap["value"] is not None else f"null ({gap['why_null']})"
             lines.append(f"\ngap_closed ({metric.upper()}): {text}")
         if "ablations" in block:
             lines += [
@@ -106,7 +107,7 @@ def targets_lines(result: dict, parts: tuple[str, ...]) -> list[str]:
         for t in result[part].get("targets", []):
             met = "n/a" if t["met"] is None else ("met" if t["met"] else "missed")
             note = f" ({t['note']})" if t["note"] else ""
-            lines.append(f"| {t['target']} | {_fmt(t['value'])} | {met}{note} |")
+            lines.append(f"| {t['target']} | {fmt(t['value'])} | {met}{note} |")
     return lines
 
 
@@ -131,13 +132,13 @@ def markdown(result: dict) -> str:
     for p in sweep["points"]:
         lines.append(
             f"| rocket {p['name']} | {plus_minus(p['auc'])} | {plus_minus(p['gauc'])} | "
-            f"{_fmt(p['latency_ms_b512'], 3)} | {_fmt(p['latency_ms_b1'], 3)} |"
+            f"{fmt(p['latency_ms_b512'], 3)} | {fmt(p['latency_ms_b1'], 3)} |"
         )
     for name in (LIGHT_ALONE, BOOSTER_ALONE):
         e = sweep[name]
         lines.append(
             f"| {name} | {plus_minus(e['auc'])} | {plus_minus(e['gauc'])} | "
-            f"{_fmt(e['latency_ms_b512'], 3)} | {_fmt(e['latency_ms_b1'], 3)} |"
+            f"{fmt(e['latency_ms_b512'], 3)} | {fmt(e['latency_ms_b1'], 3)} |"
         )
     serving = result["serving"]
     lines += [
@@ -156,10 +157,10 @@ def markdown(result: dict) -> str:
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"light/booster b512 {_fmt(serving['light_over_booster_latency_b512'])}, "
-        f"b1 {_fmt(serving['light_over_booster_latency_b1'])}; light/parse floor b512 "
-        f"{_fmt(serving['light_over_parse_floor_b512'])}, b1 "
-        f"{_fmt(serving['light_over_parse_floor_b1'])}.",
+        f"light/booster b512 {fmt(serving['light_over_booster_latency_b512'])}, "
+        f"b1 {fmt(serving['light_over_booster_latency_b1'])}; light/parse floor b512 "
+        f"{fmt(serving['light_over_parse_floor_b512'])}, b1 "
+        f"{fmt(serving['light_over_parse_floor_b1'])}.",
     ]
     training = result["training"]
     lines += [
@@ -175,8 +176,8 @@ def markdown(result: dict) -> str:
         )
     lines += [
         "",
-        f"rocket_over_booster_time {_fmt(training['rocket_over_booster_time'])}, "
-        f"rocket_over_separate_time {_fmt(training['rocket_over_separate_time'])}.",
+        f"rocket_over_booster_time {fmt(training['rocket_over_booster_time'])}, "
+        f"rocket_over_separate_time {fmt(training['rocket_over_separate_time'])}.",
         "",
         "## Pipeline (`rocket run`, seconds per component)",
         "",
@@ -214,7 +215,7 @@ def pipeline_table(pipe: dict, at_size: dict | None) -> list[str]:
         lines += [
             "",
             "evaluation_over_trainer_time (ServedModelBaseline + Evaluator over Trainer, "
-            f"at size): {_fmt(at_size['evaluation_over_trainer_time'])} "
+            f"at size): {fmt(at_size['evaluation_over_trainer_time'])} "
             "(target ≤ 1.0).",
         ]
     return lines
