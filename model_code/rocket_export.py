@@ -29,6 +29,7 @@ PROBABILITIES = "probabilities"
 LOGITS = "logits"
 METRICS_FILE = "metrics.json"  # in model_run: the Trainer's eval metrics
 BOOSTER_DIR = "booster"  # in model_run: the booster SavedModel
+LINEAR_DIR = "linear_baseline"  # in model_run: the linear baseline's, when trained
 
 
 def serving_feature_spec(
@@ -182,9 +183,13 @@ def export_pair(
     train_steps: int,
     serving_model_dir: str,
     model_run_dir: str,
+    linear: rocket_model.RocketLaunchingModel | None = None,
 ) -> None:
     """The light net to `serving_model_dir` (what the Pusher pushes), the booster to
-    `model_run_dir/booster` and the Trainer's eval metrics to `model_run_dir/metrics.json`."""
+    `model_run_dir/booster`, the linear baseline (when given) to
+    `model_run_dir/linear_baseline` and the Trainer's eval metrics to
+    `model_run_dir/metrics.json`. The Evaluator measures the booster and the linear
+    baseline beside the light net; neither is pushed."""
     label = config.label_field
     limit = config.max_field_bytes
     export_net(model.net_path(rocket_model.LIGHT), tft_output, label, serving_model_dir, limit)
@@ -195,6 +200,14 @@ def export_pair(
         os.path.join(model_run_dir, BOOSTER_DIR),
         limit,
     )
+    if linear is not None:
+        export_net(
+            linear.net_path(rocket_model.served_net(linear.rocket)),
+            tft_output,
+            label,
+            os.path.join(model_run_dir, LINEAR_DIR),
+            limit,
+        )
     tf.io.gfile.makedirs(model_run_dir)
     with tf.io.gfile.GFile(os.path.join(model_run_dir, METRICS_FILE), "w") as handle:
         handle.write(json.dumps({**metrics, "train_steps": train_steps}, indent=2))

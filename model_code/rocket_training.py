@@ -342,7 +342,14 @@ def train_and_export(
         model_run_dir = os.path.join(scratch, "model_run")
     try:
         rocket_export.export_pair(
-            model, tft_output, config, metrics, train_steps, serving_model_dir, model_run_dir
+            model,
+            tft_output,
+            config,
+            metrics,
+            train_steps,
+            serving_model_dir,
+            model_run_dir,
+            linear=joint.linear if joint is not None else None,
         )
     finally:
         if scratch is not None:

@@ -18,7 +18,7 @@ from tfx.utils import path_utils
 from components.evaluation_report import report, tfma_results
 from components.evaluation_report.report import REPORT_FILE
 from components.evaluation_report.report import trainer_metrics as read_trainer_metrics
-from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE
+from components.rocket_evaluator.model_names import BASELINE, BOOSTER, CANDIDATE, LINEAR
 from pipeline.component_ids import (
     EVALUATION_REPORT,
     EVALUATOR,
@@ -105,6 +105,11 @@ def summarize(metadata_path: str) -> dict:
     light = light_by_slice.get(tfma_results.OVERALL, {})
     booster = by_model.get(BOOSTER, {}).get(tfma_results.OVERALL, {})
     baseline = by_model.get(BASELINE, {}).get(tfma_results.OVERALL, {})
+    # The linear baseline's AUC stays the Trainer's (what --min-lift-over-linear gates
+    # on); its GAUC needs the user ids of the raw rows, which only the Evaluator reads.
+    summary["linear_baseline_gauc"] = (
+        by_model.get(LINEAR, {}).get(tfma_results.OVERALL, {}).get("gauc")
+    )
     summary["light_auc"] = light.get("auc")
     summary["light_gauc"] = light.get("gauc")
     summary["booster_auc"] = booster.get("auc", summary["booster_auc"])
@@ -133,7 +138,10 @@ def summarize(metadata_path: str) -> dict:
     if gate and not summary["blessed"]:
         summary["not_blessed_reasons"].append(gate)
     summary["linear_verdict"] = report.linear_verdict(
-        summary["light_auc"], summary["linear_baseline_auc"], report.eval_counts(light)
+        summary["light_auc"],
+        summary["linear_baseline_auc"],
+        report.eval_counts(light),
+        gaucs=(summary["light_gauc"], summary["linear_baseline_gauc"]),
     )
     summary["log_loss_verdict"] = report.log_loss_verdict(light)
 
@@ -188,7 +196,8 @@ def format_summary(summary: dict) -> str:
         lines.insert(
             4,
             "  logistic regression, same rows (Trainer's linear baseline): "
-            f"{fmt(summary['linear_baseline_auc'])}",
+            f"{fmt(summary['linear_baseline_auc'])} "
+            f"(GAUC {fmt(summary.get('linear_baseline_gauc'))})",
         )
     training = summary.get("training")
     if training:
@@ -209,6 +218,8 @@ def format_summary(summary: dict) -> str:
     if verdict:
         mark = "" if verdict["light_wins"] else "WARNING: "
         lines.append(f"  {mark}{verdict['text']}")
+        if verdict.get("gauc_text"):
+            lines.append(f"  WARNING: {verdict['gauc_text']}")
     log_loss = summary.get("log_loss_verdict")
     if log_loss and log_loss["worse_than_constant"]:
         lines.append(f"  WARNING: {log_loss['text']}")

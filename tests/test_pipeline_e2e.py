@@ -122,11 +122,19 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert f"logistic regression, same rows (Trainer's linear baseline): {linear:.4f}" in (
         result.stdout
     )
-    assert f"AUC {linear:.4f} on the eval split; light − linear: " in text
+    # Its GAUC, from the Evaluator (which measures the exported linear baseline too).
+    linear_gauc = summary["linear_baseline_gauc"]
+    assert 0 <= linear_gauc <= 1 and f"(GAUC {linear_gauc:.4f})" in result.stdout
+    assert f"AUC {linear:.4f} (GAUC {linear_gauc:.4f}) on the eval split; light − linear: " in text
     # The verdict against it, the same sentence in the summary and on the console.
     verdict = summary["linear_verdict"]
     assert verdict["lift"] == pytest.approx(summary["light_auc"] - linear, abs=1e-6)
     assert verdict["light_wins"] == (verdict["lift"] > 0) and verdict["text"] in result.stdout
+    gauc_lift = summary["light_gauc"] - linear_gauc
+    assert verdict["gauc_lift"] == pytest.approx(gauc_lift, abs=1e-6)
+    assert (verdict["gauc_text"] is not None) == (gauc_lift < 0)
+    if verdict["gauc_text"]:
+        assert f"WARNING: {verdict['gauc_text']}" in result.stdout
     # How precisely this eval split knows an AUC (its clicks from TFMA's mean label).
     error = verdict["auc_standard_error"]
     assert 0 < error < 0.2 and verdict["within_noise"] == (abs(verdict["lift"]) <= error)
@@ -146,6 +154,10 @@ def test_pushed_model_is_the_light_net_only(generated_run):
     booster_only = {(64, 256), (256, 128)}  # the other booster shapes also occur in share
     assert booster_only <= set(saved_variable_shapes(booster))
     assert not set(shapes) & booster_only
+    # The linear baseline is exported beside the booster for the Evaluator, never pushed.
+    linear = Path(booster).parent / "linear_baseline"
+    assert (linear / "saved_model.pb").exists()
+    assert not any((Path(pushed) / name).exists() for name in ("booster", "linear_baseline"))
 
     # Both exports hold the same embeddings, share tower and head shape; what differs is
     # exactly light tower vs booster tower: kernel + bias per layer, the BatchNorms being

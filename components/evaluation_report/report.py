@@ -12,6 +12,7 @@ from components.rocket_evaluator.model_names import (
     BASELINE,
     BOOSTER,
     CANDIDATE,
+    LINEAR,
     LINEAR_AUC_PROPERTY,
     MIN_LIFT_PROPERTY,
 )
@@ -56,11 +57,18 @@ def eval_counts(metrics: dict) -> tuple[int, int] | None:
     return clicks, round(rows) - clicks
 
 
-def linear_verdict(light_auc: float | None, linear_auc: float | None,
-                   counts: tuple[int, int] | None = None) -> dict | None:  # fmt: skip
+def linear_verdict(
+    light_auc: float | None,
+    linear_auc: float | None,
+    counts: tuple[int, int] | None = None,
+    gaucs: tuple[float | None, float | None] = (None, None),
+) -> dict | None:
     """How the light net's eval AUC compares with the Trainer's linear baseline on the
     same rows: {"lift": light − linear, "light_wins": bool, "auc_standard_error",
-    "within_noise", "text": one sentence}; None without both AUCs.
+    "within_noise", "text": one sentence, "gauc_lift", "gauc_text"}; None without both
+    AUCs. With both GAUCs (light, linear; the Evaluator's), "gauc_text" says when the
+    linear baseline ranks a user's own impressions better, which AUC alone hides: at
+    50,000 generated rows the nets led on AUC and trailed on GAUC (docs/benchmarks.md).
 
     With the eval split's (clicks, non-clicks), the light AUC's standard error
     (Hanley-McNeil) says how precisely the split knows it. A lift within one standard
@@ -90,12 +98,25 @@ def linear_verdict(light_auc: float | None, linear_auc: float | None,
     else:
         text = (f"the light net is {-lift:.4f} AUC below the logistic regression on the same "
                 f"rows {both}: {LINEAR_ADVICE}")  # fmt: skip
+    light_gauc, linear_gauc = gaucs
+    gauc_lift = gauc_text = None
+    if light_gauc is not None and linear_gauc is not None:
+        gauc_lift = light_gauc - linear_gauc
+        if gauc_lift < 0:
+            gauc_text = (f"the logistic regression ranks a user's own impressions better than "
+                         f"the light net: GAUC {linear_gauc:.4f} against {light_gauc:.4f} "
+                         f"({gauc_lift:+.4f}); where ads are ranked for one user at a time "
+                         "this is the figure that counts: train on more rows, or measure "
+                         "the seeds' spread with `rocket bench --only quality-at-size "
+                         "--data DIR` before serving the nets")  # fmt: skip
     return {
         "lift": round(lift, 6),
         "light_wins": lift > 0,
         "auc_standard_error": round(error, 4) if math.isfinite(error) else None,
         "within_noise": within,
         "text": text,
+        "gauc_lift": None if gauc_lift is None else round(gauc_lift, 6),
+        "gauc_text": gauc_text,
     }
 
 
@@ -155,6 +176,7 @@ def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None,
     Trainer's metrics (its linear baseline)."""
     by_model = tfma_results.metrics_by_model(evaluation_uri)
     light = by_model.get(CANDIDATE, {})
+    linear_tfma = by_model.get(LINEAR, {}).get(tfma_results.OVERALL, {})
     baseline = by_model.get(BASELINE, {})
     booster = by_model.get(BOOSTER, {})
     overall = tfma_results.OVERALL
@@ -167,6 +189,7 @@ def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None,
         "blessed": blessed,
         "not_blessed_reasons": [] if blessed else tfma_results.failed_thresholds(evaluation_uri),
         "linear_baseline": (trainer or {}).get("linear_baseline"),
+        "linear_baseline_gauc": linear_tfma.get("gauc"),
     }
     gate = linear_gate_reason(blessing_properties or {}, data["light"].get("auc"))
     if gate and not blessed:
@@ -175,6 +198,7 @@ def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None,
         data["light"].get("auc"),
         (data["linear_baseline"] or {}).get("auc"),
         eval_counts(data["light"]),
+        gaucs=(data["light"].get("gauc"), data["linear_baseline_gauc"]),
     )
     data["log_loss_verdict"] = log_loss_verdict(data["light"])
     for metric in ("auc", "gauc"):
@@ -222,16 +246,21 @@ def render_markdown(data: dict) -> str:
     if linear:
         light = data["light"].get("auc")
         versus = "" if light is None else f"; light − linear: {light - linear['auc']:+.4f}"
+        gauc = data.get("linear_baseline_gauc")
+        gauc = "" if gauc is None else f" (GAUC {_fmt(gauc)})"
         lines += [
             "",
             f"Logistic regression over the same ids and tag tokens (the Trainer's linear "
             f"baseline, same rows and training loop, kept step {linear['exported_step']}): "
-            f"AUC {_fmt(linear['auc'])} on the eval split{versus}. The nets are worth "
+            f"AUC {_fmt(linear['auc'])}{gauc} on the eval split{versus}. The nets are worth "
             "serving where they beat it.",
         ]
-        if data.get("linear_verdict"):
-            mark = "" if data["linear_verdict"]["light_wins"] else "**Warning:** "
-            lines += ["", mark + _sentence(data["linear_verdict"]["text"])]
+        verdict = data.get("linear_verdict")
+        if verdict:
+            mark = "" if verdict["light_wins"] else "**Warning:** "
+            lines += ["", mark + _sentence(verdict["text"])]
+            if verdict.get("gauc_text"):
+                lines += ["", "**Warning:** " + _sentence(verdict["gauc_text"])]
     log_loss = data.get("log_loss_verdict")
     if log_loss and log_loss["worse_than_constant"]:
         lines += ["", "**Warning:** " + _sentence(log_loss["text"])]

@@ -52,9 +52,10 @@ class RocketEvaluatorSpec(types.ComponentSpec):
 
 class RocketEvaluator(base_beam_component.BaseBeamComponent):
     """Evaluates `model` (the light candidate), `baseline_model` (the served light model;
-    an empty artifact on a first run) and the booster in `model_run` on the eval split of
-    `examples`, with one TFMA EvalConfig whose ModelSpecs are named candidate, baseline and
-    booster (model_names.py). Blesses on the candidate's thresholds only, as TFX's
+    an empty artifact on a first run), the booster in `model_run` and the linear baseline
+    there (when the Trainer trained one) on the eval split of `examples`, with one TFMA
+    EvalConfig whose ModelSpecs are named candidate, baseline, booster and linear_baseline
+    (model_names.py). Blesses on the candidate's thresholds only, as TFX's
     Evaluator does: same ModelEvaluation layout, same ModelBlessing properties."""
 
     SPEC_CLASS = RocketEvaluatorSpec

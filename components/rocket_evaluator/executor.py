@@ -1,11 +1,12 @@
 """The RocketEvaluator's executor: one Beam pipeline, one read of the eval split, TFMA over
-the candidate, the baseline (when serving holds one) and the booster, its metrics computed
-on batches (batched_evaluator) instead of per example.
+the candidate, the baseline (when serving holds one), the booster and the Trainer's linear
+baseline (when it trained one), its metrics computed on batches (batched_evaluator)
+instead of per example.
 
 Blessing follows TFX's Evaluator executor (tfx/components/evaluator/executor.py): the
 ModelBlessing gets the same custom properties and BLESSED / NOT_BLESSED file, from TFMA's
 validation result. Only the candidate's MetricsSpec carries thresholds (tfx_pipeline
-builds it so), so the booster's numbers never decide.
+builds it so), so the booster's and the linear baseline's numbers never decide.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import apache_beam as beam
 import tensorflow_model_analysis as tfma
 from absl import logging
-from rocket_export import BOOSTER_DIR
+from rocket_export import BOOSTER_DIR, LINEAR_DIR
 from tfx.components.evaluator import constants
 from tfx.components.util import tfxio_utils
 from tfx.dsl.components.base import base_beam_executor
@@ -31,6 +32,7 @@ from components.rocket_evaluator.model_names import (
     BASELINE,
     BOOSTER,
     CANDIDATE,
+    LINEAR,
     LINEAR_AUC_PROPERTY,
     MIN_LIFT_PROPERTY,
 )
@@ -136,6 +138,21 @@ def without_baseline(eval_config: tfma.EvalConfig) -> tfma.EvalConfig:
     )
 
 
+def with_model_beside(eval_config: tfma.EvalConfig, name: str) -> tfma.EvalConfig:
+    """The config with model `name` measured as the booster is (a copy of its ModelSpec
+    under that name, added to the booster's MetricsSpecs: no thresholds, never gated)."""
+    config = tfma.EvalConfig()
+    config.CopyFrom(eval_config)
+    booster = next(spec for spec in config.model_specs if spec.name == BOOSTER)
+    added = config.model_specs.add()
+    added.CopyFrom(booster)
+    added.name = name
+    for metrics_spec in config.metrics_specs:
+        if BOOSTER in metrics_spec.model_names:
+            metrics_spec.model_names.append(name)
+    return config
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
         candidate = artifact_utils.get_single_instance(input_dict[_MODEL])
@@ -145,6 +162,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             CANDIDATE: path_utils.serving_model_path(candidate.uri),
             BASELINE: path_utils.serving_model_path(baseline.uri),
             BOOSTER: os.path.join(model_run.uri, BOOSTER_DIR),
+            LINEAR: os.path.join(model_run.uri, LINEAR_DIR),
         }
         for name in (CANDIDATE, BOOSTER):
             if not holds_saved_model(paths[name]):
@@ -157,6 +175,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         set_auc_thresholds(
             eval_config, exec_properties.get(MIN_AUC_KEY), exec_properties.get(MAX_AUC_DROP_KEY)
         )
+        if holds_saved_model(paths[LINEAR]):  # train_config linear_baseline (the default)
+            eval_config = with_model_beside(eval_config, LINEAR)
         min_lift = exec_properties.get(MIN_LIFT_OVER_LINEAR_KEY)
         linear = None
         if min_lift is not None:
