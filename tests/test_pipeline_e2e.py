@@ -132,7 +132,7 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert verdict["light_wins"] == (verdict["lift"] > 0) and verdict["text"] in result.stdout
     gauc_lift = summary["light_gauc"] - linear_gauc
     assert verdict["gauc_lift"] == pytest.approx(gauc_lift, abs=1e-6)
-    assert (verdict["gauc_text"] is not None) == (gauc_lift < 0)
+    assert (verdict["gauc_text"] is not None) == (gauc_lift < -verdict["auc_standard_error"])
     if verdict["gauc_text"]:
         assert f"WARNING: {verdict['gauc_text']}" in result.stdout
     # How precisely this eval split knows an AUC (its clicks from TFMA's mean label).

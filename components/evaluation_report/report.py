@@ -69,6 +69,9 @@ def linear_verdict(
     AUCs. With both GAUCs (light, linear; the Evaluator's), "gauc_text" says when the
     linear baseline ranks a user's own impressions better, which AUC alone hides: at
     50,000 generated rows the nets led on AUC and trailed on GAUC (docs/benchmarks.md).
+    It says so only beyond the light AUC's standard error: a GAUC, taken over the pairs
+    within each user only, is known less precisely than the AUC, so a smaller difference
+    is noise for certain (a larger one may still be).
 
     With the eval split's (clicks, non-clicks), the light AUC's standard error
     (Hanley-McNeil) says how precisely the split knows it. A lift within one standard
@@ -102,10 +105,12 @@ def linear_verdict(
     gauc_lift = gauc_text = None
     if light_gauc is not None and linear_gauc is not None:
         gauc_lift = light_gauc - linear_gauc
-        if gauc_lift < 0:
+        noise = error if math.isfinite(error) else 0.0
+        if gauc_lift < -noise:
+            beyond = f", beyond the AUC's standard error ±{error:.3f}" if noise else ""
             gauc_text = (f"the logistic regression ranks a user's own impressions better than "
                          f"the light net: GAUC {linear_gauc:.4f} against {light_gauc:.4f} "
-                         f"({gauc_lift:+.4f}); where ads are ranked for one user at a time "
+                         f"({gauc_lift:+.4f}{beyond}); where ads are ranked for one user at a time "
                          "this is the figure that counts: train on more rows, or measure "
                          "the seeds' spread with `rocket bench --only quality-at-size "
                          "--data DIR` before serving the nets")  # fmt: skip
