@@ -107,10 +107,15 @@ def test_two_workers_train_and_only_the_chief_exports(work_dir, tmp_path):
     assert "train data sharded by FILE" in logs[0]
     assert "eval: auc_light=" in logs[0] and "eval: auc_light=" not in logs[1]
 
-    # Exactly one light model (and one booster), written by the chief only.
+    # Exactly one light model (and one booster and one linear baseline, for the
+    # Evaluator), written by the chief only.
     output = work_dir / "output"
     saved_models = sorted(p.parent.relative_to(output) for p in output.rglob("saved_model.pb"))
-    assert saved_models == [Path("Format-Serving"), Path("model_run/booster")]
+    assert saved_models == [
+        Path("Format-Serving"),
+        Path("model_run/booster"),
+        Path("model_run/linear_baseline"),
+    ]
     metrics = json.loads((output / "model_run" / "metrics.json").read_text())
     assert metrics["train_steps"] == 20
     # Both workers ran the same validation checks (their AUCs are reduced over the
