@@ -67,11 +67,44 @@ def test_references_score_both_models_once_per_seed():
         log=lambda _: None,
     )  # fmt: skip
     lr, mlp = (
-        [roc_auc_score(labels[400:], p) for p in out[kind]]
+        [roc_auc_score(labels[400:], p) for p in out.predictions[kind]]
         for kind in (references.SKLEARN_LR, references.SKLEARN_MLP)
     )
     assert len(lr) == len(mlp) == 2 and lr[0] == lr[1]  # deterministic, repeated per seed
     assert min(lr + mlp) > 0.7  # both learn the one planted effect
+    assert out.lr_c in references.LR_CS
+
+
+def test_the_logistic_regression_chooses_its_l2_by_cross_validation():
+    """Many ids seen ~2 times that carry no signal: scikit-learn's default C=1 fits them,
+    the cross-validated choice regularises more and ranks the eval rows better."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    n, train = 3000, 2100
+    a, noise = rng.integers(0, 5, n), rng.integers(0, 1000, n)
+    labels = (rng.random(n) < np.where(a < 2, 0.5, 0.2)).astype(int)
+    sizes = {"a": 5, "n": 1000}
+
+    def features(rows):
+        return {f"{name}_ids": tf.RaggedTensor.from_row_lengths(
+            tf.constant(values[rows], tf.int64), [1] * len(values[rows])).to_sparse()
+            for name, values in (("a", a), ("n", noise))}  # fmt: skip
+
+    fit_rows, eval_rows = slice(0, train), slice(train, n)
+    out = references.predict_references(
+        features(fit_rows), labels[fit_rows], features(eval_rows), n - train, sizes, [0],
+        log=lambda _: None,
+    )  # fmt: skip
+    assert out.lr_c in references.LR_CS and out.lr_c < 1.0
+    default = LogisticRegression(max_iter=2000).fit(
+        references.one_hot(features(fit_rows), sizes, train), labels[fit_rows]
+    )
+    eval_x = references.one_hot(features(eval_rows), sizes, n - train)
+    chosen = out.predictions[references.SKLEARN_LR][0]
+    assert roc_auc_score(labels[eval_rows], chosen) > roc_auc_score(
+        labels[eval_rows], default.predict_proba(eval_x)[:, 1]
+    )
 
 
 def test_folds_place_each_row_once_and_keep_a_users_rows_together():

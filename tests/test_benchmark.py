@@ -17,7 +17,15 @@ import pytest
 import rocket_config
 
 from pipeline import cli, sample_data
-from pipeline.bench import pipeline_runs, quality, quality_at_size, report, runner, settings
+from pipeline.bench import (
+    pipeline_runs,
+    quality,
+    quality_at_size,
+    references,
+    report,
+    runner,
+    settings,
+)
 
 TINY = settings.BenchSettings(
     mode="tiny",
@@ -352,6 +360,11 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     lr = part["variants"]["sklearn_logistic_regression"]["auc"]["values"]
     assert len(lr) == 2 and lr[0] == lr[1] and 0.5 < lr[0] <= 1.0
     assert len(part["variants"]["sklearn_mlp"]["auc"]["values"]) == 2
+    # Its C chosen by cross-validation on each fold's train rows, in the JSON and the table.
+    chosen = part["reference_choices"]["sklearn_logistic_regression_C"]
+    assert len(chosen) == 2 and set(chosen) <= set(references.LR_CS)
+    table = (output / "benchmark.md").read_text()
+    assert "sklearn_logistic_regression_C (by 5-fold cross-validation" in table
     names = [t["target"] for t in part["targets"]]
     for label in ("rocket light AUC − linear AUC", "rocket light GAUC − linear GAUC",
                   "booster alone AUC − light alone AUC", "rocket light AUC − scikit-learn MLP AUC",

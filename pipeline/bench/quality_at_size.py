@@ -293,10 +293,13 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
     predictions: dict[str, dict[int, list[np.ndarray]]] = {}
     runs: dict[str, list[dict]] = {}
     folds: list[BenchData] = []
+    lr_cs: list[float] = []  # the logistic regression's C chosen on each split
     try:
         for fold in range(max(1, settings.folds)):
             data = load(settings, base, workdir / f"fold_{fold}", log, fold)
-            train_fold(data, base, settings, seeds, fold, predictions, runs, log)
+            lr_c = train_fold(data, base, settings, seeds, fold, predictions, runs, log)
+            if lr_c is not None:
+                lr_cs.append(lr_c)
             data.tft_output = data.eval_features = None  # the pooled scores need none
             folds.append(data)
             shutil.rmtree(workdir / f"fold_{fold}", ignore_errors=True)
@@ -320,14 +323,18 @@ def measure(settings: AtSizeSettings, log: Callable[[str], None] = print) -> dic
     noise = {m: quality.gap_noise(part["variants"], m) for m in METRICS}
     part["config"] = settings.config or "the product's default (rocket_seed.default_config)"
     part["sweep"] = sweep_block(scores, settings, configured, noise)
+    if lr_cs:
+        part["reference_choices"] = {f"{references.SKLEARN_LR}_C": lr_cs}
     return part
 
 
 def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int], fold: int,
-               predictions: dict, runs: dict, log: Callable[[str], None]) -> None:  # fmt: skip
+               predictions: dict, runs: dict, log: Callable[[str], None]
+               ) -> float | None:  # fmt: skip
     """Every variant (and the sweep, and scikit-learn's references) trained on one
     split's train rows; their eval predictions appended to `predictions` by name and
-    seed, each run's kept step to `runs`."""
+    seed, each run's kept step to `runs`. Returns the C the logistic regression chose
+    (None without references)."""
     import rocket_model
     import rocket_training
 
@@ -368,15 +375,17 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
             options = {"light_dnn": rocket_config.DNNConfig(units)}
             train_and_predict(sweep_name(units), ROCKET, seed, options)
             train_and_predict(alone_name(units), LIGHT_ALONE, seed, options)
-    if settings.references:
-        train_features, train_labels = read_transformed(data.tft_output, data.train_files)
-        by_kind = references.predict_references(
-            train_features, train_labels, data.eval_features, len(data.eval_labels),
-            rocket_training.table_sizes(base, data.tft_output), seeds, log,
-        )  # fmt: skip
-        for kind, per_seed in by_kind.items():
-            for seed, values in zip(seeds, per_seed):
-                keep(kind, seed, values)
+    if not settings.references:
+        return None
+    train_features, train_labels = read_transformed(data.tft_output, data.train_files)
+    fitted = references.predict_references(
+        train_features, train_labels, data.eval_features, len(data.eval_labels),
+        rocket_training.table_sizes(base, data.tft_output), seeds, log,
+    )  # fmt: skip
+    for kind, per_seed in fitted.predictions.items():
+        for seed, values in zip(seeds, per_seed):
+            keep(kind, seed, values)
+    return fitted.lr_c
 
 
 def pooled(folds: list[BenchData]) -> BenchData:
@@ -596,6 +605,9 @@ def lines(part: dict) -> list[str]:
             f"{report.plus_minus(v['gauc_pooled']) if 'gauc_pooled' in v else '—'} |"
             for n, v in pooled.items()
         ] + [""]
+    for name, chosen in part.get("reference_choices", {}).items():
+        out += ["", f"{name} (by 5-fold cross-validation on each split's train rows): "
+                f"{', '.join(f'{c:.3g}' for c in chosen)}."]  # fmt: skip
     out += ["", f"Training: {part['training']}.", "", "| variant | seed | kept step | "
             "stopped at | best validation AUC | seconds |",
             "|---|---|---|---|---|---|"]  # fmt: skip
