@@ -90,10 +90,13 @@ def test_run_prints_and_records_the_facts(generated_run):
         in result.stdout
     )
     rows = summary["train_rows"]
-    assert f"the linear baseline as a logistic regression, an L2 of 1/{rows:,}" in result.stdout
+    l2 = rocket_config.SMALL_LOG_LINEAR_L2
+    assert f"the linear baseline as a logistic regression, an L2 of {l2:g}/{rows:,}" in (
+        result.stdout
+    )
     assert "gradient candidate" not in result.stdout
     assert (
-        f"and loop, embedding_regularization 0, weight_regularization {1 / rows:.3g}): eval "
+        f"and loop, embedding_regularization 0, weight_regularization {l2 / rows:.3g}): eval "
         "auc=" in result.stdout
     )
     for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):

@@ -303,8 +303,8 @@ def write_rows(path, rows: int) -> None:
 def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
     """Left unset, embedding_regularization is SMALL_LOG_EMBEDDING_REGULARIZATION on fewer
     than SMALL_LOG_MAX_ROWS train rows, where the linear baseline is regularised as a
-    logistic regression (an L2 of 1/rows on its weights, no pooled penalty, fit to the
-    end of the step budget), and
+    logistic regression (an L2 of SMALL_LOG_LINEAR_L2/rows on its weights, no pooled
+    penalty, fit to the end of the step budget), and
     DEFAULT_EMBEDDING_REGULARIZATION from there on, for the nets and the linear baseline
     alike; the Trainer says which. A value the config sets is kept; the linear baseline's
     own value, when set, is used for it alone."""
@@ -328,10 +328,11 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
         assert f"{rows:,} train rows" in out and f"embedding_regularization {chosen:g}" in out
         if chosen == small:
             assert linear.model.embedding_regularization == 0.0
-            assert linear.model.weight_regularization == pytest.approx(1.0 / rows)
+            l2 = rocket_config.SMALL_LOG_LINEAR_L2
+            assert linear.model.weight_regularization == pytest.approx(l2 / rows)
             # Fit as a logistic regression: to the end of the budget, its final weights.
             assert (linear.train.early_stop, linear.train.keep) == (False, "final")
-            assert f"the linear baseline as a logistic regression, an L2 of 1/{rows:,}" in out
+            assert f"a logistic regression, an L2 of {l2:g}/{rows:,}" in out
         else:
             assert linear.model.embedding_regularization == chosen
             assert linear.model.weight_regularization == 0.0

@@ -251,13 +251,13 @@ def render_markdown(data: dict) -> str:
     if linear:
         light = data["light"].get("auc")
         versus = "" if light is None else f"; light − linear: {light - linear['auc']:+.4f}"
-        gauc = data.get("linear_baseline_gauc")
-        gauc = "" if gauc is None else f" (GAUC {_fmt(gauc)})"
+        linear_gauc = data.get("linear_baseline_gauc")
+        gauc_text = "" if linear_gauc is None else f" (GAUC {_fmt(linear_gauc)})"
         lines += [
             "",
             f"Logistic regression over the same ids and tag tokens (the Trainer's linear "
             f"baseline, same rows and training loop, kept step {linear['exported_step']}): "
-            f"AUC {_fmt(linear['auc'])}{gauc} on the eval split{versus}. The nets are worth "
+            f"AUC {_fmt(linear['auc'])}{gauc_text} on the eval split{versus}. The nets are worth "
             "serving where they beat it.",
         ]
         verdict = data.get("linear_verdict")
