@@ -606,7 +606,7 @@ def lines(part: dict) -> list[str]:
             for n, v in pooled.items()
         ] + [""]
     for name, chosen in part.get("reference_choices", {}).items():
-        out += ["", f"{name} (by 5-fold cross-validation on each split's train rows): "
+        out += ["", f"{name} (by {references.LR_CHOICE} on each split's train rows): "
                 f"{', '.join(f'{c:.3g}' for c in chosen)}."]  # fmt: skip
     out += ["", f"Training: {part['training']}.", "", "| variant | seed | kept step | "
             "stopped at | best validation AUC | seconds |",
