@@ -252,6 +252,10 @@ def main(argv: list[str] | None = None) -> None:
     from absl import app
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as tfx_entry
 
+    from pipeline import beam_staging
+
+    beam_staging.skip_tfx_sdist_on_direct_runner()
+
     sys.argv = [tfx_entry.__file__, *argv]
     try:
         app.run(tfx_entry.main, flags_parser=tfx_entry._parse_flags)

@@ -21,6 +21,8 @@ from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 from tfx.orchestration.portable import tfx_runner
 from tfx.proto.orchestration import pipeline_pb2
 
+from pipeline import beam_staging
+
 RUNNERS = ("beam", "local")
 _RUNNING = re.compile(r"node (\S+) is running\.")
 _FINISHED = re.compile(r"node (\S+) is finished\.")
@@ -127,6 +129,7 @@ def run(pipeline: tfx.dsl.Pipeline, runner: str = "beam", quiet: bool = True) ->
     if runner not in RUNNERS:
         raise ValueError(f"unknown runner {runner!r}; choose one of {RUNNERS}")
     disable_in_memory_state_cache()
+    beam_staging.skip_tfx_sdist_on_direct_runner()
     ir = compile_local(pipeline, quiet)
     progress = ComponentProgress()
     absl_logging.set_verbosity(absl_logging.INFO)  # the progress lines are INFO records

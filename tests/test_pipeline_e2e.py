@@ -31,7 +31,9 @@ SUMMARY_KEYS = {
 
 
 def rocket_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    """`rocket run` with a temporary directory of its own, cwd/tmp."""
+    (cwd / "tmp").mkdir(exist_ok=True)
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TMPDIR": str(cwd / "tmp")}
     return subprocess.run(
         [ROCKET, "run", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200
     )
@@ -142,6 +144,13 @@ def test_run_prints_and_records_the_facts(generated_run):
     error = verdict["auc_standard_error"]
     assert 0 < error < 0.2 and verdict["within_noise"] == (abs(verdict["lift"]) <= error)
     assert_log_loss_verdict(summary, result.stdout)
+
+
+def test_run_leaves_no_tfx_sdist_in_the_temporary_directory(generated_run):
+    """Each Beam component used to leave a 49 MB sdist of TFX there (pipeline/beam_staging)."""
+    out, _, _ = generated_run
+    left = [str(p.relative_to(out.parent)) for p in (out.parent / "tmp").rglob("*.tar.gz")]
+    assert left == []
 
 
 def test_pushed_model_is_the_light_net_only(generated_run):
