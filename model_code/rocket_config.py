@@ -293,8 +293,8 @@ class TrainConfig:
     linear_embedding_regularization: float | None = None
     # The linear baseline's weight_regularization (ModelConfig). None: chosen with the
     # row count: below SMALL_LOG_MAX_ROWS, when both linear penalties and the nets'
-    # embedding_regularization are unset, 1/train rows with no pooled penalty (a
-    # logistic regression's, see SMALL_LOG_MAX_ROWS); else 0. A baseline so regularised
+    # embedding_regularization are unset, SMALL_LOG_LINEAR_L2/train rows with no pooled
+    # penalty (a logistic regression's, see SMALL_LOG_MAX_ROWS); else 0. A baseline so regularised
     # is fit as a logistic regression is, to its optimum: trained for the whole step
     # budget with no early stop, its final weights kept (linear_config).
     linear_weight_regularization: float | None = None
