@@ -215,7 +215,9 @@ SMALL_LOG_MAX_ROWS = 20_000
 # to 0.1 on every fold, 0.850-0.898 against 0.817-0.884 at C=1. Our linear baseline on its
 # first two folds: L2 1/rows 0.8186, 0.8472; 3/rows 0.8452, 0.8657; 10/rows 0.8577,
 # 0.8719; 30/rows 0.8560, 0.8702. 3/rows costs at most 0.001 where C=1 is best and
-# gains 0.02 on generated rows; 10/rows would cost 0.006 on deep_data.
+# gains 0.02 on generated rows; 10/rows would cost 0.006 on deep_data. No one strength
+# suits every log, so since 2026-12-07 the Trainer chooses it by cross-validation
+# (TrainConfig.linear_l2_by_cross_validation); 3/rows is left for rows with too few clicks.
 SMALL_LOG_LINEAR_L2 = 3.0
 SMALL_LOG_EMBEDDING_REGULARIZATION = 5e-4
 # EasyRec's stop-gradient at every size. Until 2026-12-06 the Trainer trained the pair
@@ -293,11 +295,18 @@ class TrainConfig:
     linear_embedding_regularization: float | None = None
     # The linear baseline's weight_regularization (ModelConfig). None: chosen with the
     # row count: below SMALL_LOG_MAX_ROWS, when both linear penalties and the nets'
-    # embedding_regularization are unset, SMALL_LOG_LINEAR_L2/train rows with no pooled
-    # penalty (a logistic regression's, see SMALL_LOG_MAX_ROWS); else 0. A baseline so regularised
-    # is fit as a logistic regression is, to its optimum: trained for the whole step
-    # budget with no early stop, its final weights kept (linear_config).
+    # embedding_regularization are unset, a logistic regression's L2 with no pooled
+    # penalty (see SMALL_LOG_MAX_ROWS), its strength chosen by cross-validation
+    # (linear_l2_by_cross_validation); else 0. A baseline so regularised is fit as a
+    # logistic regression is, to its optimum: trained for the whole step budget with no
+    # early stop, its final weights kept (linear_config).
     linear_weight_regularization: float | None = None
+    # Set by the row-count choice above, not meant to be set by hand: before training,
+    # the Trainer replaces linear_weight_regularization by the strength scikit-learn's
+    # LogisticRegressionCV chooses on the same rows and one-hot ids (rocket_logistic);
+    # linear_weight_regularization (SMALL_LOG_LINEAR_L2/rows) is kept only when the rows
+    # have too few clicks for its folds.
+    linear_l2_by_cross_validation: bool = False
 
     def check_every(self) -> int:
         """Steps between two validation checks."""
@@ -635,14 +644,15 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
                 "shrinking rare ids harder (model_config embedding_regularization fixes it)"
             )
             if linear and train.linear_weight_regularization is None:
-                scale = SMALL_LOG_LINEAR_L2 / train_rows
                 train = dataclasses.replace(
-                    train, linear_embedding_regularization=0.0, linear_weight_regularization=scale
+                    train,
+                    linear_embedding_regularization=0.0,
+                    linear_weight_regularization=SMALL_LOG_LINEAR_L2 / train_rows,
+                    linear_l2_by_cross_validation=True,
                 )
                 note += (
-                    f"; the linear baseline as a logistic regression, an L2 of "
-                    f"{SMALL_LOG_LINEAR_L2:g}/{train_rows:,} = {scale:.3g} on its weights, fit to "
-                    "the end of the step budget "
+                    "; the linear baseline as a logistic regression, the L2 on its weights "
+                    "chosen by cross-validation, fit to the end of the step budget "
                     "(train_config linear_weight_regularization fixes it)"
                 )
             notes.append(note)

@@ -227,6 +227,9 @@ class Splits:
     train: tf.data.Dataset
     validation: tf.data.Dataset | None
     eval: tf.data.Dataset
+    # The rows `train` repeats (the train split less the validation rows), one ordered
+    # pass, not sharded: what the linear baseline's L2 is cross-validated on.
+    train_once: tf.data.Dataset | None = None
 
 
 def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config.TrainConfig,
@@ -257,7 +260,7 @@ def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config
         auto_shard_policy=train_sharding,
     )
 
-    def read_once(files):  # eval-sized batches, in file order, one pass
+    def read_once(files, sharding=eval_sharding):  # eval-sized batches, in file order, once
         return make_dataset(
             files,
             fn_args.data_accessor,
@@ -265,11 +268,13 @@ def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config
             train.eval_batch_size,
             num_epochs=1,
             shuffle=False,
-            auto_shard_policy=eval_sharding,
+            auto_shard_policy=sharding,
         )
 
     validation_dataset = None
+    train_once = read_once(fn_args.train_files, sharding=None)
     if train.validation_fraction > 0:
+        train_once = split_rows(train_once, train.validation_fraction, validation=False)
         # Held out of the train split by each row's content (row_buckets), so the eval
         # split stays the gate's alone and no validation row is trained on.
         train_dataset = split_rows(
@@ -282,7 +287,7 @@ def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config
             validation_dataset = validation_dataset.cache()  # read once, sharded each check
         else:
             validation_dataset = in_memory(validation_dataset)
-    return Splits(train_dataset, validation_dataset, read_once(fn_args.eval_files))
+    return Splits(train_dataset, validation_dataset, read_once(fn_args.eval_files), train_once)
 
 
 def in_memory(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -17,6 +17,7 @@ This file holds the three entry points; the work is in its neighbours: rocket_co
 configuration) and rocket_seed (the seed's), rocket_preprocessing, rocket_model (the
 nets), rocket_optimizers, rocket_data (datasets, validation rows, step budget),
 rocket_training (the loop, the checks, the linear baseline, the in-graph evaluation),
+rocket_logistic (the small-log linear baseline's L2, chosen by cross-validation),
 rocket_memory, rocket_tuning (the search), rocket_distribution (the TF_CONFIG cluster:
 strategy, sharding, barrier) and rocket_export (SavedModels).
 """

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import rocket_config
 import rocket_data
 import rocket_export
+import rocket_logistic
 import rocket_memory
 import rocket_metrics
 import rocket_model
@@ -257,6 +258,36 @@ def table_sizes(config: rocket_config.RocketConfig, tft_output: tft.TFTransformO
     return {f.name: table_size(f, tft_output) for f in config.model_features()}
 
 
+def cross_validated_linear_l2(
+    config: rocket_config.RocketConfig,
+    splits: rocket_data.Splits,
+    sizes: dict[str, int],
+    report: bool = True,
+) -> rocket_logistic.L2Choice | None:
+    """When config.train asks for it (linear_l2_by_cross_validation, the small-log
+    default), the linear baseline's L2 as scikit-learn's LogisticRegressionCV chooses it
+    on the rows the baseline trains on; None otherwise, or, said on the console, when
+    those rows have too few clicks for its folds (the row-count L2 stays)."""
+    if not (config.train.linear_l2_by_cross_validation and splits.train_once is not None):
+        return None
+    try:
+        choice = rocket_logistic.choose_l2(splits.train_once, sizes)
+    except ValueError as error:
+        if report:
+            print(f"[Trainer] linear baseline: {error}; its L2 stays "
+                  f"{config.train.linear_weight_regularization:.3g}", flush=True)  # fmt: skip
+        return None
+    if report:
+        print(
+            f"[Trainer] linear baseline: C={choice.c:.3g} chosen by {rocket_logistic.CHOICE} "
+            f"(scikit-learn's LogisticRegressionCV on the same one-hot ids, "
+            f"{choice.rows:,} rows, {choice.seconds:.0f}s): an L2 of 1/(C x rows) = "
+            f"{choice.weight_regularization:.3g} on its weights",
+            flush=True,
+        )
+    return choice
+
+
 def train_and_export(
     config: rocket_config.RocketConfig,
     tft_output: tft.TFTransformOutput,
@@ -294,8 +325,13 @@ def train_and_export(
         )
     splits = read_splits()
     fit_args = (splits.train, splits.validation, train_steps, strategy, role)
-    joint = linear_training = None
+    joint = linear_training = l2_choice = None
     if config.train.linear_baseline:  # one pass, each trained as it would be alone
+        l2_choice = cross_validated_linear_l2(config, splits, sizes, role.is_chief)
+        if l2_choice is not None:
+            config = rocket_config.with_changes(
+                config, **{"train.linear_weight_regularization": l2_choice.weight_regularization}
+            )
         joint, (training, linear_training) = fit_pair_and_linear(config, sizes, *fit_args)
         model = joint.pair
     else:
@@ -321,6 +357,8 @@ def train_and_export(
             "embedding_regularization": joint.linear.rocket.embedding_regularization,
             "weight_regularization": joint.linear.rocket.weight_regularization,
         }
+        if l2_choice is not None:
+            metrics["linear_baseline"]["l2_cross_validation"] = l2_choice.as_dict()
         if role.is_chief:
             weights = joint.linear.rocket.weight_regularization
             penalties = f"embedding_regularization {joint.linear.rocket.embedding_regularization:g}"

@@ -98,6 +98,9 @@ def summarize(metadata_path: str) -> dict:
     # The logistic regression the Trainer trained beside the nets (train_config
     # linear_baseline): what the light net must beat.
     summary["linear_baseline_auc"] = (trainer_metrics.get("linear_baseline") or {}).get("auc")
+    # How it was trained: its kept step, penalties and, on small logs, the C that
+    # cross-validation chose for its L2 (l2_cross_validation).
+    summary["linear_baseline"] = trainer_metrics.get("linear_baseline")
 
     evaluation = outputs.get((EVALUATOR, "evaluation"))
     by_model = tfma_results.metrics_by_model(evaluation.uri) if evaluation else {}

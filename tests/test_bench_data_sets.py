@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import rocket_logistic
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
@@ -47,7 +48,7 @@ def test_references_read_the_transformed_ids_as_one_hot_columns():
         ).to_sparse()
 
     features = {"a_ids": ids([[0], [2], []]), "t_ids": ids([[1, 1, 3], [], [0]])}
-    matrix = references.one_hot(features, {"a": 3, "t": 4}, rows=3).toarray()
+    matrix = rocket_logistic.one_hot(features, {"a": 3, "t": 4}, rows=3).toarray()
     # Columns: a's 3 ids, then t's 4; a tag token present twice is one.
     assert matrix.tolist() == [[1, 0, 0, 0, 1, 0, 1], [0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0]]
 
@@ -98,9 +99,9 @@ def test_the_logistic_regression_chooses_its_l2_by_cross_validation():
     )  # fmt: skip
     assert out.lr_c in references.LR_CS and out.lr_c < 1.0
     default = LogisticRegression(max_iter=2000).fit(
-        references.one_hot(features(fit_rows), sizes, train), labels[fit_rows]
+        rocket_logistic.one_hot(features(fit_rows), sizes, train), labels[fit_rows]
     )
-    eval_x = references.one_hot(features(eval_rows), sizes, n - train)
+    eval_x = rocket_logistic.one_hot(features(eval_rows), sizes, n - train)
     chosen = out.predictions[references.SKLEARN_LR][0]
     assert roc_auc_score(labels[eval_rows], chosen) > roc_auc_score(
         labels[eval_rows], default.predict_proba(eval_x)[:, 1]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rocket_config
+import rocket_logistic
 import rocket_seed
 import tensorflow as tf
 
@@ -91,14 +92,21 @@ def test_run_prints_and_records_the_facts(generated_run):
         f"fewer than 20,000): the nets are trained with embedding_regularization {small:g}"
         in result.stdout
     )
-    rows = summary["train_rows"]
-    l2 = rocket_config.SMALL_LOG_LINEAR_L2
-    assert f"the linear baseline as a logistic regression, an L2 of {l2:g}/{rows:,}" in (
+    assert "the linear baseline as a logistic regression, the L2 on its weights chosen by " \
+        "cross-validation" in result.stdout  # fmt: skip
+    assert "gradient candidate" not in result.stdout
+    # Chosen by scikit-learn's LogisticRegressionCV on the rows it trains on (the train
+    # split less the validation rows), and used as an L2 of 1/(C x rows).
+    rows, linear = summary["train_rows"], summary["linear_baseline"]
+    choice = linear["l2_cross_validation"]
+    assert choice["C"] in rocket_logistic.CS and 0.8 * rows < choice["rows"] < rows
+    l2 = 1 / (choice["C"] * choice["rows"])
+    assert linear["weight_regularization"] == pytest.approx(l2)
+    assert f"linear baseline: C={choice['C']:.3g} chosen by 5-fold cross-validation" in (
         result.stdout
     )
-    assert "gradient candidate" not in result.stdout
     assert (
-        f"and loop, embedding_regularization 0, weight_regularization {l2 / rows:.3g}): eval "
+        f"and loop, embedding_regularization 0, weight_regularization {l2:.3g}): eval "
         "auc=" in result.stdout
     )
     for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):

@@ -303,7 +303,7 @@ def write_rows(path, rows: int) -> None:
 def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
     """Left unset, embedding_regularization is SMALL_LOG_EMBEDDING_REGULARIZATION on fewer
     than SMALL_LOG_MAX_ROWS train rows, where the linear baseline is regularised as a
-    logistic regression (an L2 of SMALL_LOG_LINEAR_L2/rows on its weights, no pooled
+    logistic regression (an L2 on its weights, to be chosen by cross-validation, no pooled
     penalty, fit to the end of the step budget), and
     DEFAULT_EMBEDDING_REGULARIZATION from there on, for the nets and the linear baseline
     alike; the Trainer says which. A value the config sets is kept; the linear baseline's
@@ -329,13 +329,16 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
         if chosen == small:
             assert linear.model.embedding_regularization == 0.0
             l2 = rocket_config.SMALL_LOG_LINEAR_L2
+            # SMALL_LOG_LINEAR_L2/rows until the Trainer has cross-validated it.
             assert linear.model.weight_regularization == pytest.approx(l2 / rows)
+            assert linear.train.linear_l2_by_cross_validation
             # Fit as a logistic regression: to the end of the budget, its final weights.
             assert (linear.train.early_stop, linear.train.keep) == (False, "final")
-            assert f"a logistic regression, an L2 of {l2:g}/{rows:,}" in out
+            assert "a logistic regression, the L2 on its weights chosen by cross-valid" in out
         else:
             assert linear.model.embedding_regularization == chosen
             assert linear.model.weight_regularization == 0.0
+            assert not linear.train.linear_l2_by_cross_validation
             assert (linear.train.early_stop, linear.train.keep) == (True, "best")
             assert "the nets and the linear baseline" in out
         set_by_user = rocket_config.with_changes(
@@ -343,6 +346,7 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
         )
         linear = rocket_config.linear_config(training_plan(fn_args, set_by_user)[0])
         assert linear.model.weight_regularization == 1e-3
+        assert not linear.train.linear_l2_by_cross_validation
         assert linear.model.embedding_regularization == chosen
         capsys.readouterr()
         set_by_user = rocket_config.with_changes(config, **{"model.embedding_regularization": 0.0})
@@ -400,3 +404,53 @@ def test_a_sparse_features_row_strings_are_its_ragged_rows_joined():
         expected = tf.strings.reduce_join(ragged, axis=1, separator=",").numpy().tolist()
         got = rocket_data._row_strings(sparse, tf.constant(50)).numpy().tolist()
         assert got == expected and got[-1] == b""
+
+
+def noise_id_batches(clicks_every: int | None = None) -> tf.data.Dataset:
+    """3,000 rows of (features, label) batches: an id `a` with a planted effect and an id
+    `n` of 1,000 values that carries none (each seen ~3 times)."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    a, noise = rng.integers(0, 5, n), rng.integers(0, 1000, n)
+    labels = (rng.random(n) < np.where(a < 2, 0.5, 0.2)).astype(np.int64)
+    if clicks_every is not None:  # almost no clicks
+        labels = (np.arange(n) % clicks_every == 0).astype(np.int64)
+
+    def ids(values):
+        return tf.RaggedTensor.from_row_lengths(
+            tf.constant(values, tf.int64), [1] * len(values)
+        ).to_sparse()
+
+    return tf.data.Dataset.from_tensor_slices(
+        ({"a_ids": ids(a), "n_ids": ids(noise)}, labels)
+    ).batch(512)  # fmt: skip
+
+
+def test_the_linear_baseline_l2_is_chosen_by_cross_validation_on_small_logs(capsys):
+    """With linear_l2_by_cross_validation (the small-log default) the Trainer's L2 for the
+    linear baseline is 1/(C x rows), C chosen by scikit-learn's LogisticRegressionCV on the
+    rows it trains on; noise ids need a C below scikit-learn's default of 1."""
+    import rocket_logistic
+    from rocket_training import cross_validated_linear_l2
+
+    sizes = {"a": 5, "n": 1000}
+    config = rocket_config.with_changes(  # as the row-count choice leaves it
+        rocket_seed.default_config(),
+        **{"train.linear_l2_by_cross_validation": True, "train.linear_weight_regularization": 1e-3},
+    )
+    splits = rocket_data.Splits(None, None, None, train_once=noise_id_batches())
+    choice = cross_validated_linear_l2(config, splits, sizes)
+    assert choice.c in rocket_logistic.CS and choice.c < 1.0
+    assert (choice.rows, choice.weight_regularization) == (3000, 1 / (choice.c * 3000))
+    assert f"linear baseline: C={choice.c:.3g} chosen by 5-fold cross-validation" in (
+        capsys.readouterr().out
+    )
+    # Off (a config that sets linear_weight_regularization): nothing is fitted.
+    off = rocket_config.with_changes(config, **{"train.linear_l2_by_cross_validation": False})
+    assert cross_validated_linear_l2(off, splits, sizes) is None
+    # Too few clicks for 5 folds: the row-count L2 stays, and the console says why.
+    few = rocket_data.Splits(None, None, None, train_once=noise_id_batches(clicks_every=1000))
+    assert cross_validated_linear_l2(config, few, sizes) is None
+    out = capsys.readouterr().out
+    assert "3 clicks: too few of each class for 5-fold cross-validation" in out
+    assert "its L2 stays 0.001" in out

@@ -157,10 +157,20 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
     role = WorkerRole()
     splits = rocket_data.read_splits(fn_args, data.tft_output, config.train, role)
     sizes = rocket_training.table_sizes(config, data.tft_output)
-    return rocket_training.fit_model(
+    choice = None
+    if rocket_config.is_linear(config.model):  # the L2 the Trainer would choose
+        choice = rocket_training.cross_validated_linear_l2(config, splits, sizes, report=False)
+        if choice is not None:
+            config = rocket_config.with_changes(
+                config, **{"model.weight_regularization": choice.weight_regularization}
+            )
+    model, training = rocket_training.fit_model(
         config, sizes, splits.train, splits.validation, config.train.train_steps,
         tf.distribute.get_strategy(), role, prefix="[bench]",
     )  # fmt: skip
+    if choice is not None:
+        training["l2_cross_validation"] = choice.as_dict()
+    return model, training
 
 
 def dataset_name(settings: AtSizeSettings) -> str:
@@ -358,6 +368,8 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
             # As chosen from the train rows when the config leaves it unset.
             "embedding_regularization": model.rocket.embedding_regularization,
         }
+        if "l2_cross_validation" in training:  # the linear baseline's, on small logs
+            record["linear_c"] = training["l2_cross_validation"]["C"]
         runs.setdefault(name, []).append({**record, "fold": fold} if settings.folds > 1 else record)
         # This fold's AUC only: GAUC is taken once, over the pooled rows (measure).
         auc = quality.auc(data.eval_labels, predictions[name][seed][-1])

@@ -3,9 +3,8 @@ scikit-learn's LogisticRegression and MLPClassifier on one-hot columns of the tr
 ids, so every quality table says how far the nets are from a plain MLP and whether our
 linear baseline is as well trained as a standard logistic regression.
 
-The columns are the Transform's own ids (the same vocabularies, OOV buckets and tag
-tokens the nets embed), one column per id and feature, 1 where a row has that id (a tag
-list sets one column per distinct token). scikit-learn is installed with TFX.
+The columns are the Transform's own ids, one column per id and feature
+(rocket_logistic.one_hot). scikit-learn is installed with TFX.
 
 The logistic regression's L2 strength is chosen by cross-validation on the train rows
 (LR_CS): with scikit-learn's default C=1 it is under-regularised on these ids (generated
@@ -19,23 +18,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import rocket_logistic
 
 SKLEARN_LR = "sklearn_logistic_regression"
 SKLEARN_MLP = "sklearn_mlp"
-# The logistic regression's inverse L2 strengths, 0.01 to 10, one of them chosen by
-# LogisticRegressionCV: 5 stratified folds of the train rows, scored by AUC (what the bench
-# compares), then refitted on all of them. Measured 2026-12-06 on the bench's splits, C=1
-# against the chosen C: 50,000 generated rows AUC 0.8531 against 0.8693 (C=0.1); 10,000
-# generated rows, 5 folds, 0.817-0.884 against 0.850-0.898 (C 0.03-0.1 on every fold);
-# 300,000 generated rows 0.8626 against 0.8737 (C=0.03); the real sample's folds chose C
-# 0.3-10 (docs/benchmarks.md, "A cross-validated logistic regression").
-LR_CS = tuple(float(c) for c in np.logspace(-2, 1, 7))
-# scikit-learn's defaults but for these: enough iterations to converge on ~10^4 columns,
-# the MLP's one hidden layer of 64 (the issue's reference), with its own early stop.
-LR_OPTIONS = {"Cs": list(LR_CS), "cv": 5, "scoring": "roc_auc", "max_iter": 2000}
+# The logistic regression is the one that regularises the linear baseline on small logs
+# (rocket_logistic): C chosen by cross-validation over LR_CS. Measured 2026-12-06 on the
+# bench's splits, C=1 against the chosen C: 50,000 generated rows AUC 0.8531 against
+# 0.8693 (C=0.1); 10,000 generated rows, 5 folds, 0.817-0.884 against 0.850-0.898 (C
+# 0.03-0.1 on every fold); 300,000 generated rows 0.8626 against 0.8737 (C=0.03); the real
+# sample's folds chose C 0.3-10 (docs/benchmarks.md, "A cross-validated logistic
+# regression").
+LR_CS = rocket_logistic.CS
+LR_OPTIONS = rocket_logistic.OPTIONS
+LR_CHOICE = rocket_logistic.CHOICE
+# scikit-learn's defaults but for the MLP's one hidden layer of 64 (the issue's
+# reference), with its own early stop.
 MLP_OPTIONS = {"hidden_layer_sizes": (64,), "early_stopping": True}
-# How the C is chosen, as the bench's log and benchmark.md say it.
-LR_CHOICE = f"{LR_OPTIONS['cv']}-fold cross-validation"
 NOTES = {
     SKLEARN_LR: f"scikit-learn LogisticRegressionCV(Cs={len(LR_CS)} from {LR_CS[0]:g} to "
     f"{LR_CS[-1]:g}, cv={LR_OPTIONS['cv']}, scoring='roc_auc', max_iter="
@@ -44,24 +43,6 @@ NOTES = {
     SKLEARN_MLP: "scikit-learn MLPClassifier((64,), early_stopping=True, random_state=seed), "
     "one-hot transformed ids",
 }
-
-
-def one_hot(features: dict, table_sizes: dict[str, int], rows: int):
-    """A CSR matrix (rows x the sum of the table sizes) of transformed features: each
-    feature's SparseTensor of ids becomes its block of 0/1 columns."""
-    import scipy.sparse as sp
-
-    blocks = []
-    for name in sorted(table_sizes):
-        ids = features[f"{name}_ids"]
-        row = ids.indices.numpy()[:, 0]
-        column = ids.values.numpy()
-        block = sp.csr_matrix(
-            (np.ones(len(column), np.float32), (row, column)), shape=(rows, table_sizes[name])
-        )
-        block.data[:] = 1.0  # duplicates were summed: a tag token present is one
-        blocks.append(block)
-    return sp.hstack(blocks, format="csr")
 
 
 @dataclass
@@ -75,14 +56,11 @@ class References:
 
 def fit(train_x, train_y, seed: int, kind: str):
     """One reference model fitted on (train_x, train_y)."""
-    from sklearn.linear_model import LogisticRegressionCV
     from sklearn.neural_network import MLPClassifier
 
     if kind == SKLEARN_LR:
-        model = LogisticRegressionCV(**LR_OPTIONS)
-    else:
-        model = MLPClassifier(**MLP_OPTIONS, random_state=seed)
-    return model.fit(train_x, train_y)
+        return rocket_logistic.cross_validated(train_x, train_y)
+    return MLPClassifier(**MLP_OPTIONS, random_state=seed).fit(train_x, train_y)
 
 
 def predict_references(
@@ -98,8 +76,8 @@ def predict_references(
     (lbfgs, unshuffled folds), so it is fitted once and its predictions repeated per seed,
     which keeps every variant's spread over the same seeds."""
     train_y = np.asarray(train_labels)
-    train_x = one_hot(train_features, table_sizes, len(train_y))
-    eval_x = one_hot(eval_features, table_sizes, eval_rows)
+    train_x = rocket_logistic.one_hot(train_features, table_sizes, len(train_y))
+    eval_x = rocket_logistic.one_hot(eval_features, table_sizes, eval_rows)
     out = References({SKLEARN_LR: [], SKLEARN_MLP: []})
     for seed in seeds:
         for kind in (SKLEARN_LR, SKLEARN_MLP):
