@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import rocket_config
@@ -228,8 +229,9 @@ class Splits:
     validation: tf.data.Dataset | None
     eval: tf.data.Dataset
     # The rows `train` repeats (the train split less the validation rows), one ordered
-    # pass, not sharded: what the linear baseline's L2 is cross-validated on.
-    train_once: tf.data.Dataset | None = None
+    # pass, not sharded: what the linear baseline's L2 is cross-validated on. Built when
+    # called (only small logs need it).
+    train_once: Callable[[], tf.data.Dataset] | None = None
 
 
 def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config.TrainConfig,
@@ -271,10 +273,14 @@ def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config
             auto_shard_policy=sharding,
         )
 
+    def train_once() -> tf.data.Dataset:
+        rows = read_once(fn_args.train_files, sharding=None)
+        if train.validation_fraction > 0:
+            rows = split_rows(rows, train.validation_fraction, validation=False)
+        return rows
+
     validation_dataset = None
-    train_once = read_once(fn_args.train_files, sharding=None)
     if train.validation_fraction > 0:
-        train_once = split_rows(train_once, train.validation_fraction, validation=False)
         # Held out of the train split by each row's content (row_buckets), so the eval
         # split stays the gate's alone and no validation row is trained on.
         train_dataset = split_rows(

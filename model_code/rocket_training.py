@@ -271,7 +271,7 @@ def cross_validated_linear_l2(
     if not (config.train.linear_l2_by_cross_validation and splits.train_once is not None):
         return None
     try:
-        choice = rocket_logistic.choose_l2(splits.train_once, sizes)
+        choice = rocket_logistic.choose_l2(splits.train_once(), sizes)
     except ValueError as error:
         if report:
             print(f"[Trainer] linear baseline: {error}; its L2 stays "

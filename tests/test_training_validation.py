@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -438,7 +439,7 @@ def test_the_linear_baseline_l2_is_chosen_by_cross_validation_on_small_logs(caps
         rocket_seed.default_config(),
         **{"train.linear_l2_by_cross_validation": True, "train.linear_weight_regularization": 1e-3},
     )
-    splits = rocket_data.Splits(None, None, None, train_once=noise_id_batches())
+    splits = rocket_data.Splits(None, None, None, train_once=noise_id_batches)
     choice = cross_validated_linear_l2(config, splits, sizes)
     assert choice.c in rocket_logistic.CS and choice.c < 1.0
     assert (choice.rows, choice.weight_regularization) == (3000, 1 / (choice.c * 3000))
@@ -449,7 +450,8 @@ def test_the_linear_baseline_l2_is_chosen_by_cross_validation_on_small_logs(caps
     off = rocket_config.with_changes(config, **{"train.linear_l2_by_cross_validation": False})
     assert cross_validated_linear_l2(off, splits, sizes) is None
     # Too few clicks for 5 folds: the row-count L2 stays, and the console says why.
-    few = rocket_data.Splits(None, None, None, train_once=noise_id_batches(clicks_every=1000))
+    few_clicks = functools.partial(noise_id_batches, clicks_every=1000)
+    few = rocket_data.Splits(None, None, None, train_once=few_clicks)
     assert cross_validated_linear_l2(config, few, sizes) is None
     out = capsys.readouterr().out
     assert "3 clicks: too few of each class for 5-fold cross-validation" in out
