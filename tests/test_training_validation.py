@@ -456,3 +456,18 @@ def test_the_linear_baseline_l2_is_chosen_by_cross_validation_on_small_logs(caps
     out = capsys.readouterr().out
     assert "3 clicks: too few of each class for 5-fold cross-validation" in out
     assert "its L2 stays 0.001" in out
+
+
+def test_the_cross_validated_c_does_not_depend_on_the_order_rows_are_read_in():
+    """Beam writes the transformed rows in another order on each run; the folds of
+    LogisticRegressionCV are consecutive rows, so the rows are put in content order."""
+    import rocket_logistic
+
+    sizes = {"a": 5, "n": 1000}
+    x, y = rocket_logistic.one_hot_rows(noise_id_batches(), sizes)
+    shuffled = np.random.default_rng(1).permutation(len(y))
+    first = rocket_logistic.cross_validated(x, y)
+    again = rocket_logistic.cross_validated(x[shuffled], y[shuffled])
+    assert first.C_[0] == again.C_[0]
+    np.testing.assert_allclose(first.coef_, again.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(first.scores_[1], again.scores_[1])
