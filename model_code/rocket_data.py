@@ -228,10 +228,14 @@ class Splits:
     train: tf.data.Dataset
     validation: tf.data.Dataset | None
     eval: tf.data.Dataset
-    # The rows `train` repeats (the train split less the validation rows), one ordered
-    # pass, not sharded: what the linear baseline's L2 is cross-validated on. Built when
+    # Every row of the train split, one ordered pass, not sharded: what the linear
+    # baseline's L2 is cross-validated on (it trains on them all: train_all). Built when
     # called (only small logs need it).
     train_once: Callable[[], tf.data.Dataset] | None = None
+    # Every row of the train split, the validation rows included, repeated and shuffled
+    # as `train` is (the same sharding): what a model that reads no validation rows, the
+    # linear baseline fit to its end, trains on. None when nothing is held out.
+    train_all: tf.data.Dataset | None = None
 
 
 def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config.TrainConfig,
@@ -274,13 +278,11 @@ def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config
         )
 
     def train_once() -> tf.data.Dataset:
-        rows = read_once(fn_args.train_files, sharding=None)
-        if train.validation_fraction > 0:
-            rows = split_rows(rows, train.validation_fraction, validation=False)
-        return rows
+        return read_once(fn_args.train_files, sharding=None)
 
-    validation_dataset = None
+    validation_dataset = train_all = None
     if train.validation_fraction > 0:
+        train_all = train_dataset
         # Held out of the train split by each row's content (row_buckets), so the eval
         # split stays the gate's alone and no validation row is trained on.
         train_dataset = split_rows(
@@ -293,7 +295,9 @@ def read_splits(fn_args, tft_output: tft.TFTransformOutput, train: rocket_config
             validation_dataset = validation_dataset.cache()  # read once, sharded each check
         else:
             validation_dataset = in_memory(validation_dataset)
-    return Splits(train_dataset, validation_dataset, read_once(fn_args.eval_files), train_once)
+    return Splits(
+        train_dataset, validation_dataset, read_once(fn_args.eval_files), train_once, train_all
+    )
 
 
 def in_memory(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -485,6 +485,35 @@ def test_the_linear_baseline_trained_beside_the_pair_ends_as_each_would_alone(li
     )
 
 
+def test_a_linear_baseline_fit_to_its_end_trains_apart_on_every_train_row():
+    """A baseline that keeps its final weights and never stops early reads no validation
+    rows, so the Trainer trains it apart from the pair on every train row (the hold-out
+    too); joined with the pair afterwards, one evaluation scores both."""
+    import rocket_training
+    from rocket_distribution import WorkerRole
+
+    config = small_config(**{"train.learning_rate": 0.05,
+                             "train.linear_weight_regularization": 1e-3})  # fmt: skip
+    baseline = rocket_config.linear_config(config)
+    assert rocket_training.reads_no_validation(baseline)
+    assert not rocket_training.reads_no_validation(config)  # the pair keeps its best check
+    sizes = {f.name: TABLE_SIZE for f in config.model_features()}
+    strategy, role = tf.distribute.get_strategy(), WorkerRole()
+    every_row, validation = _fit_datasets(config)
+    pair, _ = rocket_training.fit_model(config, sizes, every_row, validation, 40, strategy, role)
+    joint, training = rocket_training.fit_linear_on_every_row(
+        config, sizes, pair, every_row, 40, strategy, role
+    )
+    assert training["every_train_row"] and training["exported_step"] == 40
+    alone, _ = rocket_training.fit_model(baseline, sizes, every_row, None, 40, strategy, role)
+    for got, expected in zip(joint.linear.get_weights(), alone.get_weights(), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    evaluation = joint.evaluate(validation, verbose=0, return_dict=True)
+    assert evaluation["linear_auc_light"] == pytest.approx(
+        alone.evaluate(validation, verbose=0, return_dict=True)["auc_light"], abs=1e-5
+    )
+
+
 def test_a_non_finite_linear_baseline_loss_stops_the_joint_fit():
     import rocket_training
 

@@ -95,19 +95,20 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert "the linear baseline as a logistic regression, the L2 on its weights chosen by " \
         "cross-validation" in result.stdout  # fmt: skip
     assert "gradient candidate" not in result.stdout
-    # Chosen by scikit-learn's LogisticRegressionCV on the rows it trains on (the train
-    # split less the validation rows), and used as an L2 of 1/(C x rows).
+    # Chosen by scikit-learn's LogisticRegressionCV on the rows it trains on (every train
+    # row: fit to its end, it reads no validation rows), used as an L2 of 1/(C x rows).
     rows, linear = summary["train_rows"], summary["linear_baseline"]
     choice = linear["l2_cross_validation"]
-    assert choice["C"] in rocket_logistic.CS and 0.8 * rows < choice["rows"] < rows
+    assert choice["C"] in rocket_logistic.CS and choice["rows"] == rows
     l2 = 1 / (choice["C"] * choice["rows"])
     assert linear["weight_regularization"] == pytest.approx(l2)
+    assert linear["every_train_row"] is True and linear["exported_step"] == 120
     assert f"linear baseline: C={choice['C']:.3g} chosen by 5-fold cross-validation" in (
         result.stdout
     )
     assert (
-        f"and loop, embedding_regularization 0, weight_regularization {l2:.3g}): eval "
-        "auc=" in result.stdout
+        f"every train row and loop, embedding_regularization 0, weight_regularization "
+        f"{l2:.3g}): eval auc=" in result.stdout
     )
     for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):
         assert f"[{component}] done in" in result.stdout

@@ -164,8 +164,12 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
             config = rocket_config.with_changes(
                 config, **{"model.weight_regularization": choice.weight_regularization}
             )
+    train, validation = splits.train, splits.validation
+    apart = rocket_config.is_linear(config.model) and rocket_training.reads_no_validation(config)
+    if apart and splits.train_all is not None:  # on every train row, as the Trainer fits it
+        train, validation = splits.train_all, None
     model, training = rocket_training.fit_model(
-        config, sizes, splits.train, splits.validation, config.train.train_steps,
+        config, sizes, train, validation, config.train.train_steps,
         tf.distribute.get_strategy(), role, prefix="[bench]",
     )  # fmt: skip
     if choice is not None:
