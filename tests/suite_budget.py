@@ -41,7 +41,7 @@ MODULES: dict[str, Module] = {
     "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=100),
     "tests/test_multiworker.py": Module(heavy_tests=2, seconds=190),
     "tests/test_object_store_packages.py": Module(heavy_tests=3, seconds=620),
-    "tests/test_pipeline_e2e.py": Module(heavy_tests=11, seconds=400),
+    "tests/test_pipeline_e2e.py": Module(heavy_tests=12, seconds=400),
     "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=250),
     "tests/test_reliability.py": Module(heavy_tests=5, seconds=320),
     "tests/test_run_package.py": Module(heavy_tests=5, seconds=540),

@@ -393,6 +393,10 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
         for run in runs:
             steps, every, _ = budgets[run["fold"]]
             assert run["exported_step"] % every == 0
+            if name == "linear":  # fit to its end on every train row, as the Trainer fits it
+                assert run["exported_step"] == run["stopped_at_step"] == steps
+                assert run["best_validation_auc"] is None and run["linear_c"] in references.LR_CS
+                continue
             assert every <= run["exported_step"] <= run["stopped_at_step"] <= steps
             assert 0.0 < run["best_validation_auc"] <= 1.0  # the served net's, never 0
     scores = part["variants"]
