@@ -264,9 +264,10 @@ def cross_validated_linear_l2(
     sizes: dict[str, int],
     report: bool = True,
 ) -> rocket_logistic.L2Choice | None:
-    """When config.train asks for it (linear_l2_by_cross_validation, the small-log
-    default), the linear baseline's L2 as scikit-learn's LogisticRegressionCV chooses it
-    on the rows the baseline trains on; None otherwise, or, said on the console, when
+    """When config.train asks for it (linear_l2_by_cross_validation, the default below
+    rocket_config.LOGISTIC_BASELINE_MAX_ROWS train rows), the linear baseline's L2 as
+    scikit-learn's LogisticRegressionCV chooses it on the rows the baseline trains on;
+    None otherwise, or, said on the console, when
     those rows have too few clicks for its folds (the row-count L2 stays)."""
     if not (config.train.linear_l2_by_cross_validation and splits.train_once is not None):
         return None
@@ -325,19 +326,17 @@ def train_and_export(
         )
     splits = read_splits()
     fit_args = (splits.train, splits.validation, train_steps, strategy, role)
-    joint = linear_training = l2_choice = None
+    joint = linear_training = None
     if config.train.linear_baseline:
-        l2_choice = cross_validated_linear_l2(config, splits, sizes, role.is_chief)
-        if l2_choice is not None:
-            config = rocket_config.with_changes(
-                config, **{"train.linear_weight_regularization": l2_choice.weight_regularization}
-            )
-        apart = reads_no_validation(rocket_config.linear_config(config))
-        if apart and splits.train_all is not None:
+        baseline = rocket_config.linear_config(config)
+        if reads_no_validation(baseline):
+            # Fit as a logistic regression (fewer than 100,000 train rows), apart:
+            # see fit_linear_alone.
             model, training = fit_model(config, sizes, *fit_args)
-            joint, linear_training = fit_linear_on_every_row(
-                config, sizes, model, splits.train_all, train_steps, strategy, role
+            linear, linear_training = fit_linear_alone(
+                baseline, sizes, splits, train_steps, strategy, role
             )
+            joint = joined(model, linear, strategy)
         else:  # one pass, each trained as it would be alone
             joint, (training, linear_training) = fit_pair_and_linear(config, sizes, *fit_args)
             model = joint.pair
@@ -366,8 +365,10 @@ def train_and_export(
             # Fit as a logistic regression, it trains on the held-out validation rows too.
             "every_train_row": bool(linear_training.get("every_train_row")),
         }
-        if l2_choice is not None:
-            metrics["linear_baseline"]["l2_cross_validation"] = l2_choice.as_dict()
+        if "l2_cross_validation" in linear_training:
+            metrics["linear_baseline"]["l2_cross_validation"] = linear_training[
+                "l2_cross_validation"
+            ]
         if role.is_chief:
             weights = joint.linear.rocket.weight_regularization
             penalties = f"embedding_regularization {joint.linear.rocket.embedding_regularization:g}"
@@ -484,33 +485,57 @@ def reads_no_validation(config: rocket_config.RocketConfig) -> bool:
     return config.train.keep == "final" and not config.train.early_stop
 
 
-def fit_linear_on_every_row(
-    config: rocket_config.RocketConfig,
+def fit_linear_alone(
+    baseline: rocket_config.RocketConfig,
     sizes: dict[str, int],
-    pair: rocket_model.RocketLaunchingModel,
-    train_all: tf.data.Dataset,
+    splits: rocket_data.Splits,
     train_steps: int,
     strategy: tf.distribute.Strategy,
     role: WorkerRole,
-) -> tuple[PairWithLinear, dict]:
-    """The linear baseline fit as a logistic regression (small logs: keep "final", no early
-    stop) trained apart from the pair, on every train row: its validation checks would
-    decide nothing, so holding those rows out only took them from it. On 20,000 deep_data
-    rows that hold-out left it 0.006 AUC below scikit-learn's logistic regression at the
-    same C (0.6257 against 0.6318; on every row 0.6319; docs/benchmarks.md, "The linear
-    baseline's L2 chosen by cross-validation"). Returns the pair and the baseline joined
-    for one evaluation, and what training kept of the baseline."""
-    baseline = rocket_config.linear_config(config)
+    prefix: str = "[Trainer] linear baseline:",
+    report: bool = True,
+) -> tuple[rocket_model.RocketLaunchingModel, dict]:
+    """A linear model (`baseline`, e.g. rocket_config.linear_config of the Trainer's
+    config) trained apart from the pair: the Trainer's linear baseline below
+    rocket_config.LOGISTIC_BASELINE_MAX_ROWS train rows, and the bench's linear variant.
+    Its L2 is cross-validated when baseline.train asks for it (cross_validated_linear_l2).
+    When its validation checks would decide nothing (reads_no_validation: fit as a
+    logistic regression) it trains on every train row, the hold-out too: on 20,000
+    deep_data rows that hold-out left it 0.006 AUC below scikit-learn's logistic
+    regression at the same C (0.6257 against 0.6318; on every row 0.6319;
+    docs/benchmarks.md, "The linear baseline's L2 chosen by cross-validation"). Returns
+    the model and what training kept, with the choice of rows (`every_train_row`) and of
+    L2 (`l2_cross_validation`)."""
+    choice = cross_validated_linear_l2(baseline, splits, sizes, report and role.is_chief)
+    if choice is not None:
+        baseline = rocket_config.with_changes(
+            baseline, **{"model.weight_regularization": choice.weight_regularization}
+        )
+    every_row = reads_no_validation(baseline)
+    train, validation = splits.train, splits.validation
+    if every_row:  # train_all is None when nothing is held out: train is every row then
+        train, validation = (splits.train if splits.train_all is None else splits.train_all), None
     linear, training = fit_model(
-        baseline, sizes, train_all, None, train_steps, strategy, role,
-        prefix="[Trainer] linear baseline:",
-    )  # fmt: skip
-    training["stop_reason"] = "reached train_steps (every train row, the validation rows too)"
-    training["every_train_row"] = True
+        baseline, sizes, train, validation, train_steps, strategy, role, prefix=prefix
+    )
+    training["every_train_row"] = every_row
+    if every_row:
+        training["stop_reason"] = "reached train_steps (every train row, the validation rows too)"
+    if choice is not None:
+        training["l2_cross_validation"] = choice.as_dict()
+    return linear, training
+
+
+def joined(
+    pair: rocket_model.RocketLaunchingModel,
+    linear: rocket_model.RocketLaunchingModel,
+    strategy: tf.distribute.Strategy,
+) -> PairWithLinear:
+    """The pair and a linear baseline trained apart, joined for one evaluation."""
     with strategy.scope():
         joint = PairWithLinear(pair, linear, name="pair_with_linear")
         joint.compile(optimizer=pair.optimizer)  # for evaluate(); nothing trains the joint
-    return joint, training
+    return joint
 
 
 def _fit(

@@ -487,8 +487,10 @@ def test_the_linear_baseline_trained_beside_the_pair_ends_as_each_would_alone(li
 
 def test_a_linear_baseline_fit_to_its_end_trains_apart_on_every_train_row():
     """A baseline that keeps its final weights and never stops early reads no validation
-    rows, so the Trainer trains it apart from the pair on every train row (the hold-out
-    too); joined with the pair afterwards, one evaluation scores both."""
+    rows, so it trains apart from the pair on every train row (train_all, the hold-out
+    too), not on the pair's rows; joined with the pair afterwards, one evaluation scores
+    both. An early-stopped baseline trains on the pair's rows and checks."""
+    import rocket_data
     import rocket_training
     from rocket_distribution import WorkerRole
 
@@ -500,18 +502,28 @@ def test_a_linear_baseline_fit_to_its_end_trains_apart_on_every_train_row():
     sizes = {f.name: TABLE_SIZE for f in config.model_features()}
     strategy, role = tf.distribute.get_strategy(), WorkerRole()
     every_row, validation = _fit_datasets(config)
-    pair, _ = rocket_training.fit_model(config, sizes, every_row, validation, 40, strategy, role)
-    joint, training = rocket_training.fit_linear_on_every_row(
-        config, sizes, pair, every_row, 40, strategy, role
-    )
+    pair_rows = every_row.skip(3)  # stands in for the rows left after the hold-out
+    splits = rocket_data.Splits(pair_rows, validation, validation, train_all=every_row)
+    pair, _ = rocket_training.fit_model(config, sizes, pair_rows, validation, 40, strategy, role)
+    linear, training = rocket_training.fit_linear_alone(baseline, sizes, splits, 40, strategy, role)
     assert training["every_train_row"] and training["exported_step"] == 40
+    assert "l2_cross_validation" not in training  # not asked for
     alone, _ = rocket_training.fit_model(baseline, sizes, every_row, None, 40, strategy, role)
-    for got, expected in zip(joint.linear.get_weights(), alone.get_weights(), strict=True):
+    for got, expected in zip(linear.get_weights(), alone.get_weights(), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    joint = rocket_training.joined(pair, linear, strategy)
     evaluation = joint.evaluate(validation, verbose=0, return_dict=True)
     assert evaluation["linear_auc_light"] == pytest.approx(
         alone.evaluate(validation, verbose=0, return_dict=True)["auc_light"], abs=1e-5
     )
+    assert evaluation["auc_light"] == pytest.approx(
+        pair.evaluate(validation, verbose=0, return_dict=True)["auc_light"], abs=1e-5
+    )
+    # Early-stopped (no weight penalty): the pair's rows and its validation checks.
+    stopped = rocket_config.linear_config(rocket_config.with_changes(
+        config, **{"train.linear_weight_regularization": None}))  # fmt: skip
+    _, training = rocket_training.fit_linear_alone(stopped, sizes, splits, 40, strategy, role)
+    assert not training["every_train_row"] and "validation" in training
 
 
 def test_a_non_finite_linear_baseline_loss_stops_the_joint_fit():

@@ -303,15 +303,17 @@ def write_rows(path, rows: int) -> None:
 
 def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
     """Left unset, embedding_regularization is SMALL_LOG_EMBEDDING_REGULARIZATION on fewer
-    than SMALL_LOG_MAX_ROWS train rows, where the linear baseline is regularised as a
-    logistic regression (an L2 on its weights, to be chosen by cross-validation, no pooled
-    penalty, fit to the end of the step budget), and
-    DEFAULT_EMBEDDING_REGULARIZATION from there on, for the nets and the linear baseline
-    alike; the Trainer says which. A value the config sets is kept; the linear baseline's
+    than SMALL_LOG_MAX_ROWS train rows and DEFAULT_EMBEDDING_REGULARIZATION from there on.
+    Below LOGISTIC_BASELINE_MAX_ROWS the linear baseline is regularised as a logistic
+    regression (an L2 on its weights, to be chosen by cross-validation, no pooled
+    penalty, fit to the end of the step budget); from there on as the nets, stopped
+    early. The Trainer says which. A value the config sets is kept; the linear baseline's
     own value, when set, is used for it alone."""
     limit = rocket_config.SMALL_LOG_MAX_ROWS
-    write_rows(tmp_path / "few.gz", limit - 1)
-    write_rows(tmp_path / "many.gz", limit)
+    logistic_limit = rocket_config.LOGISTIC_BASELINE_MAX_ROWS
+    counts = {"few": limit - 1, "many": limit, "most": logistic_limit}
+    for name, rows in counts.items():
+        write_rows(tmp_path / f"{name}.gz", rows)
     fixed = dataclasses.replace(rocket_config.TrainConfig(), train_steps=5, eval_every_steps=5)
     config = with_train(fixed)
     small = rocket_config.SMALL_LOG_EMBEDDING_REGULARIZATION
@@ -319,7 +321,8 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
     assert small > default and config.train.linear_embedding_regularization is None
     with pytest.raises(ValueError, match="embedding_regularization is unset"):
         rocket_model.build_model(config, {f.name: 10 for f in config.model_features()})
-    for name, rows, chosen in (("few", limit - 1, small), ("many", limit, default)):
+    for name, chosen in (("few", small), ("many", default), ("most", default)):
+        rows = counts[name]
         fn_args = argparse.Namespace(train_files=[str(tmp_path / f"{name}.gz")], train_steps=0)
         planned, _ = training_plan(fn_args, config)
         assert planned.model.embedding_regularization == chosen
@@ -327,7 +330,7 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
         assert linear.model.light_dnn.hidden_units == () and linear.model.share_dnn is None
         out = capsys.readouterr().out
         assert f"{rows:,} train rows" in out and f"embedding_regularization {chosen:g}" in out
-        if chosen == small:
+        if rows < logistic_limit:
             assert linear.model.embedding_regularization == 0.0
             l2 = rocket_config.SMALL_LOG_LINEAR_L2
             # SMALL_LOG_LINEAR_L2/rows until the Trainer has cross-validated it.
@@ -336,6 +339,7 @@ def test_the_embedding_regularization_follows_the_train_rows(tmp_path, capsys):
             # Fit as a logistic regression: to the end of the budget, its final weights.
             assert (linear.train.early_stop, linear.train.keep) == (False, "final")
             assert "a logistic regression, the L2 on its weights chosen by cross-valid" in out
+            assert "the nets and the linear baseline" not in out
         else:
             assert linear.model.embedding_regularization == chosen
             assert linear.model.weight_regularization == 0.0

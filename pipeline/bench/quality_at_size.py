@@ -157,24 +157,14 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
     role = WorkerRole()
     splits = rocket_data.read_splits(fn_args, data.tft_output, config.train, role)
     sizes = rocket_training.table_sizes(config, data.tft_output)
-    choice = None
-    if rocket_config.is_linear(config.model):  # the L2 the Trainer would choose
-        choice = rocket_training.cross_validated_linear_l2(config, splits, sizes, report=False)
-        if choice is not None:
-            config = rocket_config.with_changes(
-                config, **{"model.weight_regularization": choice.weight_regularization}
-            )
-    train, validation = splits.train, splits.validation
-    apart = rocket_config.is_linear(config.model) and rocket_training.reads_no_validation(config)
-    if apart and splits.train_all is not None:  # on every train row, as the Trainer fits it
-        train, validation = splits.train_all, None
-    model, training = rocket_training.fit_model(
-        config, sizes, train, validation, config.train.train_steps,
-        tf.distribute.get_strategy(), role, prefix="[bench]",
-    )  # fmt: skip
-    if choice is not None:
-        training["l2_cross_validation"] = choice.as_dict()
-    return model, training
+    steps, strategy = config.train.train_steps, tf.distribute.get_strategy()
+    if rocket_config.is_linear(config.model):  # as the Trainer trains its linear baseline
+        return rocket_training.fit_linear_alone(
+            config, sizes, splits, steps, strategy, role, prefix="[bench]", report=False
+        )
+    return rocket_training.fit_model(
+        config, sizes, splits.train, splits.validation, steps, strategy, role, prefix="[bench]"
+    )
 
 
 def dataset_name(settings: AtSizeSettings) -> str:
