@@ -670,9 +670,9 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
                 linear_l2_by_cross_validation=True,
             )
             note += (
-                f"; the linear baseline (fewer than {LOGISTIC_BASELINE_MAX_ROWS:,}) as a "
-                "logistic regression, the L2 on its weights chosen by cross-validation, fit "
-                "to the end of the step budget (train_config linear_weight_regularization "
+                "; the linear baseline as a logistic regression, the L2 on its weights "
+                "chosen by cross-validation, fit to the end of the step budget (fewer than "
+                f"{LOGISTIC_BASELINE_MAX_ROWS:,}; train_config linear_weight_regularization "
                 "fixes it)"
             )
         notes.append(note)
