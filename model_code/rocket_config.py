@@ -634,8 +634,8 @@ def row_count_choices(config: RocketConfig, train_rows: int) -> RowCountChoices:
     SMALL_LOG_MAX_ROWS). An unset embedding_regularization becomes
     SMALL_LOG_EMBEDDING_REGULARIZATION below SMALL_LOG_MAX_ROWS rows, else
     DEFAULT_EMBEDDING_REGULARIZATION, and below LOGISTIC_BASELINE_MAX_ROWS the linear
-    baseline is fit as a logistic regression. Each note is written where its choice is made, so the
-    console says what was decided, not a second reading of the thresholds."""
+    baseline is fit as a logistic regression. Each note is written where its choice is
+    made, so the console says what was decided, not a second reading of the thresholds."""
     model = config.model
     rows = f"{train_rows:,} train rows"
     small = f"{SMALL_LOG_MAX_ROWS:,}"

@@ -267,8 +267,8 @@ def cross_validated_linear_l2(
     """When config.train asks for it (linear_l2_by_cross_validation, the default below
     rocket_config.LOGISTIC_BASELINE_MAX_ROWS train rows), the linear baseline's L2 as
     scikit-learn's LogisticRegressionCV chooses it on the rows the baseline trains on;
-    None otherwise, or, said on the console, when
-    those rows have too few clicks for its folds (the row-count L2 stays)."""
+    None otherwise, or, said on the console, when those rows have too few clicks for its
+    folds (the row-count L2 stays)."""
     if not (config.train.linear_l2_by_cross_validation and splits.train_once is not None):
         return None
     try:
