@@ -330,8 +330,8 @@ def train_and_export(
     if config.train.linear_baseline:
         baseline = rocket_config.linear_config(config)
         if reads_no_validation(baseline):
-            # Fit as a logistic regression (fewer than 100,000 train rows), apart:
-            # see fit_linear_alone.
+            # Fit as a logistic regression (by default below
+            # rocket_config.LOGISTIC_BASELINE_MAX_ROWS train rows), apart: fit_linear_alone.
             model, training = fit_model(config, sizes, *fit_args)
             linear, linear_training = fit_linear_alone(
                 baseline, sizes, splits, train_steps, strategy, role
@@ -468,9 +468,7 @@ def fit_pair_and_linear(
     baseline = rocket_config.linear_config(config)
     pair = _seeded_model(config, sizes, strategy)
     linear = _seeded_model(baseline, sizes, strategy)
-    with strategy.scope():
-        joint = PairWithLinear(pair, linear, name="pair_with_linear")
-        joint.compile(optimizer=pair.optimizer)  # Keras wants one; each member steps its own
+    joint = joined(pair, linear, strategy)
     members = [
         (pair, "", prefix, config.train),
         (linear, LINEAR_LOGS, "[Trainer] linear baseline:", baseline.train),
@@ -531,10 +529,12 @@ def joined(
     linear: rocket_model.RocketLaunchingModel,
     strategy: tf.distribute.Strategy,
 ) -> PairWithLinear:
-    """The pair and a linear baseline trained apart, joined for one evaluation."""
+    """The pair and the linear baseline as one Keras model (PairWithLinear), to train in
+    one pass (fit_pair_and_linear) or, trained apart, to evaluate in one pass. Compiled
+    with the pair's optimizer because Keras wants one: each member steps its own."""
     with strategy.scope():
         joint = PairWithLinear(pair, linear, name="pair_with_linear")
-        joint.compile(optimizer=pair.optimizer)  # for evaluate(); nothing trains the joint
+        joint.compile(optimizer=pair.optimizer)
     return joint
 
 
