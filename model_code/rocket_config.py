@@ -301,6 +301,10 @@ class TrainConfig:
     # records its eval AUC (metrics.json linear_baseline, the run summary): what the nets
     # must beat to be worth serving. Not exported.
     linear_baseline: bool = True
+    # Ours: the light SavedModel serves the light net's logit blended with the linear
+    # baseline's, the light net's weight chosen on the validation rows (rocket_blend);
+    # false, or no linear baseline, or no validation rows: the light net alone.
+    blend_linear_baseline: bool = True
     # The linear baseline's embedding_regularization; None: the nets' (model
     # embedding_regularization, itself chosen from the train rows when unset).
     linear_embedding_regularization: float | None = None

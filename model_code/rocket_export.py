@@ -1,7 +1,8 @@
 """SavedModels that serve raw tf.Examples: the light net (Format-Serving) and the booster.
 
-A `ServingModule` holds the TFT layer and one NetPath only (its BatchNorms folded into
-the Dense layers), so the light export has no booster variable in it. `serving_default`
+A `ServingModule` holds the TFT layer and one NetPath (its BatchNorms folded into
+the Dense layers), or one net's NetPath blended with the linear baseline's
+(rocket_blend.BlendedPath), so the light export has no booster variable in it. `serving_default`
 takes serialized tf.Examples without a label and returns the click probability; a
 missing feature is an empty id list (zero embedding) and an unseen id falls into an OOV
 bucket, so neither is rejected. A string value longer than the configuration's
@@ -19,6 +20,7 @@ import json
 import os
 from collections.abc import Collection
 
+import rocket_blend
 import rocket_config
 import rocket_model
 import tensorflow as tf
@@ -58,7 +60,7 @@ def serving_feature_spec(
 class ServingModule(tf.Module):
     def __init__(
         self,
-        path: rocket_model.NetPath,
+        path: rocket_model.NetPath | rocket_blend.BlendedPath,
         tft_output: tft.TFTransformOutput,
         label_field: str,
         max_field_bytes: int = rocket_config.DEFAULT_MAX_FIELD_BYTES,
@@ -69,7 +71,7 @@ class ServingModule(tf.Module):
         self.tft_layer = tft_output.transform_features_layer()
         # The preprocessing_fn reads exactly the model features' columns (and the label).
         self.raw_spec = serving_feature_spec(
-            tft_output.raw_feature_spec(), label_field, used=path.embeddings.input_columns
+            tft_output.raw_feature_spec(), label_field, used=path.input_columns
         )
         self.max_field_bytes = max_field_bytes
 
@@ -159,7 +161,7 @@ def _without_keras_traces():
 
 
 def export_net(
-    path: rocket_model.NetPath,
+    path: rocket_model.NetPath | rocket_blend.BlendedPath,
     tft_output: tft.TFTransformOutput,
     label_field: str,
     export_dir: str,
@@ -184,30 +186,30 @@ def export_pair(
     serving_model_dir: str,
     model_run_dir: str,
     linear: rocket_model.RocketLaunchingModel | None = None,
+    light_weight: float | None = None,
 ) -> None:
     """The light net to `serving_model_dir` (what the Pusher pushes), the booster to
     `model_run_dir/booster`, the linear baseline (when given) to
     `model_run_dir/linear_baseline` and the Trainer's eval metrics to
     `model_run_dir/metrics.json`. The Evaluator measures the booster and the linear
-    baseline beside the light net; neither is pushed."""
+    baseline beside the light net; neither is pushed. With a `light_weight` below 1,
+    the light and booster SavedModels serve their net blended with the linear baseline
+    (rocket_blend.BlendedPath)."""
     label = config.label_field
     limit = config.max_field_bytes
-    export_net(model.net_path(rocket_model.LIGHT), tft_output, label, serving_model_dir, limit)
-    export_net(
-        model.net_path(rocket_model.BOOSTER),
-        tft_output,
-        label,
-        os.path.join(model_run_dir, BOOSTER_DIR),
-        limit,
+    linear_path = (
+        linear.net_path(rocket_model.served_net(linear.rocket)) if linear is not None else None
     )
-    if linear is not None:
-        export_net(
-            linear.net_path(rocket_model.served_net(linear.rocket)),
-            tft_output,
-            label,
-            os.path.join(model_run_dir, LINEAR_DIR),
-            limit,
-        )
+
+    def served(net: str):
+        return rocket_blend.served_path(model.net_path(net), linear_path, light_weight)
+
+    export_net(served(rocket_model.LIGHT), tft_output, label, serving_model_dir, limit)
+    booster_dir = os.path.join(model_run_dir, BOOSTER_DIR)
+    export_net(served(rocket_model.BOOSTER), tft_output, label, booster_dir, limit)
+    if linear_path is not None:
+        linear_dir = os.path.join(model_run_dir, LINEAR_DIR)
+        export_net(linear_path, tft_output, label, linear_dir, limit)
     tf.io.gfile.makedirs(model_run_dir)
     with tf.io.gfile.GFile(os.path.join(model_run_dir, METRICS_FILE), "w") as handle:
         handle.write(json.dumps({**metrics, "train_steps": train_steps}, indent=2))

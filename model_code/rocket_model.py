@@ -249,6 +249,11 @@ class NetPath(tf.Module):
     def __call__(self, transformed: dict) -> tf.Tensor:
         return probabilities_from_logits(self.logits(transformed), self.num_class)
 
+    @property
+    def input_columns(self) -> list[str]:
+        """The raw columns this net reads."""
+        return self.embeddings.input_columns
+
     def folded(self) -> NetPath:
         """The same net with its BatchNorms folded (FoldedTower): what is exported."""
         share = FoldedTower(self.share_tower) if self.share_tower is not None else None

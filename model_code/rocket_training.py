@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
+import rocket_blend
 import rocket_config
 import rocket_data
 import rocket_export
@@ -355,6 +356,11 @@ def train_and_export(
             f"auc_booster={metrics['auc_booster']:.4f}",
             flush=True,
         )
+    blend = None
+    if config.train.linear_baseline and config.train.blend_linear_baseline:
+        blend = _blend(model, joint.linear, splits, sizes, config, linear_training, role)
+        if blend is not None:
+            metrics["served"] = blend
     if config.train.linear_baseline:
         metrics["linear_baseline"] = {
             "auc": evaluation[f"{LINEAR_LOGS}auc_light"],
@@ -399,6 +405,7 @@ def train_and_export(
             serving_model_dir,
             model_run_dir,
             linear=joint.linear if joint is not None else None,
+            light_weight=blend["light_weight"] if blend else None,
         )
     finally:
         if scratch is not None:
@@ -406,6 +413,39 @@ def train_and_export(
     if role.multi_worker:
         barrier(strategy)
     return metrics
+
+
+def _blend(
+    pair: rocket_model.RocketLaunchingModel,
+    linear: rocket_model.RocketLaunchingModel,
+    splits: rocket_data.Splits,
+    sizes: dict[str, int],
+    config: rocket_config.RocketConfig,
+    linear_training: dict,
+    role: WorkerRole,
+) -> dict | None:
+    """The served blend of the light net and the linear baseline (rocket_blend): its
+    weight, chosen on the validation rows, and the eval AUC of each net so blended
+    (`auc_light`, `auc_booster`); None without validation rows to choose it on."""
+    if splits.validation is None:
+        if role.is_chief:
+            print("[Trainer] served: the light net alone (no validation rows to weigh a "
+                  "blend with the linear baseline on)", flush=True)  # fmt: skip
+        return None
+    chosen = rocket_blend.choose_for(
+        pair, linear, splits, sizes, config.train.validation_fraction,
+        linear_read_validation=bool(linear_training.get("every_train_row")),
+    )  # fmt: skip
+    served = {**chosen.as_dict(), **rocket_blend.evaluate(pair, linear, chosen.light_weight,
+                                                          splits.eval)}  # fmt: skip
+    if role.is_chief:
+        print(
+            f"[Trainer] served: {rocket_blend.describe(chosen.light_weight)}, chosen by "
+            f"{rocket_blend.CRITERION} on "
+            f"{chosen.validation_rows:,} rows; eval auc={served['auc_light']:.4f}",
+            flush=True,
+        )
+    return served
 
 
 def _evaluate(model: keras.Model, dataset: tf.data.Dataset) -> dict[str, float]:

@@ -257,8 +257,9 @@ def _train_config(message, train, source: str):
         changes["eval_every_steps"] = message.save_checkpoints_steps
     if message.HasField("validation_fraction"):
         changes["validation_fraction"] = message.validation_fraction
-    if message.HasField("linear_baseline"):
-        changes["linear_baseline"] = message.linear_baseline
+    for name in ("linear_baseline", "blend_linear_baseline"):
+        if message.HasField(name):
+            changes[name] = getattr(message, name)
     for name in ("linear_embedding_regularization", "linear_weight_regularization"):
         if message.HasField(name):
             changes[name] = getattr(message, name)

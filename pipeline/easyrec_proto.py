@@ -87,9 +87,11 @@ _MESSAGES: dict[str, list[tuple[str, str, bool]]] = {
         ("sync_replicas", "bool", False),
         ("keep_checkpoint_max", "uint32", False),
         # Ours, not EasyRec's: the share of train rows held out as validation data,
-        # whether the Trainer also trains the linear baseline, and its regularization.
+        # whether the Trainer also trains the linear baseline, its regularization and
+        # whether the light SavedModel serves the light net blended with it.
         ("validation_fraction", "float", False),
         ("linear_baseline", "bool", False),
+        ("blend_linear_baseline", "bool", False),
         ("linear_embedding_regularization", "float", False),
         ("linear_weight_regularization", "float", False),
     ],

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import rocket_blend
 import rocket_config
 import rocket_tuning
 import tensorflow as tf
@@ -101,6 +102,10 @@ def summarize(metadata_path: str) -> dict:
     # How it was trained: its kept step, penalties and, on small logs, the C that
     # cross-validation chose for its L2 (l2_cross_validation).
     summary["linear_baseline"] = trainer_metrics.get("linear_baseline")
+    # What the light SavedModel serves (rocket_blend): the light net's weight in a blend
+    # with the linear baseline, and the Trainer's eval AUC of each net so blended; the
+    # Evaluator's light and booster AUCs are of these blends, trainer_*_auc of the nets.
+    summary["served"] = trainer_metrics.get("served")
 
     evaluation = outputs.get((EVALUATOR, "evaluation"))
     by_model = tfma_results.metrics_by_model(evaluation.uri) if evaluation else {}
@@ -201,6 +206,17 @@ def format_summary(summary: dict) -> str:
             "  logistic regression, same rows (Trainer's linear baseline): "
             f"{fmt(summary['linear_baseline_auc'])} "
             f"(GAUC {fmt(summary.get('linear_baseline_gauc'))})",
+        )
+    served = summary.get("served")
+    if served:
+        w = served["light_weight"]
+        lines.insert(1 + 1, f"  served light model: {rocket_blend.describe(w)} (chosen by "
+                     f"{served['chosen_by']} on {served['validation_rows']:,} rows); the booster "
+                     "is measured blended the same way")  # fmt: skip
+        lines.insert(
+            2 + 1,
+            f"  the nets alone (Trainer, eval split): light {fmt(summary['trainer_light_auc'])}, "
+            f"booster {fmt(summary['trainer_booster_auc'])}",
         )
     training = summary.get("training")
     if training:

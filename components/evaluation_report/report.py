@@ -7,6 +7,8 @@ import json
 import math
 import os
 
+import rocket_blend
+
 from components.evaluation_report import tfma_results
 from components.rocket_evaluator.model_names import (
     BASELINE,
@@ -195,6 +197,9 @@ def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None,
         "not_blessed_reasons": [] if blessed else tfma_results.failed_thresholds(evaluation_uri),
         "linear_baseline": (trainer or {}).get("linear_baseline"),
         "linear_baseline_gauc": linear_tfma.get("gauc"),
+        # What the light SavedModel serves (rocket_blend) and the nets alone.
+        "served": (trainer or {}).get("served"),
+        "nets_alone": {net: (trainer or {}).get(f"auc_{net}") for net in ("light", "booster")},
     }
     gate = linear_gate_reason(blessing_properties or {}, data["light"].get("auc"))
     if gate and not blessed:
@@ -234,6 +239,17 @@ def render_markdown(data: dict) -> str:
         lines.append(f"- {reason}")
     if not data["blessed"]:
         lines.append("")
+    served = data.get("served")
+    if served:
+        alone = data.get("nets_alone") or {}
+        lines += [
+            f"The light (serving) model is {rocket_blend.describe(served['light_weight'])}, "
+            f"chosen by {served['chosen_by']} on {served['validation_rows']:,} validation "
+            "rows; the booster is measured blended the same way. The nets alone (Trainer, "
+            f"eval split): light AUC {_fmt(alone.get('light'))}, booster AUC "
+            f"{_fmt(alone.get('booster'))}.",
+            "",
+        ]
     header = "| metric | light (serving) | booster | booster − light |"
     divider = "|---|---|---|---|"
     if baseline:

@@ -92,9 +92,14 @@ def build_trained(data: BenchData, config, traced: dict | None = None):
 
 def predict(model, net: str, features: dict, batch: int = 4096) -> np.ndarray:
     """Click probabilities of one net on the eval features (inference mode)."""
+    return predict_path(model.net_path(net), features, batch)
+
+
+def predict_path(path, features: dict, batch: int = 4096) -> np.ndarray:
+    """Click probabilities of a NetPath (or a rocket_blend.BlendedPath) on the eval
+    features, in batches."""
     import tensorflow as tf
 
-    path = model.net_path(net)
     n = int(next(iter(features.values())).dense_shape[0])
     out = []
     for start in range(0, n, batch):

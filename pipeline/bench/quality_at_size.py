@@ -44,6 +44,7 @@ from pipeline.bench.settings import (
     LINEAR,
     LINEAR_VARIANT,
     ROCKET,
+    SERVED,
     BenchError,
 )
 from pipeline.bench.targets import target
@@ -60,6 +61,14 @@ VARIANTS = {
     LINEAR: LINEAR_VARIANT,
 }
 
+
+SERVED_NOTES = {
+    SERVED: "what the light SavedModel serves (rocket_blend): w x the rocket light net's "
+    "logit + (1 - w) x the linear variant's, w chosen on the validation rows (runs: "
+    "light_weight)",
+    f"{SERVED}_booster": "the rocket booster blended with the linear variant at the same w "
+    "(the Evaluator's booster; for reference)",
+}
 
 # The generators the part can draw rows from (--generator).
 GENERATORS = {"sample": sample_data, "deep": deep_data}
@@ -144,18 +153,12 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
     """One model trained by the Trainer's loop on the Trainer's input: the transformed
     train files read by rocket_data.read_splits (seeded shuffle, validation rows held
     out by content); returns the model and what training kept."""
-    import rocket_data
     import rocket_training
     import tensorflow as tf
     from rocket_distribution import WorkerRole
 
-    # read_splits takes a TFX FnArgs; the bench scores its eval rows from memory, so the
-    # eval dataset it also builds (here over the train files) is never read.
-    fn_args = SimpleNamespace(
-        train_files=[data.train_files], eval_files=[data.train_files], data_accessor=ExampleFiles()
-    )
     role = WorkerRole()
-    splits = rocket_data.read_splits(fn_args, data.tft_output, config.train, role)
+    splits = read_splits(data, config)
     sizes = rocket_training.table_sizes(config, data.tft_output)
     steps, strategy = config.train.train_steps, tf.distribute.get_strategy()
     if rocket_config.is_linear(config.model):  # as the Trainer trains its linear baseline
@@ -165,6 +168,34 @@ def train_variant(data: BenchData, config) -> tuple[object, dict]:
     return rocket_training.fit_model(
         config, sizes, splits.train, splits.validation, steps, strategy, role, prefix="[bench]"
     )
+
+
+def read_splits(data: BenchData, config):
+    """The datasets the Trainer would read from the split's transformed train files
+    (rocket_data.read_splits: seeded shuffle, validation rows held out by content)."""
+    import rocket_data
+    from rocket_distribution import WorkerRole
+
+    # read_splits takes a TFX FnArgs; the bench scores its eval rows from memory, so the
+    # eval dataset it also builds (here over the train files) is never read.
+    fn_args = SimpleNamespace(
+        train_files=[data.train_files], eval_files=[data.train_files], data_accessor=ExampleFiles()
+    )
+    return rocket_data.read_splits(fn_args, data.tft_output, config.train, WorkerRole())
+
+
+def served_blend(data: BenchData, pair, pair_config, linear, linear_training: dict):
+    """The blend the Trainer would serve of this rocket model and linear variant (trained
+    on the same split): rocket_blend.choose_for on the same validation rows."""
+    import rocket_blend
+    import rocket_training
+
+    return rocket_blend.choose_for(
+        pair, linear, read_splits(data, pair_config),
+        rocket_training.table_sizes(pair_config, data.tft_output),
+        pair_config.train.validation_fraction,
+        linear_read_validation=bool(linear_training.get("every_train_row")),
+    )  # fmt: skip
 
 
 def dataset_name(settings: AtSizeSettings) -> str:
@@ -339,13 +370,17 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
     split's train rows; their eval predictions appended to `predictions` by name and
     seed, each run's kept step to `runs`. Returns the C the logistic regression chose
     (None without references)."""
+    import rocket_blend
     import rocket_model
     import rocket_training
 
     def keep(name: str, seed: int, values: np.ndarray) -> None:
         predictions.setdefault(name, {}).setdefault(seed, []).append(values)
 
-    def train_and_predict(name: str, kind: str, seed: int, options: dict) -> None:
+    def record_run(name: str, record: dict) -> None:
+        runs.setdefault(name, []).append({**record, "fold": fold} if settings.folds > 1 else record)
+
+    def train_and_predict(name: str, kind: str, seed: int, options: dict) -> tuple:
         started = time.time()
         config = variant_config(base, kind, seed, settings, data.train_rows, **options)
         model, training = train_variant(data, config)
@@ -364,7 +399,7 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
         }
         if "l2_cross_validation" in training:  # the linear baseline's, on small logs
             record["linear_c"] = training["l2_cross_validation"]["C"]
-        runs.setdefault(name, []).append({**record, "fold": fold} if settings.folds > 1 else record)
+        record_run(name, record)
         # This fold's AUC only: GAUC is taken once, over the pooled rows (measure).
         auc = quality.auc(data.eval_labels, predictions[name][seed][-1])
         log(
@@ -372,10 +407,31 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
             f"{training['exported_step']} of {training['stopped_at_step']} "
             f"({time.time() - started:.0f}s)"
         )
+        return model, config, training
+
+    def serve(seed: int, rocket: tuple, linear: tuple) -> None:
+        """The served blend of this seed's rocket and linear variants (SERVED)."""
+        started = time.time()
+        (pair, pair_config, _), (baseline, _, baseline_training) = rocket, linear
+        chosen = served_blend(data, pair, pair_config, baseline, baseline_training)
+        linear_path = baseline.net_path(rocket_model.LIGHT)
+        nets = ((rocket_model.LIGHT, SERVED), (rocket_model.BOOSTER, f"{SERVED}_booster"))
+        for net, name in nets:
+            path = rocket_blend.served_path(pair.net_path(net), linear_path, chosen.light_weight)
+            keep(name, seed, quality.predict_path(path, data.eval_features))
+        record_run(SERVED, {"seed": seed, "light_weight": chosen.light_weight,
+                            "seconds": round(time.time() - started, 1)})  # fmt: skip
+        auc = quality.auc(data.eval_labels, predictions[SERVED][seed][-1])
+        log(f"[bench] at size: {SERVED} seed {seed}: AUC {auc:.4f}, the light net's weight "
+            f"{chosen.light_weight:g} ({time.time() - started:.0f}s)")  # fmt: skip
 
     for seed in seeds:
-        for name, (kind, options) in VARIANTS.items():
-            train_and_predict(name, kind, seed, options)
+        trained = {
+            name: train_and_predict(name, kind, seed, options)
+            for name, (kind, options) in VARIANTS.items()
+        }
+        serve(seed, trained[ROCKET], trained[LINEAR])
+        del trained
     for seed in seeds[: settings.sweep_seeds]:
         for units in settings.sweep:
             options = {"light_dnn": rocket_config.DNNConfig(units)}
@@ -448,7 +504,7 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
           steps: int, every: int) -> dict:  # fmt: skip
     """The part's JSON: the bench's quality block plus the training regime, each run's
     kept step, gap_closed per seed and the targets."""
-    main = (*VARIANTS, f"{ROCKET}_booster", *references.NOTES)  # not the sweep's
+    main = (*VARIANTS, f"{ROCKET}_booster", SERVED, f"{SERVED}_booster", *references.NOTES)
     variants = {
         name: {metric: quality.spread(values) for metric, values in v.items()}
         for name, v in scores.items()
@@ -472,6 +528,7 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
         f"{every} steps ({regime}, the best check's weights kept"
     )
     part["variant_notes"].update(references.NOTES)
+    part["variant_notes"].update(SERVED_NOTES)
     part["runs"] = runs
     for metric in ("auc", "gauc"):
         noise = quality.gap_noise(variants, metric)
@@ -551,18 +608,26 @@ def targets(part: dict) -> list[dict]:
         return target(f"{label} ({name})", round(a["mean"] - b["mean"], 5), ">=", -noise,
                       "not below it by more than the seeds' spread")  # fmt: skip
 
-    gauc_lift = versus("rocket light GAUC − linear GAUC", ROCKET, LINEAR, "gauc", ">")
-    best_gauc = max(variants[ROCKET]["gauc"]["mean"], variants[LINEAR]["gauc"]["mean"])
-    if best_gauc <= 0.5 and gauc_lift["value"] is not None:
-        # Two within-user rankings no better than chance: a difference between them is no
-        # lift. (Split by row, a user with few rows has their other rows in training; a
-        # model that memorises user ids then ranks that user's eval rows backwards.)
-        gauc_lift = target(gauc_lift["target"].rsplit(" > ", 1)[0], None, ">", 0.0,
-                           f"neither model ranks within users better than chance (GAUC "
-                           f"{best_gauc:.4f} at best): no lift to judge")  # fmt: skip
-    out = [
-        versus("rocket light AUC − linear AUC", ROCKET, LINEAR, "auc", ">"),
-        gauc_lift,
+    def lifts(label: str, first: str) -> list[dict]:
+        """`first` − linear, AUC and GAUC, beyond the spread."""
+        gauc_lift = versus(f"{label} GAUC − linear GAUC", first, LINEAR, "gauc", ">")
+        best_gauc = max(variants[first]["gauc"]["mean"], variants[LINEAR]["gauc"]["mean"])
+        if best_gauc <= 0.5 and gauc_lift["value"] is not None:
+            # Two within-user rankings no better than chance: a difference between them is
+            # no lift. (Split by row, a user with few rows has their other rows in
+            # training; a model that memorises user ids then ranks their rows backwards.)
+            gauc_lift = target(gauc_lift["target"].rsplit(" > ", 1)[0], None, ">", 0.0,
+                               f"neither model ranks within users better than chance (GAUC "
+                               f"{best_gauc:.4f} at best): no lift to judge")  # fmt: skip
+        return [versus(f"{label} AUC − linear AUC", first, LINEAR, "auc", ">"), gauc_lift]
+
+    out = []
+    if SERVED in variants:  # what the light SavedModel serves (rocket_blend)
+        out += lifts("served light", SERVED)
+        out.append(versus("served booster AUC − served light AUC", f"{SERVED}_booster", SERVED,
+                          "auc", ">="))  # fmt: skip
+    out += [
+        *lifts("rocket light", ROCKET),
         versus("booster alone AUC − light alone AUC", BOOSTER_ALONE, LIGHT_ALONE, "auc", ">="),
         versus("rocket booster AUC − rocket light AUC", f"{ROCKET}_booster", ROCKET, "auc", ">="),
     ]

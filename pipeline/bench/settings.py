@@ -24,6 +24,9 @@ LIGHT_ALONE, ROCKET, BOOSTER_ALONE = "light_alone", "rocket", "booster_alone"
 # batches and steps as the nets, regularised as the Trainer's for the row count.
 LINEAR = "linear"
 LINEAR_VARIANT = (LINEAR, {})
+# What the light SavedModel serves (rocket_blend): the rocket light net's logit blended
+# with the linear variant's, its weight chosen on the validation rows.
+SERVED = "rocket_served"
 
 
 class BenchError(UsageError):

@@ -1,0 +1,213 @@
+"""The served light model: the light net's logit blended with the linear baseline's.
+
+The Trainer trains the pair and, beside it, a logistic regression over the same ids
+(the linear baseline). Neither wins everywhere: on small or cross-poor logs the logistic
+regression ranks better, where the clicks depend on crosses of ids the nets do, and on
+both a blend of the two logits beat each of its parts (docs/benchmarks.md, "The served
+light model: the light net blended with the linear baseline"). So the light SavedModel
+serves w * light logit + (1 - w) * linear logit (a wide-and-deep model whose wide part
+is trained apart), with the light net's weight w chosen on the validation rows, which
+neither model was fit to; w = 1 serves the light net alone. The booster's SavedModel
+(measured beside the light, never pushed) is blended with the same w, so the teacher and
+the student are compared in the form they would serve.
+
+The validation rows must be new to both models. The light net only picked its kept step
+on them; a linear baseline fit to its end on every train row (below
+rocket_config.LOGISTIC_BASELINE_MAX_ROWS) has seen them, so its validation logits would
+flatter it, and a logistic regression at the same C fit without them (scikit-learn's, on
+the same one-hot ids: rocket_logistic) stands in for it there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import rocket_data
+import rocket_logistic
+import rocket_model
+import tensorflow as tf
+import tf_keras as keras
+
+# The light net's weights tried, 0 (the linear baseline alone) to 1 (the light net alone).
+LIGHT_WEIGHTS = tuple(round(w, 1) for w in np.linspace(0.0, 1.0, 11))
+CRITERION = "validation AUC"  # how the weight is chosen, as logs say it
+
+
+def margins(logits: tf.Tensor) -> np.ndarray:
+    """The click logit of each row: logit_1 - logit_0 for 2 classes, the logit for 1."""
+    logits = np.asarray(logits)
+    return logits[:, 1] - logits[:, 0] if logits.shape[-1] == 2 else logits[:, 0]
+
+
+def net_margins(model: rocket_model.RocketLaunchingModel, net: str, dataset) -> np.ndarray:
+    """The click logits one net of `model` gives the rows of a finite (features, label)
+    dataset, in its order."""
+    return np.concatenate(
+        [margins(model(features, training=False)[f"{net}_logits"]) for features, _ in dataset]
+    )
+
+
+def labels_of(dataset) -> np.ndarray:
+    return np.concatenate([np.reshape(label.numpy(), [-1]) for _, label in dataset])
+
+
+def auc(labels: np.ndarray, logits: np.ndarray) -> float:
+    """The exact ROC AUC of click logits (scikit-learn's)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, logits))
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The light net's weight in the served logit and how it was chosen."""
+
+    light_weight: float
+    validation_rows: int
+    # The validation AUC of each weight tried, in LIGHT_WEIGHTS' order.
+    validation_scores: tuple[float, ...]
+    # Where the linear baseline's validation logits came from (see the module docstring).
+    linear_logits: str
+
+    def as_dict(self) -> dict:
+        return {
+            "light_weight": self.light_weight,
+            "chosen_by": CRITERION,
+            "validation_rows": self.validation_rows,
+            "weights": list(LIGHT_WEIGHTS),
+            "validation_scores": [round(v, 6) for v in self.validation_scores],
+            "linear_logits": self.linear_logits,
+        }
+
+
+def choose(light: np.ndarray, linear: np.ndarray, labels: np.ndarray, source: str) -> Blend:
+    """The weight of LIGHT_WEIGHTS whose blend of the validation logits ranks the clicks
+    best (AUC, what the gate and the bench compare; on the bench's logs the validation
+    log loss chose the baseline alone where a blend ranked better); the heavier light
+    weight on a tie."""
+    scores = tuple(auc(labels, w * light + (1 - w) * linear) for w in LIGHT_WEIGHTS)
+    best = max(range(len(scores)), key=lambda i: (round(scores[i], 9), i))
+    return Blend(LIGHT_WEIGHTS[best], len(labels), scores, source)
+
+
+def out_of_sample_linear_margins(
+    splits: rocket_data.Splits,
+    sizes: dict[str, int],
+    weight_regularization: float,
+    validation_fraction: float,
+) -> np.ndarray:
+    """The validation rows' click logits from scikit-learn's logistic regression with the
+    baseline's L2 (`weight_regularization` s, i.e. C = 1 / (s x rows)), fit on the train
+    rows without them: what the linear baseline fit on every train row would give rows
+    it had not seen."""
+    from sklearn.linear_model import LogisticRegression
+
+    train = rocket_data.split_rows(splits.train_once(), validation_fraction, validation=False)
+    train_x, train_y = rocket_logistic.one_hot_rows(train, sizes)
+    validation_x, _ = rocket_logistic.one_hot_rows(splits.validation, sizes)
+    c = 1.0 / (weight_regularization * len(train_y)) if weight_regularization > 0 else 1e4
+    model = LogisticRegression(C=c, max_iter=rocket_logistic.OPTIONS["max_iter"])
+    return model.fit(train_x, train_y).decision_function(validation_x)
+
+
+def choose_for(
+    pair: rocket_model.RocketLaunchingModel,
+    linear: rocket_model.RocketLaunchingModel,
+    splits: rocket_data.Splits,
+    sizes: dict[str, int],
+    validation_fraction: float,
+    linear_read_validation: bool,
+) -> Blend:
+    """The blend of the trained pair's light net and linear baseline, chosen on
+    splits.validation (see the module docstring for `linear_read_validation`)."""
+    light = net_margins(pair, rocket_model.served_net(pair.rocket), splits.validation)
+    labels = labels_of(splits.validation)
+    if linear_read_validation:
+        linear_margins = out_of_sample_linear_margins(
+            splits, sizes, linear.rocket.weight_regularization, validation_fraction
+        )
+        source = (
+            "scikit-learn's logistic regression with the baseline's L2, fit on the train "
+            "rows without the validation rows (the baseline trained on them)"
+        )
+    else:
+        linear_margins = net_margins(linear, rocket_model.LIGHT, splits.validation)
+        source = "the linear baseline (it did not train on the validation rows)"
+    return choose(light, linear_margins, labels, source)
+
+
+def evaluate(
+    pair: rocket_model.RocketLaunchingModel,
+    linear: rocket_model.RocketLaunchingModel,
+    light_weight: float,
+    dataset,
+) -> dict[str, float]:
+    """The eval AUC of each of the pair's nets blended with the linear baseline at
+    `light_weight` (`auc_light`, `auc_booster` when it has one), with 10,000 thresholds
+    as the Evaluator's TFMA AUC."""
+    labels = labels_of(dataset)
+    linear_margins = net_margins(linear, rocket_model.LIGHT, dataset)
+    out = {}
+    for net in (rocket_model.LIGHT, rocket_model.BOOSTER):
+        if getattr(pair, f"{net}_tower") is None:
+            continue
+        blended = light_weight * net_margins(pair, net, dataset) + (1 - light_weight) * (
+            linear_margins
+        )
+        auc = keras.metrics.AUC(num_thresholds=10000)
+        auc.update_state(labels, tf.sigmoid(blended))
+        out[f"auc_{net}"] = float(auc.result())
+    return out
+
+
+def describe(light_weight: float) -> str:
+    """What a light SavedModel of this blend serves, in words."""
+    if light_weight >= 1.0:
+        return "the light net alone"
+    if light_weight <= 0.0:
+        return "the linear baseline alone (the light net added nothing on the validation rows)"
+    return (
+        f"{light_weight:g} x the light net's logit + {1 - light_weight:g} x the linear baseline's"
+    )
+
+
+class BlendedPath(tf.Module):
+    """Two NetPaths served as one: light_weight * the net's logits + (1 - light_weight) *
+    the linear baseline's. It holds both paths' variables and nothing else."""
+
+    def __init__(
+        self,
+        net: rocket_model.NetPath,
+        linear: rocket_model.NetPath,
+        light_weight: float,
+        name: str | None = None,
+    ):
+        super().__init__(name=name or f"{net.name}_blended")
+        if net.num_class != linear.num_class:
+            raise ValueError(f"num_class {net.num_class} and {linear.num_class}: no blend")
+        self.net = net
+        self.linear = linear
+        self.light_weight = float(light_weight)
+        self.num_class = net.num_class
+        self.input_columns = sorted(set(net.input_columns) | set(linear.input_columns))
+
+    def logits(self, transformed: dict) -> tf.Tensor:
+        w = self.light_weight
+        return w * self.net.logits(transformed) + (1.0 - w) * self.linear.logits(transformed)
+
+    def __call__(self, transformed: dict) -> tf.Tensor:
+        return rocket_model.probabilities_from_logits(self.logits(transformed), self.num_class)
+
+    def folded(self) -> BlendedPath:
+        return BlendedPath(self.net.folded(), self.linear.folded(), self.light_weight, self.name)
+
+
+def served_path(
+    net: rocket_model.NetPath, linear: rocket_model.NetPath | None, light_weight: float | None
+) -> rocket_model.NetPath | BlendedPath:
+    """What a net's SavedModel serves: the net alone without a blend (or at weight 1),
+    else the blend."""
+    if linear is None or light_weight is None or light_weight >= 1.0:
+        return net
+    return BlendedPath(net, linear, light_weight)

@@ -1,0 +1,94 @@
+"""The served light model (rocket_blend): the light net blended with the linear baseline."""
+
+import numpy as np
+import pytest
+import rocket_blend
+import rocket_config
+import rocket_data
+import rocket_model
+import tensorflow as tf
+from test_model import TABLE_SIZE, _fit_datasets, batch, build, small_config
+
+
+def _logits(rng, signal, weight, noise=1.0):
+    return weight * signal + noise * rng.normal(size=signal.shape)
+
+
+def test_the_weight_follows_what_each_model_knows_of_the_clicks():
+    """The light net's weight is 1 when the baseline adds nothing, 0 when the net adds
+    nothing, and in between when each knows a part of the click logit the other misses:
+    then the blend scores better than either part."""
+    rng = np.random.default_rng(0)
+    rows = 20_000
+    a, b = rng.normal(size=rows), rng.normal(size=rows)
+    labels = (rng.random(rows) < 1 / (1 + np.exp(-(1.5 * a + 1.5 * b - 2)))).astype(float)
+    knows_all = 1.5 * a + 1.5 * b - 2
+    noise = rng.normal(size=rows)
+    chosen = rocket_blend.choose(knows_all, noise, labels, "test")
+    assert chosen.light_weight == 1.0 and chosen.validation_rows == rows
+    assert rocket_blend.choose(noise, knows_all, labels, "test").light_weight == 0.0
+    light, linear = 3 * a - 1, 3 * b - 1  # each knows one half
+    blend = rocket_blend.choose(light, linear, labels, "test")
+    assert 0.3 <= blend.light_weight <= 0.7
+    scores = dict(zip(rocket_blend.LIGHT_WEIGHTS, blend.validation_scores))
+    assert scores[blend.light_weight] == max(scores.values())
+    assert scores[blend.light_weight] > max(scores[0.0], scores[1.0])
+    record = blend.as_dict()
+    assert record["light_weight"] == blend.light_weight and record["linear_logits"] == "test"
+    assert len(record["validation_scores"]) == len(record["weights"]) == 11
+
+
+def test_a_blended_path_serves_the_weighted_logits_of_its_two_nets_only():
+    """The served light model: w x the light net's logits + (1 - w) x the linear
+    baseline's, folded as each net is folded; it holds no booster variable, and at weight
+    1 the light net alone is served."""
+    config = small_config()
+    pair = build(config)
+    linear = build(rocket_config.linear_config(config))
+    features, _ = batch(config, size=64)
+    pair(features)
+    linear(features)
+    light_path = pair.net_path(rocket_model.LIGHT)
+    linear_path = linear.net_path(rocket_model.LIGHT)
+    blended = rocket_blend.served_path(light_path, linear_path, 0.3)
+    expected = 0.3 * light_path.logits(features) + 0.7 * linear_path.logits(features)
+    np.testing.assert_allclose(blended.logits(features), expected, atol=1e-5)
+    np.testing.assert_allclose(blended.folded().logits(features), expected, atol=1e-5)
+    probabilities = blended(features).numpy()
+    margin = expected[:, 1] - expected[:, 0]
+    np.testing.assert_allclose(probabilities, tf.sigmoid(margin), atol=1e-5)
+    held = {v.ref() for v in blended.variables}
+    assert held == {v.ref() for v in light_path.variables + linear_path.variables}
+    assert not held & {v.ref() for v in pair.booster_tower.variables + pair.booster_head.variables}
+    assert set(blended.input_columns) == set(light_path.input_columns)
+    assert rocket_blend.served_path(light_path, linear_path, 1.0) is light_path
+    assert rocket_blend.served_path(light_path, None, 0.3) is light_path
+
+
+def test_the_weight_is_chosen_on_validation_rows_new_to_the_baseline():
+    """A baseline trained on the validation rows is replaced, for the choice, by
+    scikit-learn's logistic regression with its L2 fit without them; an early-stopped
+    baseline, which did not train on them, gives its own validation logits. The eval
+    AUCs of the blends are measured with the nets' own logits."""
+    config = small_config(**{"train.learning_rate": 0.05})
+    sizes = {f.name: TABLE_SIZE for f in config.model_features()}
+    train, validation = _fit_datasets(config)
+    pair, linear = build(config), build(rocket_config.linear_config(config))
+    features, _ = batch(config, size=8)
+    pair(features)
+    linear(features)
+    linear.rocket = rocket_config.with_changes(
+        rocket_config.linear_config(config), **{"model.weight_regularization": 1e-3}
+    ).model
+    rows, labels = batch(config, size=1024, seed=3)
+    every_row = tf.data.Dataset.from_tensor_slices((rows, labels)).batch(128)
+    splits = rocket_data.Splits(train, validation, validation, train_once=lambda: every_row)
+    seen = rocket_blend.choose_for(pair, linear, splits, sizes, 0.1, linear_read_validation=True)
+    assert "scikit-learn" in seen.linear_logits and seen.validation_rows == 256
+    unseen = rocket_blend.choose_for(pair, linear, splits, sizes, 0.1, linear_read_validation=False)
+    assert unseen.linear_logits.startswith("the linear baseline")
+    evaluation = rocket_blend.evaluate(pair, linear, 1.0, validation)
+    assert evaluation["auc_light"] == pytest.approx(
+        pair.evaluate(validation, verbose=0, return_dict=True)["auc_light"], abs=1e-4
+    )
+    assert set(evaluation) == {"auc_light", "auc_booster"}
