@@ -208,16 +208,16 @@ def format_summary(summary: dict) -> str:
             f"(GAUC {fmt(summary.get('linear_baseline_gauc'))})",
         )
     served = summary.get("served")
-    if served:
-        w = served["light_weight"]
-        lines.insert(1 + 1, f"  served light model: {rocket_blend.describe(w)} (chosen by "
-                     f"{served['chosen_by']} on {served['validation_rows']:,} rows); the booster "
-                     "is measured blended the same way")  # fmt: skip
-        lines.insert(
-            2 + 1,
+    if served:  # after the linear baseline's line, before the GAUCs
+        at = next(i for i, line in enumerate(lines) if line.startswith("  light GAUC"))
+        what = rocket_blend.describe(served["light_weight"])
+        lines[at:at] = [
+            f"  the light SavedModel serves: {what} (chosen "
+            f"by {served['chosen_by']} on {served['validation_rows']:,} rows; the booster's "
+            "AUC above is of it blended the same way)",
             f"  the nets alone (Trainer, eval split): light {fmt(summary['trainer_light_auc'])}, "
             f"booster {fmt(summary['trainer_booster_auc'])}",
-        )
+        ]
     training = summary.get("training")
     if training:
         best = training.get("best_validation_auc_light")

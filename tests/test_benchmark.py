@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import rocket_blend
 import rocket_config
 
 from pipeline import cli, sample_data
@@ -353,7 +354,7 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     part = written[quality_at_size.KEY]
     assert set(part["variants"]) == {
         "light_alone", "rocket", "rocket_booster", "booster_alone", "linear",
-        "sklearn_logistic_regression", "sklearn_mlp",
+        "rocket_served", "rocket_served_booster", "sklearn_logistic_regression", "sklearn_mlp",
     }  # fmt: skip
     # scikit-learn's models on one-hot columns of the same split, a score per seed: the
     # logistic regression is deterministic, the MLP seeded.
@@ -368,7 +369,9 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     names = [t["target"] for t in part["targets"]]
     for label in ("rocket light AUC − linear AUC", "rocket light GAUC − linear GAUC",
                   "booster alone AUC − light alone AUC", "rocket light AUC − scikit-learn MLP AUC",
-                  "linear AUC − scikit-learn logistic regression AUC"):  # fmt: skip
+                  "linear AUC − scikit-learn logistic regression AUC",
+                  "served light AUC − linear AUC", "served light GAUC − linear GAUC",
+                  "served booster AUC − served light AUC"):  # fmt: skip
         assert any(name.startswith(f"{label} (generated_at_size)") for name in names), label
     # Cross-validated: each fold's own AUC averaged, the pooled ranking kept beside it
     # (per seed; the unit test above checks how each is computed).
@@ -386,6 +389,12 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     )
     assert part["train_steps"] == steps and steps % every == 0
     assert epoch == math.ceil(part["rows"]["train"] * 0.9 / 64) and every == math.ceil(epoch / 2)
+    # The served blend of each fold's and seed's rocket and linear variants, its weight
+    # chosen on the validation rows (rocket_blend).
+    served = part["runs"].pop("rocket_served")
+    every = [(fold, seed) for fold in (0, 1) for seed in (0, 1)]
+    assert sorted((r["fold"], r["seed"]) for r in served) == every
+    assert all(r["light_weight"] in rocket_blend.LIGHT_WEIGHTS for r in served)
     for name, runs in part["runs"].items():  # the sweep's over its one seed
         seeds = [0, 1] if name in quality_at_size.VARIANTS else [0]
         expected = [(fold, seed) for fold in (0, 1) for seed in seeds]

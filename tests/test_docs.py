@@ -420,12 +420,17 @@ def results_table() -> str:
         relative = f"quality_defaults/{name}/benchmark.json"
         part = _load(relative)["quality_at_size"]
         variants = part["variants"]
-        rocket, linear = variants["rocket"], variants["linear"]
-        target = _target(part["targets"], "rocket light AUC − linear AUC")
-        gauc = _target(part["targets"], "rocket light GAUC − linear GAUC")
+        # What the light SavedModel serves (the light net blended with the linear
+        # baseline, since 2026-12-07); a data set not re-measured since, the light net.
+        served = "rocket_served" in variants
+        rocket, linear = variants["rocket_served" if served else "rocket"], variants["linear"]
+        who = "served light model" if served else "light net alone (before the blend)"
+        prefix = "served light" if served else "rocket light"
+        target = _target(part["targets"], f"{prefix} AUC − linear AUC")
+        gauc = _target(part["targets"], f"{prefix} GAUC − linear GAUC")
         lift = rocket["auc"]["mean"] - linear["auc"]["mean"]
         rows.append(
-            f"| Quality: eval AUC (GAUC), {label}, {len(part['seeds'])} seeds | "
+            f"| Quality: eval AUC (GAUC), {label}, {len(part['seeds'])} seeds, {who} | "
             f"{_pm(rocket['auc'])} ({rocket['gauc']['mean']:.4f}) | {_pm(linear['auc'])} "
             f"({linear['gauc']['mean']:.4f}) | {lift:+.4f} ({_verdict(target)}; GAUC "
             f"{_signed(gauc['value'])}: {_outcome(gauc)}) | {run(relative, part)} |"

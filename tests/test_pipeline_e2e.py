@@ -86,7 +86,9 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert scores[served["light_weight"]] == max(scores.values())
     assert summary["light_auc"] == pytest.approx(served["auc_light"], abs=2e-3)
     assert summary["booster_auc"] == pytest.approx(served["auc_booster"], abs=2e-3)
-    assert f"served light model: {rocket_blend.describe(served['light_weight'])}" in (result.stdout)
+    assert f"the light SavedModel serves: {rocket_blend.describe(served['light_weight'])}" in (
+        result.stdout
+    )
     assert f"the nets alone (Trainer, eval split): light {summary['trainer_light_auc']:.4f}" in (
         result.stdout
     )

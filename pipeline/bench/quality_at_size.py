@@ -682,10 +682,18 @@ def lines(part: dict) -> list[str]:
     out += ["", f"Training: {part['training']}.", "", "| variant | seed | kept step | "
             "stopped at | best validation AUC | seconds |",
             "|---|---|---|---|---|---|"]  # fmt: skip
+
+    def seed_of(run: dict) -> str:
+        # "fold" is the fold's index in the JSON; counted from 1 here, as in the log.
+        return f"{run['seed']} (fold {run['fold'] + 1})" if "fold" in run else str(run["seed"])
+
     for name, runs in part["runs"].items():
+        if name == SERVED:  # a blend of two trained runs: its weight, not a training
+            weights = ", ".join(f"{run['light_weight']:g} (seed {seed_of(run)})" for run in runs)
+            out.append(f"| {name} | the light net's weight: {weights} | | | | |")
+            continue
         for run in runs:
-            # "fold" is the fold's index in the JSON; counted from 1 here, as in the log.
-            seed = f"{run['seed']} (fold {run['fold'] + 1})" if "fold" in run else run["seed"]
+            seed = seed_of(run)
             out.append(
                 f"| {name} | {seed} | {run['exported_step']} | "
                 f"{run['stopped_at_step']} | {report.fmt(run.get('best_validation_auc'))} | "
