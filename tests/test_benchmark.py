@@ -354,7 +354,8 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     part = written[quality_at_size.KEY]
     assert set(part["variants"]) == {
         "light_alone", "rocket", "rocket_booster", "booster_alone", "linear",
-        "rocket_served", "rocket_served_booster", "sklearn_logistic_regression", "sklearn_mlp",
+        "rocket_served", "rocket_served_booster", "rocket_served_even",
+        "rocket_served_best_on_validation", "sklearn_logistic_regression", "sklearn_mlp",
     }  # fmt: skip
     # scikit-learn's models on one-hot columns of the same split, a score per seed: the
     # logistic regression is deterministic, the MLP seeded.
@@ -394,7 +395,9 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     served = part["runs"].pop("rocket_served")
     every = [(fold, seed) for fold in (0, 1) for seed in (0, 1)]
     assert sorted((r["fold"], r["seed"]) for r in served) == every
-    assert all(r["light_weight"] in rocket_blend.LIGHT_WEIGHTS for r in served)
+    for run in served:
+        assert run["best_on_validation"] in rocket_blend.LIGHT_WEIGHTS
+        assert run["light_weight"] in (rocket_blend.EVEN, run["best_on_validation"])
     for name, runs in part["runs"].items():  # the sweep's over its one seed
         seeds = [0, 1] if name in quality_at_size.VARIANTS else [0]
         expected = [(fold, seed) for fold in (0, 1) for seed in seeds]

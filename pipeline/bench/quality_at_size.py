@@ -62,12 +62,17 @@ VARIANTS = {
 }
 
 
+# The served blend's two rules alone, for reference: the even blend, and the weight that
+# ranked the validation rows best (rocket_blend.choose weighs one against the other).
+BLEND_EVEN, BLEND_BEST = f"{SERVED}_even", f"{SERVED}_best_on_validation"
 SERVED_NOTES = {
     SERVED: "what the light SavedModel serves (rocket_blend): w x the rocket light net's "
     "logit + (1 - w) x the linear variant's, w chosen on the validation rows (runs: "
     "light_weight)",
     f"{SERVED}_booster": "the rocket booster blended with the linear variant at the same w "
     "(the Evaluator's booster; for reference)",
+    BLEND_EVEN: "the same blend at w = 0.5 always (for reference)",
+    BLEND_BEST: "the same blend at the w that ranked the validation rows best (for reference)",
 }
 
 # The generators the part can draw rows from (--generator).
@@ -415,11 +420,17 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
         (pair, pair_config, _), (baseline, _, baseline_training) = rocket, linear
         chosen = served_blend(data, pair, pair_config, baseline, baseline_training)
         linear_path = baseline.net_path(rocket_model.LIGHT)
-        nets = ((rocket_model.LIGHT, SERVED), (rocket_model.BOOSTER, f"{SERVED}_booster"))
-        for net, name in nets:
-            path = rocket_blend.served_path(pair.net_path(net), linear_path, chosen.light_weight)
+        blends = (  # the served model, and the two rules it weighs against each other
+            (rocket_model.LIGHT, SERVED, chosen.light_weight),
+            (rocket_model.BOOSTER, f"{SERVED}_booster", chosen.light_weight),
+            (rocket_model.LIGHT, BLEND_EVEN, rocket_blend.EVEN),
+            (rocket_model.LIGHT, BLEND_BEST, chosen.best_on_validation),
+        )
+        for net, name, weight in blends:
+            path = rocket_blend.served_path(pair.net_path(net), linear_path, weight)
             keep(name, seed, quality.predict_path(path, data.eval_features))
         record_run(SERVED, {"seed": seed, "light_weight": chosen.light_weight,
+                            "best_on_validation": chosen.best_on_validation,
                             "seconds": round(time.time() - started, 1)})  # fmt: skip
         auc = quality.auc(data.eval_labels, predictions[SERVED][seed][-1])
         log(f"[bench] at size: {SERVED} seed {seed}: AUC {auc:.4f}, the light net's weight "
@@ -504,7 +515,7 @@ def block(data, settings: AtSizeSettings, seeds: list[int], scores: dict, runs: 
           steps: int, every: int) -> dict:  # fmt: skip
     """The part's JSON: the bench's quality block plus the training regime, each run's
     kept step, gap_closed per seed and the targets."""
-    main = (*VARIANTS, f"{ROCKET}_booster", SERVED, f"{SERVED}_booster", *references.NOTES)
+    main = (*VARIANTS, f"{ROCKET}_booster", *SERVED_NOTES, *references.NOTES)
     variants = {
         name: {metric: quality.spread(values) for metric, values in v.items()}
         for name, v in scores.items()
@@ -691,6 +702,8 @@ def lines(part: dict) -> list[str]:
         if name == SERVED:  # a blend of two trained runs: its weight, not a training
             weights = ", ".join(f"{run['light_weight']:g} (seed {seed_of(run)})" for run in runs)
             out.append(f"| {name} | the light net's weight: {weights} | | | | |")
+            best = ", ".join(f"{run['best_on_validation']:g}" for run in runs)
+            out.append(f"| {BLEND_BEST} | the light net's weight: {best} | | | | |")
             continue
         for run in runs:
             seed = seed_of(run)
