@@ -6,8 +6,8 @@ regression ranks better, where the clicks depend on crosses of ids the nets do, 
 both a blend of the two logits beat each of its parts (docs/benchmarks.md, "The served
 light model: the light net blended with the linear baseline"). So the light SavedModel
 serves w * light logit + (1 - w) * linear logit (a wide-and-deep model whose wide part
-is trained apart), with the light net's weight w chosen on the validation rows, which
-neither model was fit to; w = 1 serves the light net alone. The booster's SavedModel
+is trained apart): w = 0.5 unless the validation rows, which neither model was fit to,
+clearly prefer another weight (choose); w = 1 serves the light net alone. The booster's SavedModel
 (measured beside the light, never pushed) is blended with the same w, so the teacher and
 the student are compared in the form they would serve.
 

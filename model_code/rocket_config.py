@@ -302,7 +302,8 @@ class TrainConfig:
     # must beat to be worth serving. Not exported.
     linear_baseline: bool = True
     # Ours: the light SavedModel serves the light net's logit blended with the linear
-    # baseline's, the light net's weight chosen on the validation rows (rocket_blend);
+    # baseline's, the light net's weight 0.5 unless the validation rows clearly prefer
+    # another (rocket_blend);
     # false, or no linear baseline, or no validation rows: the light net alone.
     blend_linear_baseline: bool = True
     # The linear baseline's embedding_regularization; None: the nets' (model

@@ -67,8 +67,8 @@ VARIANTS = {
 BLEND_EVEN, BLEND_BEST = f"{SERVED}_even", f"{SERVED}_best_on_validation"
 SERVED_NOTES = {
     SERVED: "what the light SavedModel serves (rocket_blend): w x the rocket light net's "
-    "logit + (1 - w) x the linear variant's, w chosen on the validation rows (runs: "
-    "light_weight)",
+    "logit + (1 - w) x the linear variant's, w as the Trainer chooses it on the validation "
+    "rows (rocket_blend.choose; runs: light_weight)",
     f"{SERVED}_booster": "the rocket booster blended with the linear variant at the same w "
     "(the Evaluator's booster; for reference)",
     BLEND_EVEN: "the same blend at w = 0.5 always (for reference)",

@@ -25,7 +25,7 @@ LIGHT_ALONE, ROCKET, BOOSTER_ALONE = "light_alone", "rocket", "booster_alone"
 LINEAR = "linear"
 LINEAR_VARIANT = (LINEAR, {})
 # What the light SavedModel serves (rocket_blend): the rocket light net's logit blended
-# with the linear variant's, its weight chosen on the validation rows.
+# with the linear variant's, its weight as the Trainer chooses it (rocket_blend.choose).
 SERVED = "rocket_served"
 
 
