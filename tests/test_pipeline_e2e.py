@@ -392,6 +392,13 @@ def test_easyrec_config_of_other_shape_pushes_exactly_that_light_net(custom_spli
     assert "[Trainer] step 40/40" in result.stdout  # train_config.num_steps
     pushed = summary["pushed_model_dir"]
     shapes = saved_variable_shapes(pushed)
+    # Served blended with the linear baseline (rocket_blend), the pushed model also holds
+    # the baseline's variables, exactly those of its own export; the rest is the light net.
+    assert summary["served"]["light_weight"] < 1.0
+    model_dir = Path(summary["model_dir"])
+    linear_dir = model_dir.parents[2] / "model_run" / model_dir.parent.name / "linear_baseline"
+    for shape in saved_variable_shapes(str(linear_dir)):
+        shapes.remove(shape)
     tables = [s for s in shapes if len(s) == 2 and s[1] in (4, 8) and s[0] >= 10]
     dense = sorted(s for s in shapes if s not in tables)
     assert dense == sorted([(48, 32), (32,), (32, 1), (1,)])
