@@ -21,14 +21,16 @@ the same one-hot ids: rocket_logistic) stands in for it there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import rocket_data
 import rocket_logistic
-import rocket_metrics
 import rocket_model
 import tensorflow as tf
 import tf_keras as keras
+
+if TYPE_CHECKING:  # rocket_data and rocket_metrics import Beam: the exports never need it
+    import rocket_data
 
 # The light net's weights tried, 0 (the linear baseline alone) to 1 (the light net alone).
 LIGHT_WEIGHTS = tuple(round(w, 1) for w in np.linspace(0.0, 1.0, 11))
@@ -100,6 +102,8 @@ def choose(light: np.ndarray, linear: np.ndarray, labels: np.ndarray, source: st
     where the nets ranked the eval rows 0.0055 better); with many clicks the evidence
     decides. On the bench's logs the validation log loss chose the baseline alone where
     a blend ranked better."""
+    import rocket_metrics
+
     scores = tuple(auc(labels, w * light + (1 - w) * linear) for w in LIGHT_WEIGHTS)
     best = max(range(len(scores)), key=lambda i: (round(scores[i], 9), i))
     even = LIGHT_WEIGHTS.index(EVEN)
@@ -119,6 +123,7 @@ def out_of_sample_linear_margins(
     baseline's L2 (`weight_regularization` s, i.e. C = 1 / (s x rows)), fit on the train
     rows without them: what the linear baseline fit on every train row would give rows
     it had not seen."""
+    import rocket_data
     from sklearn.linear_model import LogisticRegression
 
     train = rocket_data.split_rows(splits.train_once(), validation_fraction, validation=False)
