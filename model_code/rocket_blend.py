@@ -169,15 +169,18 @@ def evaluate(
     """The eval AUC of each of the pair's nets blended with the linear baseline at
     `light_weight` (`auc_light`, `auc_booster` when it has one), with 10,000 thresholds
     as the Evaluator's TFMA AUC."""
-    labels = labels_of(dataset)
-    linear_margins = net_margins(linear, rocket_model.LIGHT, dataset)
+    nets = [n for n in (rocket_model.LIGHT, rocket_model.BOOSTER) if getattr(pair, f"{n}_tower")]
+    parts: dict[str, list] = {"label": [], "linear": [], **{net: [] for net in nets}}
+    for features, label in dataset:  # one pass: labels and every model's margins
+        parts["label"].append(np.reshape(label.numpy(), [-1]))
+        parts["linear"].append(margins(linear(features, training=False)["light_logits"]))
+        outputs = pair(features, training=False)
+        for net in nets:
+            parts[net].append(margins(outputs[f"{net}_logits"]))
+    labels, linear_margins = np.concatenate(parts["label"]), np.concatenate(parts["linear"])
     out = {}
-    for net in (rocket_model.LIGHT, rocket_model.BOOSTER):
-        if getattr(pair, f"{net}_tower") is None:
-            continue
-        blended = light_weight * net_margins(pair, net, dataset) + (1 - light_weight) * (
-            linear_margins
-        )
+    for net in nets:
+        blended = light_weight * np.concatenate(parts[net]) + (1 - light_weight) * linear_margins
         auc = keras.metrics.AUC(num_thresholds=10000)
         auc.update_state(labels, tf.sigmoid(blended))
         out[f"auc_{net}"] = float(auc.result())
