@@ -46,16 +46,21 @@ def margins(logits: tf.Tensor) -> np.ndarray:
     return logits[:, 1] - logits[:, 0] if logits.shape[-1] == 2 else logits[:, 0]
 
 
-def net_margins(model: rocket_model.RocketLaunchingModel, net: str, dataset) -> np.ndarray:
-    """The click logits one net of `model` gives the rows of a finite (features, label)
-    dataset, in its order."""
-    return np.concatenate(
-        [margins(model(features, training=False)[f"{net}_logits"]) for features, _ in dataset]
-    )
-
-
-def labels_of(dataset) -> np.ndarray:
-    return np.concatenate([np.reshape(label.numpy(), [-1]) for _, label in dataset])
+def read_margins(
+    dataset, nets: dict[str, tuple[rocket_model.RocketLaunchingModel, str]]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One pass over a finite (features, label) dataset: its labels and, for each name
+    of `nets`, the click logits of that (model, net) on its rows, in order. Each model is
+    called once a batch, however many of its nets are asked for."""
+    labels, parts = [], {name: [] for name in nets}
+    for features, label in dataset:
+        labels.append(np.reshape(label.numpy(), [-1]))
+        outputs = {}
+        for name, (model, net) in nets.items():
+            if id(model) not in outputs:
+                outputs[id(model)] = model(features, training=False)
+            parts[name].append(margins(outputs[id(model)][f"{net}_logits"]))
+    return np.concatenate(labels), {name: np.concatenate(p) for name, p in parts.items()}
 
 
 def auc(labels: np.ndarray, logits: np.ndarray) -> float:
@@ -140,12 +145,16 @@ def choose_for(
     splits: rocket_data.Splits,
     sizes: dict[str, int],
     validation_fraction: float,
-    linear_read_validation: bool,
+    linear_training: dict,
 ) -> Blend:
     """The blend of the trained pair's light net and linear baseline, chosen on
-    splits.validation (see the module docstring for `linear_read_validation`)."""
-    light = net_margins(pair, rocket_model.served_net(pair.rocket), splits.validation)
-    labels = labels_of(splits.validation)
+    splits.validation. `linear_training` is the baseline's training record: fit on every
+    train row (`every_train_row`), it has seen the validation rows (module docstring)."""
+    linear_read_validation = bool(linear_training.get("every_train_row"))
+    nets = {"light": (pair, rocket_model.served_net(pair.rocket))}
+    if not linear_read_validation:
+        nets["linear"] = (linear, rocket_model.LIGHT)
+    labels, read = read_margins(splits.validation, nets)
     if linear_read_validation:
         linear_margins = out_of_sample_linear_margins(
             splits, sizes, linear.rocket.weight_regularization, validation_fraction
@@ -155,9 +164,9 @@ def choose_for(
             "rows without the validation rows (the baseline trained on them)"
         )
     else:
-        linear_margins = net_margins(linear, rocket_model.LIGHT, splits.validation)
+        linear_margins = read["linear"]
         source = "the linear baseline (it did not train on the validation rows)"
-    return choose(light, linear_margins, labels, source)
+    return choose(read["light"], linear_margins, labels, source)
 
 
 def evaluate(
@@ -170,17 +179,12 @@ def evaluate(
     `light_weight` (`auc_light`, `auc_booster` when it has one), with 10,000 thresholds
     as the Evaluator's TFMA AUC."""
     nets = [n for n in (rocket_model.LIGHT, rocket_model.BOOSTER) if getattr(pair, f"{n}_tower")]
-    parts: dict[str, list] = {"label": [], "linear": [], **{net: [] for net in nets}}
-    for features, label in dataset:  # one pass: labels and every model's margins
-        parts["label"].append(np.reshape(label.numpy(), [-1]))
-        parts["linear"].append(margins(linear(features, training=False)["light_logits"]))
-        outputs = pair(features, training=False)
-        for net in nets:
-            parts[net].append(margins(outputs[f"{net}_logits"]))
-    labels, linear_margins = np.concatenate(parts["label"]), np.concatenate(parts["linear"])
+    labels, read = read_margins(
+        dataset, {"linear": (linear, rocket_model.LIGHT), **{net: (pair, net) for net in nets}}
+    )
     out = {}
     for net in nets:
-        blended = light_weight * np.concatenate(parts[net]) + (1 - light_weight) * linear_margins
+        blended = light_weight * read[net] + (1 - light_weight) * read["linear"]
         auc = keras.metrics.AUC(num_thresholds=10000)
         auc.update_state(labels, tf.sigmoid(blended))
         out[f"auc_{net}"] = float(auc.result())

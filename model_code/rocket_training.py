@@ -433,9 +433,8 @@ def _blend(
                   "blend with the linear baseline on)", flush=True)  # fmt: skip
         return None
     chosen = rocket_blend.choose_for(
-        pair, linear, splits, sizes, config.train.validation_fraction,
-        linear_read_validation=bool(linear_training.get("every_train_row")),
-    )  # fmt: skip
+        pair, linear, splits, sizes, config.train.validation_fraction, linear_training
+    )
     served = {**chosen.as_dict(), **rocket_blend.evaluate(pair, linear, chosen.light_weight,
                                                           splits.eval)}  # fmt: skip
     if role.is_chief:

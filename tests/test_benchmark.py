@@ -398,6 +398,17 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     for run in served:
         assert run["best_on_validation"] in rocket_blend.LIGHT_WEIGHTS
         assert run["light_weight"] in (rocket_blend.EVEN, run["best_on_validation"])
+        assert run["weights"] == list(rocket_blend.LIGHT_WEIGHTS)
+        assert len(run["validation_scores"]) == len(run["eval_scores"]) == len(run["weights"])
+        best = run["weights"].index(run["best_on_validation"])
+        assert run["validation_scores"][best] == max(run["validation_scores"])
+    # Each weight's eval AUC is recorded from the same scores the variant is measured on:
+    # at the chosen weight, the folds' mean is the served variant's AUC of that seed.
+    for seed in (0, 1):
+        at_chosen = [r["eval_scores"][r["weights"].index(r["light_weight"])]
+                     for r in served if r["seed"] == seed]  # fmt: skip
+        measured = part["variants"]["rocket_served"]["auc"]["values"][seed]
+        assert np.mean(at_chosen) == pytest.approx(measured, abs=2e-3)
     for name, runs in part["runs"].items():  # the sweep's over its one seed
         seeds = [0, 1] if name in quality_at_size.VARIANTS else [0]
         expected = [(fold, seed) for fold in (0, 1) for seed in seeds]

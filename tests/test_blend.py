@@ -90,9 +90,9 @@ def test_the_weight_is_chosen_on_validation_rows_new_to_the_baseline():
     rows, labels = batch(config, size=1024, seed=3)
     every_row = tf.data.Dataset.from_tensor_slices((rows, labels)).batch(128)
     splits = rocket_data.Splits(train, validation, validation, train_once=lambda: every_row)
-    seen = rocket_blend.choose_for(pair, linear, splits, sizes, 0.1, linear_read_validation=True)
+    seen = rocket_blend.choose_for(pair, linear, splits, sizes, 0.1, {"every_train_row": True})
     assert "scikit-learn" in seen.linear_logits and seen.validation_rows == 256
-    unseen = rocket_blend.choose_for(pair, linear, splits, sizes, 0.1, linear_read_validation=False)
+    unseen = rocket_blend.choose_for(pair, linear, splits, sizes, 0.1, {})
     assert unseen.linear_logits.startswith("the linear baseline")
     evaluation = rocket_blend.evaluate(pair, linear, 1.0, validation)
     assert evaluation["auc_light"] == pytest.approx(

@@ -95,9 +95,10 @@ def predict(model, net: str, features: dict, batch: int = 4096) -> np.ndarray:
     return predict_path(model.net_path(net), features, batch)
 
 
-def predict_path(path, features: dict, batch: int = 4096) -> np.ndarray:
+def predict_path(path, features: dict, batch: int = 4096, logits: bool = False) -> np.ndarray:
     """Click probabilities of a NetPath (or a rocket_blend.BlendedPath) on the eval
-    features, in batches."""
+    features, in batches; with `logits`, each row's click logit instead."""
+    import rocket_blend
     import tensorflow as tf
 
     n = int(next(iter(features.values())).dense_shape[0])
@@ -107,7 +108,7 @@ def predict_path(path, features: dict, batch: int = 4096) -> np.ndarray:
         part = {
             k: tf.sparse.slice(v, [start, 0], [size, v.dense_shape[1]]) for k, v in features.items()
         }
-        out.append(path(part).numpy())
+        out.append(rocket_blend.margins(path.logits(part)) if logits else path(part).numpy())
     return np.concatenate(out)
 
 

@@ -198,9 +198,33 @@ def served_blend(data: BenchData, pair, pair_config, linear, linear_training: di
     return rocket_blend.choose_for(
         pair, linear, read_splits(data, pair_config),
         rocket_training.table_sizes(pair_config, data.tft_output),
-        pair_config.train.validation_fraction,
-        linear_read_validation=bool(linear_training.get("every_train_row")),
+        pair_config.train.validation_fraction, linear_training,
     )  # fmt: skip
+
+
+def blend_record(chosen, data: BenchData, pair, linear_path) -> dict:
+    """What a run of SERVED records: the weight chosen and, for every weight tried, its
+    blend's AUC on the validation rows (what chose it) and on the eval rows (what it
+    earned), so other rules for the weight can be judged on the same runs."""
+    import rocket_blend
+    import rocket_model
+
+    light, linear = (
+        quality.predict_path(path, data.eval_features, logits=True)
+        for path in (pair.net_path(rocket_model.LIGHT), linear_path)
+    )
+    return {
+        "light_weight": chosen.light_weight,
+        "best_on_validation": chosen.best_on_validation,
+        "validation_auc_standard_error": round(chosen.standard_error, 6),
+        "validation_rows": chosen.validation_rows,
+        "weights": list(rocket_blend.LIGHT_WEIGHTS),
+        "validation_scores": [round(v, 6) for v in chosen.validation_scores],
+        "eval_scores": [
+            round(quality.auc(data.eval_labels, w * light + (1 - w) * linear), 6)
+            for w in rocket_blend.LIGHT_WEIGHTS
+        ],
+    }
 
 
 def dataset_name(settings: AtSizeSettings) -> str:
@@ -429,8 +453,7 @@ def train_fold(data: BenchData, base, settings: AtSizeSettings, seeds: list[int]
         for net, name, weight in blends:
             path = rocket_blend.served_path(pair.net_path(net), linear_path, weight)
             keep(name, seed, quality.predict_path(path, data.eval_features))
-        record_run(SERVED, {"seed": seed, "light_weight": chosen.light_weight,
-                            "best_on_validation": chosen.best_on_validation,
+        record_run(SERVED, {"seed": seed, **blend_record(chosen, data, pair, linear_path),
                             "seconds": round(time.time() - started, 1)})  # fmt: skip
         auc = quality.auc(data.eval_labels, predictions[SERVED][seed][-1])
         log(f"[bench] at size: {SERVED} seed {seed}: AUC {auc:.4f}, the light net's weight "
