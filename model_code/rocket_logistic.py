@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
@@ -94,12 +94,16 @@ def cross_validated(train_x, train_y):
 class L2Choice:
     """The C cross-validation chose on `rows` rows, and the same strength in our terms:
     weight_regularization s adds s/2 * sum(w^2) to the mean loss, scikit-learn's C adds
-    1/2 * sum(w^2) to C times the summed loss, so s = 1 / (C * rows)."""
+    1/2 * sum(w^2) to C times the summed loss, so s = 1 / (C * rows). With it, the
+    logistic regression LogisticRegressionCV refitted at that C on those rows: one
+    coefficient per one-hot column (one_hot's order) and the intercept."""
 
     c: float
     rows: int
     clicks: int
     seconds: float
+    coefficients: np.ndarray | None = field(default=None, repr=False, compare=False)
+    intercept: float = 0.0
 
     @property
     def weight_regularization(self) -> float:
@@ -122,4 +126,17 @@ def choose_l2(dataset: tf.data.Dataset, table_sizes: dict[str, int]) -> L2Choice
             "linear_weight_regularization instead)"
         )
     model = cross_validated(train_x, train_y)
-    return L2Choice(float(model.C_[0]), len(train_y), clicks, time.time() - started)
+    return L2Choice(float(model.C_[0]), len(train_y), clicks, time.time() - started,
+                    np.asarray(model.coef_[0], np.float64), float(model.intercept_[0]))  # fmt: skip
+
+
+def by_feature(coefficients: np.ndarray, table_sizes: dict[str, int]) -> dict[str, np.ndarray]:
+    """One-hot coefficients (one_hot's column order: the features' blocks by name) split
+    into each feature's weight per id."""
+    out, start = {}, 0
+    for name in sorted(table_sizes):
+        out[name] = coefficients[start : start + table_sizes[name]]
+        start += table_sizes[name]
+    if start != len(coefficients):
+        raise ValueError(f"{len(coefficients)} coefficients for {start} one-hot columns")
+    return out

@@ -409,6 +409,43 @@ class RocketLaunchingModel(keras.Model):
             start += width
         return weights
 
+    def holds_any_linear_function(self) -> bool:
+        """Whether set_logit_weights can give this model any logistic regression over the
+        one-hot ids and tag tokens: a linear model whose features each pool their ids by
+        summing (a tag list's mean or sqrtn divides by the row's token count) and appear
+        once in the concatenated embeddings."""
+        order = self.embeddings.feature_order
+        return (
+            rocket_config.is_linear(self.rocket)
+            and len(set(order)) == len(order)
+            and all(self.embeddings.combiners[name] == "sum" for name in order)
+        )
+
+    def set_logit_weights(self, weights: dict[str, np.ndarray], intercept: float) -> None:
+        """The inverse of logit_weights: the weights that make this linear model's click
+        logit intercept + the sum of `weights[feature][id]` over a row's ids and distinct
+        tag tokens. Each table's first column holds its feature's weights, the rest zero,
+        and the head reads that column alone."""
+        if not self.holds_any_linear_function():
+            raise ValueError("only a linear model whose features pool by sum takes logit weights")
+        order = self.embeddings.feature_order
+        if set(weights) != set(order):
+            raise ValueError(f"logit weights for {sorted(weights)}; the model has {sorted(order)}")
+        click = 1 if self.rocket.num_class == 2 else 0
+        kernel = np.zeros(self.light_head.kernel.shape, np.float32)
+        bias = np.zeros(self.light_head.bias.shape, np.float32)
+        start = 0
+        for name in order:
+            table = self.embeddings.tables[name]
+            values = np.zeros(table.shape, np.float32)
+            values[:, 0] = weights[name]
+            table.assign(values)
+            kernel[start, click] = 1.0
+            start += int(table.shape[1])
+        bias[click] = intercept
+        self.light_head.kernel.assign(kernel)
+        self.light_head.bias.assign(bias)
+
     def _weight_penalty(self) -> tf.Tensor:
         """weight_regularization/2 * the sum of the logit weights squared: a logistic
         regression's L2. On the tables alone it would not hold: the head can grow while

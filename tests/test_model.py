@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import rocket_blend
 import rocket_config
 import rocket_memory
 import rocket_model
@@ -524,6 +525,52 @@ def test_a_linear_baseline_fit_to_its_end_trains_apart_on_every_train_row():
         config, **{"train.linear_weight_regularization": None}))  # fmt: skip
     _, training = rocket_training.fit_linear_alone(stopped, sizes, splits, 40, strategy, role)
     assert not training["every_train_row"] and "validation" in training
+
+
+def test_a_cross_validated_linear_baseline_is_scikit_learns_fit_itself():
+    """With its L2 cross-validated and no validation rows to read, the linear baseline is
+    LogisticRegressionCV's refit on every train row, loaded into the tables and head
+    (no training loop): its click logit is scikit-learn's decision function on the
+    one-hot rows, tag tokens counted once a row. A tag list pooled by mean cannot hold
+    that function: the loop trains it instead."""
+    import rocket_data
+    import rocket_logistic
+    import rocket_training
+    from rocket_distribution import WorkerRole
+
+    config = small_config(**{"train.linear_weight_regularization": 1e-3,
+                             "train.linear_l2_by_cross_validation": True})  # fmt: skip
+    sizes = {f.name: TABLE_SIZE for f in config.model_features()}
+    strategy, role = tf.distribute.get_strategy(), WorkerRole()
+    features, labels = batch(config, size=1024, seed=3)
+    every_row = tf.data.Dataset.from_tensor_slices((features, labels)).batch(128)
+    train, validation = _fit_datasets(config)
+    splits = rocket_data.Splits(train, validation, validation, train_all=every_row,
+                                train_once=lambda: every_row)  # fmt: skip
+    baseline = rocket_config.linear_config(config)
+    linear, training = rocket_training.fit_linear_alone(baseline, sizes, splits, 40, strategy, role)
+    assert training["fit_by"] == rocket_training.SCIKIT_LEARN_FIT
+    assert training["exported_step"] == 0 and training["every_train_row"]
+    choice = training["l2_cross_validation"]
+    x, y = rocket_logistic.one_hot_rows(every_row, sizes)
+    reference = rocket_logistic.cross_validated(x, y)
+    assert choice["C"] == pytest.approx(float(reference.C_[0]))
+    logits = np.concatenate([rocket_blend.margins(linear(f, training=False)["light_logits"])
+                             for f, _ in every_row])  # fmt: skip
+    np.testing.assert_allclose(logits, reference.decision_function(x), rtol=1e-4, atol=1e-4)
+    # The model's own view of its weights gives them back.
+    for name, weights in rocket_logistic.by_feature(reference.coef_[0], sizes).items():
+        np.testing.assert_allclose(linear.logit_weights()[name], weights, rtol=1e-5, atol=1e-6)
+    tags = [f.name for f in config.model_features() if f.kind == rocket_config.TAG]
+    mean = dataclasses.replace(
+        config,
+        features=tuple(dataclasses.replace(f, combiner="mean") if f.name in tags[:1] else f
+                       for f in config.features),
+    )  # fmt: skip
+    linear, training = rocket_training.fit_linear_alone(
+        rocket_config.linear_config(mean), sizes, splits, 4, strategy, role
+    )
+    assert "fit_by" not in training and training["exported_step"] == 4
 
 
 def test_a_non_finite_linear_baseline_loss_stops_the_joint_fit():

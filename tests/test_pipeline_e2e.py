@@ -13,6 +13,7 @@ import rocket_blend
 import rocket_config
 import rocket_logistic
 import rocket_seed
+import rocket_training
 import tensorflow as tf
 
 from components.easyrec_example_gen import Column, RowParser
@@ -120,12 +121,14 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert choice["C"] in rocket_logistic.CS and choice["rows"] == rows
     l2 = 1 / (choice["C"] * choice["rows"])
     assert linear["weight_regularization"] == pytest.approx(l2)
-    assert linear["every_train_row"] is True and linear["exported_step"] == 120
+    assert linear["every_train_row"] is True and linear["exported_step"] == 0
+    assert linear["fit_by"] == rocket_training.SCIKIT_LEARN_FIT  # its refit, no loop
     assert f"linear baseline: C={choice['C']:.3g} chosen by 5-fold cross-validation" in (
         result.stdout
     )
     assert (
-        f"every train row and loop, embedding_regularization 0, weight_regularization "
+        f"fit by {rocket_training.SCIKIT_LEARN_FIT}, embedding_regularization 0, "
+        f"weight_regularization "
         f"{l2:.3g}): eval auc=" in result.stdout
     )
     for component in ("EasyRecExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):

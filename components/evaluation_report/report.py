@@ -269,10 +269,15 @@ def render_markdown(data: dict) -> str:
         versus = "" if light is None else f"; light − linear: {light - linear['auc']:+.4f}"
         linear_gauc = data.get("linear_baseline_gauc")
         gauc_text = "" if linear_gauc is None else f" (GAUC {_fmt(linear_gauc)})"
+        fit_by = linear.get("fit_by", "the training loop")  # metrics.json's linear_baseline
+        if fit_by == "the training loop":
+            how = f"same rows and training loop, kept step {linear['exported_step']}"
+        else:
+            how = f"fit by {fit_by}"
         lines += [
             "",
             f"Logistic regression over the same ids and tag tokens (the Trainer's linear "
-            f"baseline, same rows and training loop, kept step {linear['exported_step']}): "
+            f"baseline, {how}): "
             f"AUC {_fmt(linear['auc'])}{gauc_text} on the eval split{versus}. The nets are worth "
             "serving where they beat it.",
         ]
