@@ -298,11 +298,20 @@ def test_serving_keeps_the_training_input_contract(generated_run):
 
 
 def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_run):
-    """Runs last on the shared output: a model trained 2 steps must lose to the blessed one.
-    It also sets --min-lift-over-linear 0.5, which no model here can meet: the gate
-    against the Trainer's linear baseline refuses it too, with both AUCs."""
+    """Runs last on the shared output: a light net trained 2 steps and served alone must
+    lose to the blessed one. (Blended with the linear baseline, scikit-learn's fit
+    whatever the step count, a 2-step net ranks as the baseline does, as well as the
+    blessed model: not a degraded model.) It also sets --min-lift-over-linear 0.5, which
+    no model here can meet: the gate against the Trainer's linear baseline refuses it
+    too, with both AUCs."""
     out, _, first = generated_run
     serving = out / "serving"
+    other = (Path(__file__).parent / "data" / "custom_pipeline.config").read_text()
+    assert other.count("train_config {") == 1
+    unblended = out.parent / "unblended.config"
+    unblended.write_text(
+        other.replace("train_config {", "train_config {\n  blend_linear_baseline: false")
+    )
 
     def files():
         return {
@@ -311,8 +320,8 @@ def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_r
 
     before = files()
     result = rocket_run("--rows", "4000", "--train-steps", "2", "--require-push",
-                        "--min-lift-over-linear", "0.5", "--output", str(out),
-                        cwd=out.parent)  # fmt: skip
+                        "--config", str(unblended), "--min-lift-over-linear", "0.5",
+                        "--output", str(out), cwd=out.parent)  # fmt: skip
     assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "run_summary.json").read_text())
     assert summary["blessed"] is False and summary["pushed"] is False
@@ -324,9 +333,14 @@ def test_degraded_second_run_is_not_blessed_and_serving_is_untouched(generated_r
         for reason in summary["not_blessed_reasons"]
     ), summary["not_blessed_reasons"]
     lift = summary["light_auc"] - summary["linear_baseline_auc"]
-    gate = (f"light AUC − linear baseline AUC = {lift:+.4f}, below --min-lift-over-linear 0.5 "
-            f"(linear baseline {summary['linear_baseline_auc']:.4f})")  # fmt: skip
-    assert gate in summary["not_blessed_reasons"] and gate in result.stdout
+    prefix = "light AUC − linear baseline AUC = "
+    (gate,) = [r for r in summary["not_blessed_reasons"] if r.startswith(prefix)]
+    # The gate's own AUCs, unrounded: the summary's rounded difference may differ in its
+    # last digit.
+    assert float(gate[len(prefix) :].split(",")[0]) == pytest.approx(lift, abs=2e-4)
+    assert gate.endswith(f", below --min-lift-over-linear 0.5 "
+                         f"(linear baseline {summary['linear_baseline_auc']:.4f})")  # fmt: skip
+    assert gate in result.stdout
     assert gate in Path(summary["report"]).read_text()
     assert "blessed: False" in result.stdout and "nothing pushed" in result.stdout
     assert files() == before
