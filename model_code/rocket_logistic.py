@@ -102,8 +102,8 @@ class L2Choice:
     rows: int
     clicks: int
     seconds: float
-    coefficients: np.ndarray | None = field(default=None, repr=False, compare=False)
-    intercept: float = 0.0
+    coefficients: np.ndarray = field(repr=False, compare=False)
+    intercept: float
 
     @property
     def weight_regularization(self) -> float:

@@ -560,20 +560,20 @@ def fit_linear_alone(
             baseline, **{"model.weight_regularization": choice.weight_regularization}
         )
     every_row = reads_no_validation(baseline)
-    linear = None
-    if every_row and choice is not None and choice.coefficients is not None:
-        linear = _seeded_model(baseline, sizes, strategy)
-        if linear.holds_any_linear_function():
-            # The cross-validation's own refit on these rows, loaded as it is: the loop's
-            # 1,200+ Adam steps to the same optimum fell short of it (AUC 0.8647 against
-            # 0.8679 on 10,000 generated rows, 0.5485 against 0.5596 on the real sample).
-            weights = rocket_logistic.by_feature(choice.coefficients, sizes)
-            linear.set_logit_weights(weights, choice.intercept)
-            training = {"exported_step": 0, "stopped_at_step": 0, "fit_by": SCIKIT_LEARN_FIT,
-                        "stop_reason": f"fit by {SCIKIT_LEARN_FIT}, no training loop"}  # fmt: skip
-        else:
-            linear = None
-    if linear is None:
+    candidate = None
+    if every_row and choice is not None:
+        candidate = _seeded_model(baseline, sizes, strategy)
+    if candidate is not None and candidate.holds_any_linear_function():
+        # The cross-validation's own refit on these rows, loaded as it is: the loop's
+        # 1,200+ Adam steps to the same optimum fell short of it (AUC 0.8647 against
+        # 0.8679 on 10,000 generated rows, 0.5485 against 0.5596 on the real sample).
+        linear = candidate
+        linear.set_logit_weights(
+            rocket_logistic.by_feature(choice.coefficients, sizes), choice.intercept
+        )
+        training = {"exported_step": 0, "stopped_at_step": 0, "fit_by": SCIKIT_LEARN_FIT,
+                    "stop_reason": f"fit by {SCIKIT_LEARN_FIT}, no training loop"}  # fmt: skip
+    else:
         train, validation = splits.train, splits.validation
         if every_row:  # train_all is None when nothing is held out: train is every row then
             train = splits.train if splits.train_all is None else splits.train_all
