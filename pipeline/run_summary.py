@@ -218,6 +218,9 @@ def format_summary(summary: dict) -> str:
             f"  the nets alone (Trainer, eval split): light {fmt(summary['trainer_light_auc'])}, "
             f"booster {fmt(summary['trainer_booster_auc'])}",
         ]
+        warning = rocket_blend.no_ranking_warning(served)
+        if warning:
+            lines.insert(at + 1, f"  WARNING: {warning}")
     training = summary.get("training")
     if training:
         best = training.get("best_validation_auc_light")

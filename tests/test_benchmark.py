@@ -397,7 +397,11 @@ def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     assert sorted((r["fold"], r["seed"]) for r in served) == every
     for run in served:
         assert run["best_on_validation"] in rocket_blend.LIGHT_WEIGHTS
-        assert run["light_weight"] in (rocket_blend.EVEN, run["best_on_validation"])
+        light = run["validation_scores"][-1]  # the light net alone's
+        error = run["light_validation_auc_standard_error"]
+        assert run["light_ranks"] == (light - 0.5 > rocket_blend.EVIDENCE_ERRORS * error)
+        expected = (rocket_blend.EVEN, run["best_on_validation"]) if run["light_ranks"] else (0,)
+        assert run["light_weight"] in expected
         assert run["weights"] == list(rocket_blend.LIGHT_WEIGHTS)
         assert len(run["validation_scores"]) == len(run["eval_scores"]) == len(run["weights"])
         best = run["weights"].index(run["best_on_validation"])

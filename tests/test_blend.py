@@ -45,6 +45,37 @@ def test_the_weight_follows_what_each_model_knows_of_the_clicks():
     assert len(record["validation_scores"]) == len(record["weights"]) == 11
 
 
+def _validation(seed: int, light_noise: float = 3.0):
+    """(light, linear, labels) of a small validation hold-out (~50 clicks, as the real
+    sample's): the clicks follow a weakly, the linear logit knows a, the light one a
+    with `light_noise`."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=800)
+    labels = (rng.random(800) < 1 / (1 + np.exp(-(0.6 * a - 3)))).astype(float)
+    return 0.3 * a + light_noise * rng.normal(size=800), 0.6 * a, labels
+
+
+def test_a_light_net_near_chance_on_the_validation_rows_gets_no_weight():
+    """A light net whose validation AUC is within two standard errors of chance is left
+    out (weight 0, the baseline alone), though the even blend would have stayed by the
+    other rule; one just beyond them keeps the even blend; the run says why."""
+    near_chance = rocket_blend.choose(*_validation(5), "test")
+    light_auc = near_chance.validation_scores[-1]
+    assert 0.5 < light_auc < 0.5 + 2 * near_chance.light_standard_error
+    even = rocket_blend.LIGHT_WEIGHTS.index(rocket_blend.EVEN)
+    by_the_other_rule = max(near_chance.validation_scores) - near_chance.validation_scores[even]
+    assert by_the_other_rule <= near_chance.standard_error  # it alone would keep 0.5
+    assert near_chance.light_weight == 0.0 and not near_chance.light_ranks
+    warning = rocket_blend.no_ranking_warning(near_chance.as_dict())
+    assert f"validation AUC {light_auc:.4f} is within 2 standard errors" in warning
+    assert "serves the linear baseline alone" in warning
+
+    ranks = rocket_blend.choose(*_validation(1), "test")
+    assert ranks.validation_scores[-1] > 0.5 + 2 * ranks.light_standard_error
+    assert ranks.light_ranks and ranks.light_weight == rocket_blend.EVEN
+    assert rocket_blend.no_ranking_warning(ranks.as_dict()) is None
+
+
 def test_a_blended_path_serves_the_weighted_logits_of_its_two_nets_only():
     """The served light model: w x the light net's logits + (1 - w) x the linear
     baseline's, folded as each net is folded; it holds no booster variable, and at weight
@@ -99,3 +130,32 @@ def test_the_weight_is_chosen_on_validation_rows_new_to_the_baseline():
         pair.evaluate(validation, verbose=0, return_dict=True)["auc_light"], abs=1e-4
     )
     assert set(evaluation) == {"auc_light", "auc_booster"}
+
+
+def test_the_run_and_the_report_say_when_the_light_net_got_no_weight():
+    """The console verdict and report.md carry the warning of a blend that left the light
+    net out, and say nothing of it otherwise."""
+    from components.evaluation_report.report import render_markdown
+    from pipeline.run_summary import format_summary
+
+    left_out = rocket_blend.choose(*_validation(5), "test")
+    kept = rocket_blend.choose(*_validation(1), "test")
+    for blend in (left_out, kept):
+        served = blend.as_dict()
+        summary = {
+            "light_auc": 0.55, "booster_auc": 0.55, "light_gauc": None, "booster_gauc": None,
+            "baseline_light_auc": None, "train_rows": 8000, "eval_rows": 2000,
+            "served": served, "trainer_light_auc": 0.5, "trainer_booster_auc": 0.5,
+            "blessed": True, "not_blessed_reasons": [], "pushed_model_dir": "serving/1",
+            "report": "report.md", "wall_seconds": 1.0,
+        }  # fmt: skip
+        report = {"baseline_light": None, "blessed": True, "not_blessed_reasons": [],
+                  "served": served, "nets_alone": {}, "light": {}, "booster": {},
+                  "light_by_slice": {}, "booster_by_slice": {}}  # fmt: skip
+        console, markdown = format_summary(summary), render_markdown(report)
+        warning = rocket_blend.no_ranking_warning(served)
+        if blend is left_out:
+            assert f"  WARNING: {warning}" in console and f"**Warning:** {warning}." in markdown
+            assert "serves: the linear baseline alone" in console
+        else:
+            assert warning is None and "WARNING" not in console and "Warning" not in markdown

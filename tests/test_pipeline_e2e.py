@@ -87,6 +87,7 @@ def test_run_prints_and_records_the_facts(generated_run):
     best = served["best_on_validation"]
     assert scores[best] == max(scores.values())
     clear = scores[best] - scores[0.5] > served["validation_auc_standard_error"]
+    assert served["light_ranks"]  # 4,000 generated rows: far above chance
     assert served["light_weight"] == (best if clear else 0.5)
     assert summary["light_auc"] == pytest.approx(served["auc_light"], abs=2e-3)
     assert summary["booster_auc"] == pytest.approx(served["auc_booster"], abs=2e-3)

@@ -250,6 +250,9 @@ def render_markdown(data: dict) -> str:
             f"{_fmt(alone.get('booster'))}.",
             "",
         ]
+        warning = rocket_blend.no_ranking_warning(served)
+        if warning:
+            lines += [f"**Warning:** {warning}.", ""]
     header = "| metric | light (serving) | booster | booster − light |"
     divider = "|---|---|---|---|"
     if baseline:

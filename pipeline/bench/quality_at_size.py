@@ -214,12 +214,7 @@ def blend_record(chosen, data: BenchData, pair, linear_path) -> dict:
         for path in (pair.net_path(rocket_model.LIGHT), linear_path)
     )
     return {
-        "light_weight": chosen.light_weight,
-        "best_on_validation": chosen.best_on_validation,
-        "validation_auc_standard_error": round(chosen.standard_error, 6),
-        "validation_rows": chosen.validation_rows,
-        "weights": list(rocket_blend.LIGHT_WEIGHTS),
-        "validation_scores": [round(v, 6) for v in chosen.validation_scores],
+        **chosen.as_dict(),
         "eval_scores": [
             round(quality.auc(data.eval_labels, w * light + (1 - w) * linear), 6)
             for w in rocket_blend.LIGHT_WEIGHTS
