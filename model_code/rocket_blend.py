@@ -203,7 +203,12 @@ def evaluate(
 ) -> dict[str, float]:
     """The eval AUC of each of the pair's nets blended with the linear baseline at
     `light_weight` (`auc_light`, `auc_booster` when it has one), with 10,000 thresholds
-    as the Evaluator's TFMA AUC."""
+    as the Evaluator's TFMA AUC; and the served light model's exact AUC lift over the
+    linear baseline on the same rows with its paired standard error (DeLong:
+    `auc_light_minus_linear`, `auc_light_minus_linear_standard_error`), the yardstick of
+    the run's verdict."""
+    import rocket_metrics
+
     nets = [n for n in (rocket_model.LIGHT, rocket_model.BOOSTER) if getattr(pair, f"{n}_tower")]
     labels, read = read_margins(
         dataset, {"linear": (linear, rocket_model.LIGHT), **{net: (pair, net) for net in nets}}
@@ -214,6 +219,10 @@ def evaluate(
         auc = keras.metrics.AUC(num_thresholds=10000)
         auc.update_state(labels, tf.sigmoid(blended))
         out[f"auc_{net}"] = float(auc.result())
+        if net == rocket_model.LIGHT:
+            lift, error = rocket_metrics.paired_auc_difference(labels, blended, read["linear"])
+            out["auc_light_minus_linear"] = round(lift, 6)
+            out["auc_light_minus_linear_standard_error"] = round(error, 6)
     return out
 
 

@@ -150,6 +150,7 @@ def summarize(metadata_path: str) -> dict:
         summary["linear_baseline_auc"],
         report.eval_counts(light),
         gaucs=(summary["light_gauc"], summary["linear_baseline_gauc"]),
+        paired_error=(summary["served"] or {}).get("auc_light_minus_linear_standard_error"),
     )
     summary["log_loss_verdict"] = report.log_loss_verdict(light)
 

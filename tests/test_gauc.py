@@ -132,3 +132,34 @@ def test_class_counts_for_the_gate_count_each_label(metric, name, expected):
     result = derived[0].result(totals)
     assert list(result.values()) == [expected]
     assert next(iter(result)).name == name
+
+
+def test_the_paired_auc_difference_is_delongs():
+    """rocket_metrics.paired_auc_difference: the difference is scikit-learn's AUCs'
+    (ties included), its standard error agrees with a bootstrap over rows, is far below
+    a single AUC's when the two models share most of their signal, and is 0 for a model
+    against itself."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    rows = 3000
+    signal = rng.normal(size=rows)
+    labels = (rng.random(rows) < 1 / (1 + np.exp(-(signal - 3)))).astype(int)
+    first = np.round(signal + 0.5 * rng.normal(size=rows), 1)  # ties
+    second = signal + 1.0 * rng.normal(size=rows)
+    difference, error = rocket_metrics.paired_auc_difference(labels, first, second)
+    expected = roc_auc_score(labels, first) - roc_auc_score(labels, second)
+    assert difference == pytest.approx(expected, abs=1e-12)
+    resampled = []
+    for _ in range(300):
+        rows_drawn = rng.integers(0, rows, rows)
+        picked = labels[rows_drawn]
+        resampled.append(roc_auc_score(picked, first[rows_drawn])
+                         - roc_auc_score(picked, second[rows_drawn]))  # fmt: skip
+    assert error == pytest.approx(np.std(resampled), rel=0.2)
+    clicks = int(labels.sum())
+    single = rocket_metrics.auc_standard_error(roc_auc_score(labels, first), clicks, rows - clicks)
+    close = first + 0.05 * rng.normal(size=rows)
+    assert rocket_metrics.paired_auc_difference(labels, first, close)[1] < single / 4
+    assert rocket_metrics.paired_auc_difference(labels, first, first) == (0.0, 0.0)
+    assert np.isnan(rocket_metrics.paired_auc_difference([1, 0, 0], [3, 2, 1], [1, 2, 3])[1])

@@ -88,6 +88,15 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert scores[best] == max(scores.values())
     clear = scores[best] - scores[0.5] > served["validation_auc_standard_error"]
     assert served["light_ranks"]  # 4,000 generated rows: far above chance
+    # The verdict judges the lift over the baseline by its paired (DeLong) error from the
+    # Trainer's eval logits, and the Trainer's lift is the Evaluator's within 2e-3.
+    verdict = summary["linear_verdict"]
+    assert verdict["lift_error_paired"]
+    assert verdict["lift_standard_error"] == round(
+        served["auc_light_minus_linear_standard_error"], 4
+    )
+    assert 0 < served["auc_light_minus_linear_standard_error"] < verdict["auc_standard_error"]
+    assert served["auc_light_minus_linear"] == pytest.approx(verdict["lift"], abs=3e-3)
     assert served["light_weight"] == (best if clear else 0.5)
     assert summary["light_auc"] == pytest.approx(served["auc_light"], abs=2e-3)
     assert summary["booster_auc"] == pytest.approx(served["auc_booster"], abs=2e-3)
@@ -171,8 +180,10 @@ def test_run_prints_and_records_the_facts(generated_run):
     if verdict["gauc_text"]:
         assert f"WARNING: {verdict['gauc_text']}" in result.stdout
     # How precisely this eval split knows an AUC (its clicks from TFMA's mean label).
-    error = verdict["auc_standard_error"]
-    assert 0 < error < 0.2 and verdict["within_noise"] == (abs(verdict["lift"]) <= error)
+    # The lift is judged by the difference's paired error (the served blend's, above).
+    assert 0 < verdict["auc_standard_error"] < 0.2
+    error = verdict["lift_standard_error"]
+    assert verdict["within_noise"] == (abs(verdict["lift"]) <= error)
     assert_log_loss_verdict(summary, result.stdout)
 
 

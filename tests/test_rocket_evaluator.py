@@ -169,6 +169,23 @@ def test_the_verdict_says_when_the_light_net_loses_to_the_linear_baseline():
     no_counts = linear_verdict(0.87, 0.86, gaucs=(0.73, 0.74))  # no error to compare with
     assert "GAUC 0.7400 against 0.7300 (-0.0100)" in no_counts["gauc_text"]
 
+    # With the difference's paired standard error (DeLong, from the Trainer's eval
+    # logits) the lift is judged by it: the default run's served model, +0.0028 over the
+    # baseline, is within one AUC's ±0.010 but beyond the difference's ±0.0023. The GAUC
+    # stays judged by the single AUC's error.
+    unpaired = linear_verdict(0.8816, 0.8788, default_run, gaucs=(0.7498, 0.7653))
+    assert unpaired["within_noise"] and not unpaired["lift_error_paired"]
+    paired = linear_verdict(0.8816, 0.8788, default_run, gaucs=(0.7498, 0.7653),
+                            paired_error=0.0023)  # fmt: skip
+    assert paired["light_wins"] and not paired["within_noise"] and paired["lift_error_paired"]
+    assert paired["lift_standard_error"] == 0.0023 and "beats the logistic" in paired["text"]
+    assert "standard error ±0.0023, paired on the same rows" in paired["text"]
+    assert paired["gauc_text"] == unpaired["gauc_text"] and "±0.01" in paired["gauc_text"]
+    assert linear_verdict(0.8816, 0.8788, default_run, paired_error=0.004)["within_noise"]
+    assert not linear_verdict(0.8816, 0.8788, default_run, paired_error=float("nan"))[
+        "lift_error_paired"
+    ]
+
     gate = {"min_lift_over_linear": 0.0, "linear_baseline_auc": 0.798}
     assert linear_gate_reason(gate, 0.7417) == (
         "light AUC − linear baseline AUC = -0.0563, below --min-lift-over-linear 0 "

@@ -64,10 +64,12 @@ def linear_verdict(
     linear_auc: float | None,
     counts: tuple[int, int] | None = None,
     gaucs: tuple[float | None, float | None] = (None, None),
+    paired_error: float | None = None,
 ) -> dict | None:
     """How the light net's eval AUC compares with the Trainer's linear baseline on the
     same rows: {"lift": light − linear, "light_wins": bool, "auc_standard_error",
-    "within_noise", "text": one sentence, "gauc_lift", "gauc_text"}; None without both
+    "lift_standard_error", "lift_error_paired", "within_noise", "text": one sentence,
+    "gauc_lift", "gauc_text"}; None without both
     AUCs. With both GAUCs (light, linear; the Evaluator's), "gauc_text" says when the
     linear baseline ranks a user's own impressions better, which AUC alone hides: at
     50,000 generated rows the nets led on AUC and trailed on GAUC (docs/benchmarks.md).
@@ -81,16 +83,24 @@ def linear_verdict(
     clicks, ±0.03) the verdict had blamed memorisation for a 0.003 difference. The error
     of one AUC is a conservative scale for a difference of two AUCs on the same rows
     (correlated models differ by less; DeLong et al. 1988), so "within" says the split
-    cannot show a difference, not that there is none."""
+    cannot show a difference, not that there is none. So when the Trainer measured the
+    difference's own, paired, standard error on the same eval rows (`paired_error`,
+    rocket_metrics.paired_auc_difference) the AUC lift is judged by that instead; the
+    GAUC's lift stays judged by the single AUC's error (a GAUC knows less than an AUC)."""
     if light_auc is None or linear_auc is None:
         return None
     import rocket_metrics
 
     lift = light_auc - linear_auc
     error = rocket_metrics.auc_standard_error(light_auc, *counts) if counts else float("nan")
-    within = math.isfinite(error) and abs(lift) <= error
+    paired = paired_error is not None and math.isfinite(paired_error)
+    lift_error = paired_error if paired else error
+    within = math.isfinite(lift_error) and abs(lift) <= lift_error
     both = f"({light_auc:.4f} vs {linear_auc:.4f}"
-    both += f"; one standard error ±{error:.3f})" if math.isfinite(error) else ")"
+    if paired:
+        both += f"; the difference's standard error ±{lift_error:.4f}, paired on the same rows)"
+    else:
+        both += f"; one standard error ±{error:.3f})" if math.isfinite(error) else ")"
     if within:
         text = (f"the light net and the logistic regression on the same rows differ by "
                 f"{lift:+.4f} AUC {both}, within the noise of an eval split with "
@@ -120,6 +130,8 @@ def linear_verdict(
         "lift": round(lift, 6),
         "light_wins": lift > 0,
         "auc_standard_error": round(error, 4) if math.isfinite(error) else None,
+        "lift_standard_error": round(lift_error, 4) if math.isfinite(lift_error) else None,
+        "lift_error_paired": paired,
         "within_noise": within,
         "text": text,
         "gauc_lift": None if gauc_lift is None else round(gauc_lift, 6),
@@ -209,6 +221,7 @@ def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None,
         (data["linear_baseline"] or {}).get("auc"),
         eval_counts(data["light"]),
         gaucs=(data["light"].get("gauc"), data["linear_baseline_gauc"]),
+        paired_error=(data.get("served") or {}).get("auc_light_minus_linear_standard_error"),
     )
     data["log_loss_verdict"] = log_loss_verdict(data["light"])
     for metric in ("auc", "gauc"):
