@@ -111,7 +111,7 @@ def test_latencies_and_throughputs_are_positive_and_ratios_consistent(bench):
     _, result = bench
     serving = result["serving"]
     for size in ("1", "8"):
-        for name in ("light", "booster", "parse_floor"):
+        for name in ("light", "served", "booster", "parse_floor"):
             entry = serving["batches"][size][name]
             assert entry["median_ms"] > 0 and entry["p99_ms"] >= entry["median_ms"] * 0.999
             assert entry["calls"] == TINY.serving_repeats
@@ -119,6 +119,13 @@ def test_latencies_and_throughputs_are_positive_and_ratios_consistent(bench):
     assert serving["light_over_booster_latency_b512"] == pytest.approx(
         b8["light"]["median_ms"] / b8["booster"]["median_ms"], rel=1e-3
     )
+    # The served light model (the light net blended with the linear variant) is what the
+    # Trainer pushes: timed beside the light net, with its own target against EasyRec.
+    assert serving["served_over_light_latency_b512"] == pytest.approx(
+        b8["served"]["median_ms"] / b8["light"]["median_ms"], rel=1e-3
+    )
+    served_target = [t for t in serving["targets"] if t["target"].startswith("served_speedup")]
+    assert served_target[0]["value"] == serving["served_speedup_over_easyrec_b512"]
     for point in result["sweep"]["points"]:
         assert point["latency_ms_b512"] > 0 and point["latency_ms_b1"] > 0
     assert [p["light_dnn"] for p in result["sweep"]["points"]] == [[128, 64], []]

@@ -43,6 +43,7 @@ from pipeline.bench.settings import (
     BOOSTER_ALONE,
     JSON_FILE,
     LIGHT_ALONE,
+    LINEAR,
     ROCKET,
     TABLE_FILE,
     BenchError,
@@ -80,6 +81,7 @@ def run_bench(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Every part, then benchmark.json, the plots and benchmark.md under `output`."""
+    import rocket_blend
     import rocket_model
 
     started = time.time()
@@ -107,13 +109,16 @@ def run_bench(
 
         # Serving: export the way the Trainer does, then time side by side.
         exports = output / "exports"
+        light_path = kept[ROCKET].net_path(rocket_model.LIGHT)
+        served_path = rocket_blend.served_path(
+            light_path, kept[LINEAR].net_path(rocket_model.LIGHT), rocket_blend.EVEN
+        )
         servables = {
-            "light": export_and_load(
-                kept[ROCKET], rocket_model.LIGHT, main, label, exports / "light"
-            ),
+            "light": export_and_load(light_path, main, label, exports / "light"),
             "booster": export_and_load(
-                kept[ROCKET], rocket_model.BOOSTER, main, label, exports / "booster"
+                kept[ROCKET].net_path(rocket_model.BOOSTER), main, label, exports / "booster"
             ),
+            "served": export_and_load(served_path, main, label, exports / "served"),
         }
         floor = parse_floor(main, label, [c for f in base.model_features() for c in f.columns()])
         # Served rows: the real sample's when present (EasyRec's 13.3 ms was measured on
@@ -128,22 +133,20 @@ def run_bench(
         log(
             f"[bench] serving b{max(settings.serving_batch_sizes)}: light/booster "
             f"{serving['light_over_booster_latency_b512']}, light/parse "
-            f"{serving['light_over_parse_floor_b512']}"
+            f"{serving['light_over_parse_floor_b512']}, served/light "
+            f"{serving['served_over_light_latency_b512']}"
         )
 
         # Sweep latencies, side by side with the booster and the light alone.
         sweep_servables = {
-            "booster_alone": export_and_load(
-                kept[BOOSTER_ALONE], rocket_model.BOOSTER, main, label, exports / "booster_alone"
-            ),
-            "light_alone": export_and_load(
-                kept[LIGHT_ALONE], rocket_model.LIGHT, main, label, exports / "light_alone"
-            ),
-            sweep_name(base.model.light_dnn.hidden_units): servables["light"],
-        }
+            name: export_and_load(kept[name].net_path(net), main, label, exports / name)
+            for name, net in ((BOOSTER_ALONE, rocket_model.BOOSTER),
+                              (LIGHT_ALONE, rocket_model.LIGHT))
+        }  # fmt: skip
+        sweep_servables[sweep_name(base.model.light_dnn.hidden_units)] = servables["light"]
         for name, model in sweep_models.items():
             sweep_servables[name] = export_and_load(
-                model, rocket_model.LIGHT, main, label, exports / name
+                model.net_path(rocket_model.LIGHT), main, label, exports / name
             )
         sweep_sizes = tuple(s for s in (1, max(settings.serving_batch_sizes)) if s in batches)
         sweep_latency = measure_serving(

@@ -19,14 +19,14 @@ from pipeline.bench.settings import (
 from pipeline.bench.timing import latency_stats, ratio, time_interleaved
 
 
-def export_and_load(model, net: str, data: BenchData, label_field: str, directory: Path):
-    """Export one net as the Trainer does (rocket_export.export_net) and load its
-    serving_default signature back."""
+def export_and_load(path, data: BenchData, label_field: str, directory: Path):
+    """Export one net's path (a NetPath, or the served blend of rocket_blend) as the
+    Trainer does (rocket_export.export_net) and load its serving_default signature back."""
     import rocket_export
     import tensorflow as tf
 
     shutil.rmtree(directory, ignore_errors=True)
-    rocket_export.export_net(model.net_path(net), data.tft_output, label_field, str(directory))
+    rocket_export.export_net(path, data.tft_output, label_field, str(directory))
     return tf.saved_model.load(str(directory)).signatures["serving_default"]
 
 
@@ -99,7 +99,9 @@ def serving_block(latency: dict, settings: BenchSettings, data: BenchData, meta:
     return {
         "examples": f"serialized raw tf.Examples (no label) of the {data.name} eval split",
         "models": "light and booster of the last seed's rocket model, each exported with "
-        "rocket_export.export_net (TFT layer + one net), loaded with tf.saved_model.load",
+        "rocket_export.export_net (TFT layer + one net), loaded with tf.saved_model.load; "
+        "served: what the Trainer pushes by default, that light net blended with the last "
+        "seed's linear variant (rocket_blend.served_path at weight 0.5), exported the same way",
         "parse_floor": "tf.io.parse_example alone in a tf.function, same feature spec",
         "warmup_calls": settings.serving_warmup,
         "repeats": settings.serving_repeats,
@@ -110,6 +112,10 @@ def serving_block(latency: dict, settings: BenchSettings, data: BenchData, meta:
         "light_over_parse_floor_b1": over(small, "light", "parse_floor"),
         "easyrec_light_ms_b512": EASYREC_LIGHT_MS_B512,
         "light_speedup_over_easyrec_b512": ratio(EASYREC_LIGHT_MS_B512, light_big),
+        "served_over_light_latency_b512": over(big, "served", "light"),
+        "served_speedup_over_easyrec_b512": ratio(
+            EASYREC_LIGHT_MS_B512, latency[big]["served"]["median_ms"]
+        ),
         "largest_batch": int(big),
         "measured": meta,
     }
