@@ -129,7 +129,14 @@ def test_the_weight_is_chosen_on_validation_rows_new_to_the_baseline():
     assert evaluation["auc_light"] == pytest.approx(
         pair.evaluate(validation, verbose=0, return_dict=True)["auc_light"], abs=1e-4
     )
-    assert set(evaluation) == {"auc_light", "auc_booster"}
+    paired = {"auc_light_minus_linear", "auc_light_minus_linear_standard_error"}
+    assert set(evaluation) == {"auc_light", "auc_booster", *paired}
+    # The served light model's lift over the baseline on the same rows, with its paired
+    # (DeLong) standard error: the yardstick of the run's verdict.
+    linear_auc = linear.evaluate(validation, verbose=0, return_dict=True)["auc_light"]
+    lift = evaluation["auc_light_minus_linear"]
+    assert lift == pytest.approx(evaluation["auc_light"] - linear_auc, abs=1e-3)
+    assert 0 < evaluation["auc_light_minus_linear_standard_error"] < 0.2
 
 
 def test_the_run_and_the_report_say_when_the_light_net_got_no_weight():
