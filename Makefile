@@ -30,7 +30,7 @@ run: setup
 
 # Two xdist workers (the machines have 2 cores), a whole test module per worker at a time so
 # each module fixture runs once, the heaviest modules first (tests/conftest.py orders them
-# by tests/suite_budget.py, which keeps the suite under half an hour). PYTEST_ARGS="-n 0"
+# by tests/suite_budget.py, which keeps the suite within its budget). PYTEST_ARGS="-n 0"
 # runs in one process.
 PYTEST_XDIST := -n 2 --dist loadfile --no-loadscope-reorder
 

