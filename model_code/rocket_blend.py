@@ -132,7 +132,8 @@ def choose(light: np.ndarray, linear: np.ndarray, labels: np.ndarray, source: st
     scores = tuple(auc(labels, w * light + (1 - w) * linear) for w in LIGHT_WEIGHTS)
     best = max(range(len(scores)), key=lambda i: (round(scores[i], 9), i))
     even = LIGHT_WEIGHTS.index(EVEN)
-    clicks, others = int(np.sum(labels)), len(labels) - int(np.sum(labels))
+    clicks = int(np.sum(labels))
+    others = len(labels) - clicks
     error = rocket_metrics.auc_standard_error(scores[even], clicks, others)
     light_error = rocket_metrics.auc_standard_error(scores[-1], clicks, others)
     light_ranks = scores[-1] - 0.5 > EVIDENCE_ERRORS * light_error

@@ -145,12 +145,8 @@ def summarize(metadata_path: str) -> dict:
     )
     if gate and not summary["blessed"]:
         summary["not_blessed_reasons"].append(gate)
-    summary["linear_verdict"] = report.linear_verdict(
-        summary["light_auc"],
-        summary["linear_baseline_auc"],
-        report.eval_counts(light),
-        gaucs=(summary["light_gauc"], summary["linear_baseline_gauc"]),
-        paired_error=(summary["served"] or {}).get("auc_light_minus_linear_standard_error"),
+    summary["linear_verdict"] = report.linear_verdict_of_run(
+        light, trainer_metrics, summary["linear_baseline_gauc"]
     )
     summary["log_loss_verdict"] = report.log_loss_verdict(light)
 

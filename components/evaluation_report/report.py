@@ -139,6 +139,23 @@ def linear_verdict(
     }
 
 
+def linear_verdict_of_run(
+    light: dict, trainer: dict | None, linear_gauc: float | None
+) -> dict | None:
+    """linear_verdict for a run, from the Evaluator's overall metrics of the light model
+    (`light`), the Trainer's metrics.json (its linear baseline's AUC and, when the light
+    model is the served blend, the lift's paired error) and the linear baseline's GAUC:
+    what report.md and run_summary.json both say."""
+    trainer = trainer or {}
+    return linear_verdict(
+        light.get("auc"),
+        (trainer.get("linear_baseline") or {}).get("auc"),
+        eval_counts(light),
+        gaucs=(light.get("gauc"), linear_gauc),
+        paired_error=(trainer.get("served") or {}).get("auc_light_minus_linear_standard_error"),
+    )
+
+
 def log_loss_verdict(metrics: dict) -> dict | None:
     """The light net's eval log loss against a constant prediction at the eval split's
     click rate (the entropy of that rate): {"log_loss", "constant_log_loss",
@@ -216,12 +233,8 @@ def collect(evaluation_uri: str, blessed: bool, trainer: dict | None = None,
     gate = linear_gate_reason(blessing_properties or {}, data["light"].get("auc"))
     if gate and not blessed:
         data["not_blessed_reasons"].append(gate)
-    data["linear_verdict"] = linear_verdict(
-        data["light"].get("auc"),
-        (data["linear_baseline"] or {}).get("auc"),
-        eval_counts(data["light"]),
-        gaucs=(data["light"].get("gauc"), data["linear_baseline_gauc"]),
-        paired_error=(data.get("served") or {}).get("auc_light_minus_linear_standard_error"),
+    data["linear_verdict"] = linear_verdict_of_run(
+        data["light"], trainer, data["linear_baseline_gauc"]
     )
     data["log_loss_verdict"] = log_loss_verdict(data["light"])
     for metric in ("auc", "gauc"):

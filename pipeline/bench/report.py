@@ -153,7 +153,6 @@ def markdown(result: dict) -> str:
             f"{entry[n]['median_ms']:.3f} / {entry[n]['p99_ms']:.3f} ms, "
             f"{entry[n]['examples_per_second']:.0f}/s"
             for n in ("light", "served", "booster", "parse_floor")
-            if n in entry
         ]
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     lines += [
@@ -162,7 +161,7 @@ def markdown(result: dict) -> str:
         f"b1 {fmt(serving['light_over_booster_latency_b1'])}; light/parse floor b512 "
         f"{fmt(serving['light_over_parse_floor_b512'])}, b1 "
         f"{fmt(serving['light_over_parse_floor_b1'])}; served/light b512 "
-        f"{fmt(serving.get('served_over_light_latency_b512'))}.",
+        f"{fmt(serving['served_over_light_latency_b512'])}.",
     ]
     training = result["training"]
     lines += [
