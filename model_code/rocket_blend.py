@@ -89,7 +89,8 @@ class Blend:
     light_standard_error: float
     light_ranks: bool
     validation_rows: int
-    # The validation AUC of each weight tried, in LIGHT_WEIGHTS' order.
+    # The validation AUC of each weight tried, in LIGHT_WEIGHTS' order; none when the
+    # validation rows hold one class only (no AUC, and both errors NaN).
     validation_scores: tuple[float, ...]
     # Where the linear baseline's validation logits came from (see the module docstring).
     linear_logits: str
@@ -99,14 +100,19 @@ class Blend:
             "light_weight": self.light_weight,
             "chosen_by": CRITERION,
             "best_on_validation": self.best_on_validation,
-            "validation_auc_standard_error": round(self.standard_error, 6),
-            "light_validation_auc_standard_error": round(self.light_standard_error, 6),
+            "validation_auc_standard_error": _rounded(self.standard_error),
+            "light_validation_auc_standard_error": _rounded(self.light_standard_error),
             "light_ranks": self.light_ranks,
             "validation_rows": self.validation_rows,
             "weights": list(LIGHT_WEIGHTS),
             "validation_scores": [round(v, 6) for v in self.validation_scores],
             "linear_logits": self.linear_logits,
         }
+
+
+def _rounded(value: float) -> float | None:
+    """6 digits, or None (JSON's null) for NaN."""
+    return None if np.isnan(value) else round(value, 6)
 
 
 def choose(light: np.ndarray, linear: np.ndarray, labels: np.ndarray, source: str) -> Blend:
@@ -126,14 +132,20 @@ def choose(light: np.ndarray, linear: np.ndarray, labels: np.ndarray, source: st
     nets ranked the eval rows at 0.46-0.52, and blending them in pulled the served model
     below the baseline (docs/benchmarks.md). On the bench's generated and deep_data rows
     the light net stood 8 to 44 standard errors above chance, so the rule never fires
-    there."""
+    there. And 0 when the validation rows hold one class only (a small log's hold-out
+    without a click): no AUC is defined, so nothing shows that the light net ranks."""
     import rocket_metrics
 
+    clicks = int(np.sum(labels))
+    others = len(labels) - clicks
+    if clicks == 0 or others == 0:
+        # No AUC is defined on one class (a small log's hold-out without a click): no
+        # evidence that the light net ranks, so the baseline alone, as near chance.
+        nan = float("nan")
+        return Blend(0.0, 0.0, nan, nan, False, len(labels), (), source)
     scores = tuple(auc(labels, w * light + (1 - w) * linear) for w in LIGHT_WEIGHTS)
     best = max(range(len(scores)), key=lambda i: (round(scores[i], 9), i))
     even = LIGHT_WEIGHTS.index(EVEN)
-    clicks = int(np.sum(labels))
-    others = len(labels) - clicks
     error = rocket_metrics.auc_standard_error(scores[even], clicks, others)
     light_error = rocket_metrics.auc_standard_error(scores[-1], clicks, others)
     light_ranks = scores[-1] - 0.5 > EVIDENCE_ERRORS * light_error
@@ -244,6 +256,12 @@ def no_ranking_warning(served: dict) -> str | None:
     record (Blend.as_dict)."""
     if served.get("light_ranks", True):
         return None
+    if not served["validation_scores"]:
+        rows = served["validation_rows"]
+        return (f"the validation hold-out ({rows:,} rows) holds one class only, so no AUC "
+                "shows that the light net ranks: the light SavedModel serves the linear "
+                "baseline alone; bring more rows (or more clicks in the validation hold-out, "
+                "train_config validation_fraction)")  # fmt: skip
     light = served["validation_scores"][-1]
     error = served["light_validation_auc_standard_error"]
     return (f"the light net's validation AUC {light:.4f} is within {EVIDENCE_ERRORS:g} "

@@ -52,3 +52,8 @@ def finish_run(process: subprocess.Popen, root: Path):
 
 def outputs_of(record: dict, task: str) -> dict:
     return next(t for t in record["tasks"] if t["name"] == task)["outputs"]
+
+
+def example_gen_fingerprint(record: dict) -> str:
+    """The input fingerprint ExampleGen recorded on its examples (the cache's key)."""
+    return outputs_of(record, "EasyRecExampleGen")["examples"][0]["metadata"]["input_fingerprint"]

@@ -1,5 +1,7 @@
 """The served light model (rocket_blend): the light net blended with the linear baseline."""
 
+import json
+
 import numpy as np
 import pytest
 import rocket_blend
@@ -74,6 +76,24 @@ def test_a_light_net_near_chance_on_the_validation_rows_gets_no_weight():
     assert ranks.validation_scores[-1] > 0.5 + 2 * ranks.light_standard_error
     assert ranks.light_ranks and ranks.light_weight == rocket_blend.EVEN
     assert rocket_blend.no_ranking_warning(ranks.as_dict()) is None
+
+
+def test_a_validation_hold_out_without_a_click_serves_the_baseline_and_says_why():
+    """A small log's hold-out can hold no click (a 400-row run: 42 rows, 0 clicks): no AUC
+    is defined there, so nothing shows that the light net ranks. The run goes on with the
+    baseline alone (it had stopped with scikit-learn's "Only one class present in
+    y_true"), its record is valid JSON, and the run says why."""
+    light, linear, labels = _validation(1)
+    for one_class in (np.zeros_like(labels), np.ones_like(labels)):
+        blend = rocket_blend.choose(light[:42], linear[:42], one_class[:42], "test")
+        assert blend.light_weight == 0.0 and not blend.light_ranks
+        record = blend.as_dict()
+        assert record["validation_scores"] == [] and record["validation_rows"] == 42
+        assert record["light_validation_auc_standard_error"] is None
+        json.loads(json.dumps(record, allow_nan=False))
+        warning = rocket_blend.no_ranking_warning(record)
+        assert "hold-out (42 rows) holds one class only" in warning
+        assert "serves the linear baseline alone" in warning
 
 
 def test_a_blended_path_serves_the_weighted_logits_of_its_two_nets_only():

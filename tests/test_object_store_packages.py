@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
-from package_runs import ROCKET, finish_run, outputs_of, start_run
+from package_runs import ROCKET, example_gen_fingerprint, finish_run, outputs_of, start_run
 
 from components import object_store
 from pipeline import kubeflow_compiler, sample_data
@@ -96,6 +97,9 @@ def runs(s3_endpoint, tmp_path_factory) -> dict[str, dict]:
                 config=config,
                 beam=BeamOptions(direct_running_mode="in_memory"),
                 object_store=store["access"],
+                # The linear-baseline gate, set so that it refuses nothing here: the
+                # Evaluator reads the Trainer's metrics.json from the store and records it.
+                min_lift_over_linear=-1.0,
             )
         ).path
         setups[name] = {
@@ -135,7 +139,20 @@ def test_first_run_is_blessed_pushes_to_the_object_store_and_the_model_serves(st
     result, record = store_runs["first"]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert all(t["state"] == "succeeded" for t in record["tasks"]), record["tasks"]
+    assert len(record["tasks"]) == 11
     assert "blessed: True" in result.stdout
+    # KFP never calls ExampleGen's driver (tests/test_run_package.py: Vertex AI does); the
+    # executor computes the same fingerprint itself.
+    log = next(t for t in record["tasks"] if t["name"] == "EasyRecExampleGen")["log"]
+    assert "Calculated fingerprint" not in Path(log).read_text(errors="replace")
+    assert example_gen_fingerprint(record).startswith("split:single_split,num_files:1,")
+    # The run's own artifacts: no baseline served yet; the gate's inputs recorded.
+    baseline = outputs_of(record, "ServedModelBaseline")["baseline"][0]["metadata"]
+    assert baseline["served_version"] == ""
+    blessing_metadata = outputs_of(record, "Evaluator")["blessing"][0]["metadata"]
+    assert blessing_metadata["blessed"] == 1
+    assert blessing_metadata["min_lift_over_linear"] == -1.0
+    assert 0.0 < blessing_metadata["linear_baseline_auc"] < 1.0
     scheme = store_runs["root"].split("://")[0] + "://"
     # Every artifact MLMD records is in the object store: no pod-local path leaked.
     uris = [a["uri"] for t in record["tasks"] for listed in t["outputs"].values() for a in listed]

@@ -169,22 +169,33 @@ def test_the_verdict_says_when_the_light_net_loses_to_the_linear_baseline():
     no_counts = linear_verdict(0.87, 0.86, gaucs=(0.73, 0.74))  # no error to compare with
     assert "GAUC 0.7400 against 0.7300 (-0.0100)" in no_counts["gauc_text"]
 
-    # With the difference's paired standard error (DeLong, from the Trainer's eval
-    # logits) the lift is judged by it: the default run's served model, +0.0028 over the
-    # baseline, is within one AUC's ±0.010 but beyond the difference's ±0.0023. The GAUC
-    # stays judged by the single AUC's error.
+    # With the difference measured exactly on the same rows and its paired standard error
+    # (DeLong, from the Trainer's eval logits) the lift is that and judged by that error:
+    # the default run's served model, +0.0028 over the baseline, is within one AUC's
+    # ±0.010 but beyond the difference's ±0.0023. The GAUC stays judged by the single
+    # AUC's error.
     unpaired = linear_verdict(0.8816, 0.8788, default_run, gaucs=(0.7498, 0.7653))
     assert unpaired["within_noise"] and not unpaired["lift_error_paired"]
     paired = linear_verdict(0.8816, 0.8788, default_run, gaucs=(0.7498, 0.7653),
-                            paired_error=0.0023)  # fmt: skip
+                            paired=(0.0029, 0.0023))  # fmt: skip
     assert paired["light_wins"] and not paired["within_noise"] and paired["lift_error_paired"]
-    assert paired["lift_standard_error"] == 0.0023 and "beats the logistic" in paired["text"]
+    assert paired["lift"] == 0.0029 and paired["lift_standard_error"] == 0.0023
+    assert "beats the logistic regression on the same rows by +0.0029" in paired["text"]
     assert "standard error ±0.0023, paired on the same rows" in paired["text"]
     assert paired["gauc_text"] == unpaired["gauc_text"] and "±0.01" in paired["gauc_text"]
-    assert linear_verdict(0.8816, 0.8788, default_run, paired_error=0.004)["within_noise"]
-    assert not linear_verdict(0.8816, 0.8788, default_run, paired_error=float("nan"))[
+    # The exact lift decides, not the two threshold-binned AUCs' difference (+0.0028).
+    assert linear_verdict(0.8816, 0.8788, default_run, paired=(0.0004, 0.0023))["within_noise"]
+    assert not linear_verdict(0.8816, 0.8788, default_run, paired=(0.003, float("nan")))[
         "lift_error_paired"
     ]
+    # The light model is the baseline alone (weight 0): its AUC differs from the
+    # baseline's only by the two curves' thresholds (0.5908 vs 0.5915 on a 400-row run),
+    # so it is said as such, not diagnosed as a loss.
+    alike = linear_verdict(0.5908, 0.5915, real_counts, gaucs=(0.45, 0.50), paired=(0.0, 0.0),
+                           serves_baseline=True)  # fmt: skip
+    assert alike["lift"] == 0.0 and not alike["light_wins"] and alike["within_noise"]
+    assert alike["text"].startswith("the light model serves the logistic regression alone")
+    assert "use_bn" not in alike["text"] and alike["gauc_text"] is None
 
     gate = {"min_lift_over_linear": 0.0, "linear_baseline_auc": 0.798}
     assert linear_gate_reason(gate, 0.7417) == (

@@ -64,7 +64,8 @@ def linear_verdict(
     linear_auc: float | None,
     counts: tuple[int, int] | None = None,
     gaucs: tuple[float | None, float | None] = (None, None),
-    paired_error: float | None = None,
+    paired: tuple[float, float] | None = None,
+    serves_baseline: bool = False,
 ) -> dict | None:
     """How the light net's eval AUC compares with the Trainer's linear baseline on the
     same rows: {"lift": light − linear, "light_wins": bool, "auc_standard_error",
@@ -84,24 +85,37 @@ def linear_verdict(
     of one AUC is a conservative scale for a difference of two AUCs on the same rows
     (correlated models differ by less; DeLong et al. 1988), so "within" says the split
     cannot show a difference, not that there is none. So when the Trainer measured the
-    difference's own, paired, standard error on the same eval rows (`paired_error`,
-    rocket_metrics.paired_auc_difference) the AUC lift is judged by that instead; the
-    GAUC's lift stays judged by the single AUC's error (a GAUC knows less than an AUC)."""
+    difference exactly on the same eval rows with its own, paired, standard error
+    (`paired`: (lift, error), rocket_metrics.paired_auc_difference) the AUC lift is that
+    and judged by that error: the two AUCs quoted come from 10,000-threshold curves (the
+    Evaluator's and the Trainer's), whose difference is off by up to ~0.001, as much as
+    such an error. The GAUC's lift stays judged by the single AUC's error (a GAUC knows
+    less than an AUC). `serves_baseline`: the light model is the linear baseline alone
+    (rocket_blend gave the light net weight 0), said as such rather than compared."""
     if light_auc is None or linear_auc is None:
         return None
     import rocket_metrics
 
     lift = light_auc - linear_auc
     error = rocket_metrics.auc_standard_error(light_auc, *counts) if counts else float("nan")
-    paired = paired_error is not None and math.isfinite(paired_error)
-    lift_error = paired_error if paired else error
-    within = math.isfinite(lift_error) and abs(lift) <= lift_error
+    is_paired = paired is not None and all(math.isfinite(v) for v in paired)
+    lift_error = error
+    if is_paired:
+        lift, lift_error = paired
+    if serves_baseline:
+        lift = 0.0
+    within = serves_baseline or (math.isfinite(lift_error) and abs(lift) <= lift_error)
     both = f"({light_auc:.4f} vs {linear_auc:.4f}"
-    if paired:
+    if is_paired:
         both += f"; the difference's standard error ±{lift_error:.4f}, paired on the same rows)"
     else:
         both += f"; one standard error ±{error:.3f})" if math.isfinite(error) else ")"
-    if within:
+    if serves_baseline:
+        text = (f"the light model serves the logistic regression alone (the validation rows "
+                f"gave the light net no weight), so it ranks the eval rows as the baseline "
+                f"does (AUC {light_auc:.4f}; by the baseline's own measure "
+                f"{linear_auc:.4f})")  # fmt: skip
+    elif within:
         text = (f"the light net and the logistic regression on the same rows differ by "
                 f"{lift:+.4f} AUC {both}, within the noise of an eval split with "
                 f"{counts[0]:,} clicks: it cannot tell them apart; "
@@ -115,10 +129,10 @@ def linear_verdict(
                 f"rows {both}: {LINEAR_ADVICE}")  # fmt: skip
     light_gauc, linear_gauc = gaucs
     gauc_lift = gauc_text = None
-    if light_gauc is not None and linear_gauc is not None:
+    if light_gauc is not None and linear_gauc is not None:  # alike when serves_baseline
         gauc_lift = light_gauc - linear_gauc
         noise = error if math.isfinite(error) else 0.0
-        if gauc_lift < -noise:
+        if gauc_lift < -noise and not serves_baseline:
             beyond = f", beyond the AUC's standard error ±{error:.3f}" if noise else ""
             gauc_text = (f"the logistic regression ranks a user's own impressions better than "
                          f"the light net: GAUC {linear_gauc:.4f} against {light_gauc:.4f} "
@@ -131,7 +145,7 @@ def linear_verdict(
         "light_wins": lift > 0,
         "auc_standard_error": round(error, 4) if math.isfinite(error) else None,
         "lift_standard_error": round(lift_error, 4) if math.isfinite(lift_error) else None,
-        "lift_error_paired": paired,
+        "lift_error_paired": is_paired,
         "within_noise": within,
         "text": text,
         "gauc_lift": None if gauc_lift is None else round(gauc_lift, 6),
@@ -147,12 +161,16 @@ def linear_verdict_of_run(
     model is the served blend, the lift's paired error) and the linear baseline's GAUC:
     what report.md and run_summary.json both say."""
     trainer = trainer or {}
+    served = trainer.get("served") or {}
+    lift = served.get("auc_light_minus_linear")
+    error = served.get("auc_light_minus_linear_standard_error")
     return linear_verdict(
         light.get("auc"),
         (trainer.get("linear_baseline") or {}).get("auc"),
         eval_counts(light),
         gaucs=(light.get("gauc"), linear_gauc),
-        paired_error=(trainer.get("served") or {}).get("auc_light_minus_linear_standard_error"),
+        paired=None if lift is None or error is None else (lift, error),
+        serves_baseline=served.get("light_weight") == 0,
     )
 
 
