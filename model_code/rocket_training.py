@@ -177,9 +177,25 @@ class BestModelKeeper(keras.callbacks.Callback):
             return
         clicks, others = counts
         error = rocket_metrics.auc_standard_error(auc, clicks, others)
-        self.validation = {"rows": clicks + others, "clicks": clicks,
-                           "check_auc_standard_error": round(error, 4)}  # fmt: skip
+        one_class = clicks == 0 or others == 0
+        self.validation = {
+            "rows": clicks + others,
+            "clicks": clicks,
+            "check_auc_standard_error": None if one_class else round(error, 4),
+        }
+        if one_class:  # no AUC on one class: the checks read 0 and cannot pick a step
+            self.keep_best = self.early_stop = False
         if not self.report or self is not self.group[0]:
+            return
+        if one_class:
+            print(
+                f"WARNING: {self.prefix} the validation hold-out ({clicks + others:,} rows) "
+                f"holds {'no click' if clicks == 0 else 'only clicks'}: no AUC, so the checks "
+                "cannot pick a step; training runs its whole budget and keeps the last "
+                "step's weights. Bring more rows, or hold out a larger share "
+                "(train_config validation_fraction).",
+                flush=True,
+            )
             return
         print(
             f"{self.prefix} validation hold-out: {clicks + others:,} rows, {clicks:,} clicks; "

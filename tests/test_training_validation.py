@@ -192,6 +192,25 @@ def test_the_first_check_says_how_many_clicks_it_scored_and_warns_when_too_few(c
     assert "validation" not in keeper.summary(5) and "hold-out" not in capsys.readouterr().out
 
 
+def test_a_hold_out_without_a_click_trains_the_whole_budget_and_says_so(capsys):
+    """A small log's hold-out can hold no click (a 400-row run: 42 rows, 0 clicks): every
+    check reads AUC 0, and keeping the best of them had kept step 1 and stopped there.
+    With no AUC to pick a step by, training runs its budget and keeps the last weights."""
+    model = small_model()
+    model.auc_light = keras.metrics.AUC(num_thresholds=1000, name="auc_light")
+    model.auc_light.update_state(np.zeros(42), np.random.default_rng(0).uniform(size=42))
+    keeper = BestModelKeeper(every=1, keep_best=True, early_stop=True, patience=3)
+    run_checks(keeper, model, [0.0] * 6, every=1)
+    assert not model.stop_training and keeper.restore_best() == 6
+    assert all(np.all(w == 6) for w in model.get_weights())
+    assert keeper.summary(6)["validation"] == {
+        "rows": 42, "clicks": 0, "check_auc_standard_error": None
+    }  # fmt: skip
+    out = capsys.readouterr().out
+    assert "WARNING: [Trainer] the validation hold-out (42 rows) holds no click" in out
+    assert "runs its whole budget and keeps the last step's weights" in out
+
+
 def test_a_failed_validation_check_stops_training_with_a_clear_error():
     keeper = BestModelKeeper(every=5, keep_best=True, early_stop=True, patience=5, report=False)
     keeper.set_model(small_model())
