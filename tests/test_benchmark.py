@@ -5,7 +5,7 @@ what it writes is consistent (the gap_closed formula on the numbers written, pos
 latencies) and that bad options are reported by name.
 """
 
-import dataclasses
+import copy
 import json
 import math
 import shutil
@@ -325,13 +325,24 @@ def test_linear_baseline_is_measured_beside_the_nets_and_judged_against_their_sp
 
 
 @pytest.mark.slow
-def test_only_quality_writes_the_quality_part_alone(tmp_path):
+def test_only_quality_writes_the_quality_part_alone(bench, tmp_path, monkeypatch):
+    """--only quality writes the quality part alone, its table and its targets. What it
+    measures is the full bench's quality part, which the `bench` fixture measured on the
+    same settings, so the scores are taken from there rather than trained again (it
+    cost 55 s of the suite)."""
+    _, measured = bench
+    asked = []
+
+    def quality_of_the_bench(settings, base, main, real_sample, workdir, meta, log):
+        asked.append((settings, real_sample))
+        return SimpleNamespace(quality=copy.deepcopy(measured["quality"]))  # it adds its meta
+
+    monkeypatch.setattr(runner, "load_main", lambda *args: None)
+    monkeypatch.setattr(runner, "measure_quality", quality_of_the_bench)
     real = tmp_path / "real.csv"
-    real.write_text("\n".join(sample_data.generate_rows(600, seed=7)) + "\n")
     output = tmp_path / "quality"
-    # One seed on the real rows too: what is checked here is which part is written.
-    one_real_seed = dataclasses.replace(TINY, real_seeds=1)
-    runner.run_quality_only(output, one_real_seed, real_sample=real, log=lambda _: None)
+    runner.run_quality_only(output, TINY, real_sample=real, log=lambda _: None)
+    assert asked == [(TINY, real)]
     written = json.loads((output / settings.JSON_FILE).read_text())
     assert list(written) == ["quality"]
     quality = written["quality"]
