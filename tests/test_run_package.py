@@ -4,8 +4,8 @@ open-source Kubeflow Pipelines' rules and Vertex AI's.
 The fast tests check the rules themselves (and that, under KFP's, TFX's stock entrypoint
 does fail as the backend's source says). The slow ones compile the Vertex AI target on
 small data and run it twice as a user would before submitting it. The Kubeflow target runs
-in tests/test_object_store_packages.py, on a stock cluster's MinIO and on S3: the same
-backend rules as a gs:// root, whose storage (the gs:// stand-in) the Vertex AI runs use.
+in tests/test_object_store_packages.py, on a stock cluster's MinIO (twice) and on S3, and
+with a gs:// root in tests/test_portable_beam.py.
 """
 
 from __future__ import annotations
@@ -303,9 +303,9 @@ def vertex(tmp_path_factory) -> dict:
     in the gs:// stand-in) and run as compiled, then again with 2 training steps. KFP's
     runs, first and degraded second, are the MinIO package's
     (tests/test_object_store_packages.py): a stock self-hosted Kubeflow, KFP's backend
-    rules and cache, the same gate and Pusher. A gs:// root on KFP (Kubeflow on GKE) adds
-    no code path to those two: the launcher's storage is the object store's or the gs://
-    stand-in's, and both are run."""
+    rules and cache, the same gate and Pusher. A kubeflow package with a gs:// root
+    (Kubeflow on GKE) runs in tests/test_portable_beam.py, its Beam steps on a job
+    service."""
     import rocket_config
     import rocket_seed
 
