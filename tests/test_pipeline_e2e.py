@@ -88,15 +88,18 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert scores[best] == max(scores.values())
     clear = scores[best] - scores[0.5] > served["validation_auc_standard_error"]
     assert served["light_ranks"]  # 4,000 generated rows: far above chance
-    # The verdict judges the lift over the baseline by its paired (DeLong) error from the
-    # Trainer's eval logits, and the Trainer's lift is the Evaluator's within 2e-3.
+    # The verdict's lift over the baseline is the Trainer's, exact on the same eval rows
+    # from its eval logits, judged by its paired (DeLong) error; the two threshold-binned
+    # AUCs (the Evaluator's light, the Trainer's linear) differ by it within 3e-3.
     verdict = summary["linear_verdict"]
-    assert verdict["lift_error_paired"]
+    assert verdict["lift_error_paired"] and served["light_weight"] > 0
+    assert verdict["lift"] == served["auc_light_minus_linear"]
     assert verdict["lift_standard_error"] == round(
         served["auc_light_minus_linear_standard_error"], 4
     )
     assert 0 < served["auc_light_minus_linear_standard_error"] < verdict["auc_standard_error"]
-    assert served["auc_light_minus_linear"] == pytest.approx(verdict["lift"], abs=3e-3)
+    linear_auc = summary["linear_baseline_auc"]
+    assert verdict["lift"] == pytest.approx(summary["light_auc"] - linear_auc, abs=3e-3)
     assert served["light_weight"] == (best if clear else 0.5)
     assert summary["light_auc"] == pytest.approx(served["auc_light"], abs=2e-3)
     assert summary["booster_auc"] == pytest.approx(served["auc_booster"], abs=2e-3)
@@ -172,7 +175,7 @@ def test_run_prints_and_records_the_facts(generated_run):
     assert f"AUC {linear:.4f} (GAUC {linear_gauc:.4f}) on the eval split; light − linear: " in text
     # The verdict against it, the same sentence in the summary and on the console.
     verdict = summary["linear_verdict"]
-    assert verdict["lift"] == pytest.approx(summary["light_auc"] - linear, abs=1e-6)
+    assert verdict["lift"] == served["auc_light_minus_linear"]  # exact, on the same rows
     assert verdict["light_wins"] == (verdict["lift"] > 0) and verdict["text"] in result.stdout
     gauc_lift = summary["light_gauc"] - linear_gauc
     assert verdict["gauc_lift"] == pytest.approx(gauc_lift, abs=1e-6)
