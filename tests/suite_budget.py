@@ -43,7 +43,7 @@ MODULES: dict[str, Module] = {
     "tests/test_benchmark.py": Module(heavy_tests=7, seconds=640),
     "tests/test_module_file_reuse.py": Module(heavy_tests=1, seconds=110),
     "tests/test_multiworker.py": Module(heavy_tests=2, seconds=210),
-    "tests/test_object_store_packages.py": Module(heavy_tests=3, seconds=600),
+    "tests/test_object_store_packages.py": Module(heavy_tests=2, seconds=600),
     "tests/test_pipeline_e2e.py": Module(heavy_tests=12, seconds=430),
     "tests/test_portable_beam.py": Module(heavy_tests=3, seconds=240),
     "tests/test_reliability.py": Module(heavy_tests=5, seconds=330),

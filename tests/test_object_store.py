@@ -290,8 +290,9 @@ def test_the_steps_get_the_packages_env_and_secrets_not_this_machines():
 def test_a_push_to_s3_is_whole_or_nothing_and_the_baseline_finds_it(
     bucket, tmp_path, monkeypatch, scheme
 ):
-    """Both schemes of a self-hosted cluster's store (the end-to-end degraded second run
-    is the MinIO package's: tests/test_object_store_packages.py)."""
+    """Both schemes of a self-hosted cluster's store (end to end, the MinIO package's run
+    pushes and the s3:// package's degraded run finds that version:
+    tests/test_object_store_packages.py)."""
     from components.atomic_pusher import executor as pusher
     from components.served_baseline.component import latest_served_version
 

@@ -4,8 +4,8 @@ open-source Kubeflow Pipelines' rules and Vertex AI's.
 The fast tests check the rules themselves (and that, under KFP's, TFX's stock entrypoint
 does fail as the backend's source says). The slow ones compile the Vertex AI target on
 small data and run it twice as a user would before submitting it. The Kubeflow target runs
-in tests/test_object_store_packages.py, on a stock cluster's MinIO (twice) and on S3, and
-with a gs:// root in tests/test_portable_beam.py.
+in tests/test_object_store_packages.py (a stock cluster's MinIO, then a degraded run of an
+s3:// package) and with a gs:// root in tests/test_portable_beam.py.
 """
 
 from __future__ import annotations
@@ -301,9 +301,9 @@ def serving_files(serving: Path) -> dict[str, bytes]:
 def vertex(tmp_path_factory) -> dict:
     """The Vertex AI package compiled as a user would (gs:// root and data; the data placed
     in the gs:// stand-in) and run as compiled, then again with 2 training steps. KFP's
-    runs, first and degraded second, are the MinIO package's
+    runs, first and degraded second, are the MinIO and s3:// packages'
     (tests/test_object_store_packages.py): a stock self-hosted Kubeflow, KFP's backend
-    rules and cache, the same gate and Pusher. A kubeflow package with a gs:// root
+    rules, the same gate and Pusher. A kubeflow package with a gs:// root
     (Kubeflow on GKE) runs in tests/test_portable_beam.py, its Beam steps on a job
     service."""
     import rocket_config
@@ -385,8 +385,10 @@ def test_second_run_with_a_degraded_model_is_not_blessed_and_serving_is_untouche
     assert outputs_of(record, "Pusher")["pushed_model"][0]["metadata"]["pushed"] == 0
     assert serving_files(vertex["serving"]) == vertex["served_before"]
     # The backend's cache: Vertex AI keys ExampleGen on its driver's fingerprint of the
-    # files (unchanged), so all that reads only the examples is reused (on KFP, see
-    # tests/test_object_store_packages.py, only SchemaGen is).
+    # files (unchanged), so all that reads only the examples is reused (on KFP only
+    # SchemaGen would be: the compiled ExampleGen has no cache, test_kubeflow_compile's
+    # test_cache_flag_reaches_every_task, and what reads new artifacts runs again,
+    # test_a_rerun_reuses_what_the_backends_cache_finds_and_nothing_else).
     reused = {t["name"] for t in record["tasks"] if t["state"] == "cached"}
     upstream = {"EasyRecExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator"}
     assert reused == {*upstream, "AnomaliesGate", "Transform"}, record["tasks"]
