@@ -84,6 +84,8 @@ def build_trained(data: BenchData, config, traced: dict | None = None):
         for variable in previous.optimizer.variables:
             variable.assign(tf.zeros_like(variable))
         model = previous
+    else:  # slots now, so the train step is traced once (rocket_training._fit)
+        model.optimizer.build(model.trainable_variables)
     model.fit(dataset, epochs=1, steps_per_epoch=config.train.train_steps, verbose=0)
     if traced is not None:
         traced[key] = model
