@@ -6,7 +6,7 @@ against a real S3 protocol server on loopback (moto's server mode). Data goes in
 pushed model is read back and serves. Then the s3:// package, whose serving folder is
 that one (the one server answers both schemes), runs degraded (KFP's second run in CI):
 it compares against the version read from the store, is not blessed, and the served
-objects stay byte for byte what they were. Two runs, not four: a push to either scheme
+objects stay byte for byte what they were. Two runs, not three: a push to either scheme
 is the same code (components/object_store.py; tests/test_object_store.py pushes to both
 and finds the served version), and what KFP's cache reuses on a rerun is
 tests/test_run_package.py's."""
