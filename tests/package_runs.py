@@ -54,6 +54,11 @@ def outputs_of(record: dict, task: str) -> dict:
     return next(t for t in record["tasks"] if t["name"] == task)["outputs"]
 
 
+def artifact_uris(record: dict) -> list[str]:
+    """The URI of every output artifact the run recorded, over all its tasks."""
+    return [a["uri"] for t in record["tasks"] for listed in t["outputs"].values() for a in listed]
+
+
 def example_gen_fingerprint(record: dict) -> str:
     """The input fingerprint ExampleGen recorded on its examples (the cache's key)."""
     return outputs_of(record, "EasyRecExampleGen")["examples"][0]["metadata"]["input_fingerprint"]

@@ -19,7 +19,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from package_runs import ROCKET, example_gen_fingerprint, finish_run, outputs_of, start_run
+from package_runs import (
+    ROCKET,
+    artifact_uris,
+    example_gen_fingerprint,
+    finish_run,
+    outputs_of,
+    start_run,
+)
 
 from components import object_store
 from pipeline import kubeflow_compiler, sample_data
@@ -155,7 +162,7 @@ def test_first_run_is_blessed_pushes_to_the_object_store_and_the_model_serves(ru
     assert 0.0 < blessing_metadata["linear_baseline_auc"] < 1.0
     scheme = minio["root"].split("://")[0] + "://"
     # Every artifact MLMD records is in the object store: no pod-local path leaked.
-    uris = [a["uri"] for t in record["tasks"] for listed in t["outputs"].values() for a in listed]
+    uris = artifact_uris(record)
     assert uris and all(u.startswith(minio["root"] + "/") for u in uris), uris
     # The zero-byte BLESSED marker made it up (the Pusher downstream pushed because of it).
     blessing = outputs_of(record, "Evaluator")["blessing"][0]["uri"]
@@ -187,7 +194,7 @@ def test_degraded_second_run_is_not_blessed_and_serving_is_unchanged(runs):
     assert len(record["tasks"]) == 11
     assert "blessed: False" in result.stdout and "pushed: nothing" in result.stdout
     # Every artifact of the s3:// package's run is under its own root.
-    uris = [a["uri"] for t in record["tasks"] for listed in t["outputs"].values() for a in listed]
+    uris = artifact_uris(record)
     assert uris and all(u.startswith(s3["root"] + "/") for u in uris), uris
     _, first = minio["first"]
     served = outputs_of(first, "Pusher")["pushed_model"][0]["metadata"]["pushed_version"]
