@@ -497,6 +497,16 @@ def readme_table(text: str) -> str:
     return text[start : end + len(END)]
 
 
+README_MAX_LINES = 200  # CONTRIBUTING.md: the newcomer's page; reference goes to docs/
+
+
+def test_readme_stays_a_short_newcomers_page():
+    lines = README.read_text(encoding="utf-8").count("\n")
+    assert lines <= README_MAX_LINES, (
+        f"README.md has {lines} lines (at most {README_MAX_LINES}): move reference text to docs/"
+    )
+
+
 def test_readme_results_table_is_the_committed_benchmark_json():
     written = readme_table(README.read_text(encoding="utf-8"))
     assert written == results_table(), (
