@@ -13,6 +13,8 @@ from typing import Any
 from pipeline.bench.plots import plot_latency_vs_batch, plot_quality_vs_latency
 from pipeline.bench.settings import (
     BOOSTER_ALONE,
+    EASYREC_LIGHT_MS_B512,
+    EASYREC_PARSE_FLOOR_MS_B512,
     JSON_FILE,
     LATENCY_PLOT,
     LIGHT_ALONE,
@@ -163,6 +165,19 @@ def markdown(result: dict) -> str:
         f"{fmt(serving['light_over_parse_floor_b1'])}; served/light b512 "
         f"{fmt(serving['served_over_light_latency_b512'])}.",
     ]
+    if "easyrec_light_parse_floors_b512" in serving:
+        lines += [
+            "",
+            f"Against EasyRec's light net ({EASYREC_LIGHT_MS_B512} ms at b512 where the parse "
+            f"floor took {EASYREC_PARSE_FLOOR_MS_B512} ms: "
+            f"{fmt(serving['easyrec_light_parse_floors_b512'])} parse floors), in parse floors "
+            f"timed in this run: light {fmt(serving['light_parse_floors_b512'])} "
+            f"({fmt(serving['light_speedup_over_easyrec_in_parse_floors_b512'])}× faster), "
+            f"served {fmt(serving['served_parse_floors_b512'])} "
+            f"({fmt(serving['served_speedup_over_easyrec_in_parse_floors_b512'])}× faster); "
+            f"in milliseconds {fmt(serving['light_speedup_over_easyrec_b512'])}× and "
+            f"{fmt(serving['served_speedup_over_easyrec_b512'])}×.",
+        ]
     training = result["training"]
     lines += [
         "",

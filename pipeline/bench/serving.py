@@ -12,6 +12,7 @@ from pipeline.bench.data import BenchData
 from pipeline.bench.settings import (
     BOOSTER_ALONE,
     EASYREC_LIGHT_MS_B512,
+    EASYREC_PARSE_FLOOR_MS_B512,
     LIGHT_ALONE,
     ROCKET,
     BenchSettings,
@@ -116,9 +117,25 @@ def serving_block(latency: dict, settings: BenchSettings, data: BenchData, meta:
         "served_speedup_over_easyrec_b512": ratio(
             EASYREC_LIGHT_MS_B512, latency[big]["served"]["median_ms"]
         ),
+        **speedups_in_parse_floors(latency[big]),
         "largest_batch": int(big),
         "measured": meta,
     }
+
+
+def speedups_in_parse_floors(batch: dict) -> dict:
+    """EasyRec's light net against ours in units of the parse floor timed beside each
+    (settings.EASYREC_PARSE_FLOOR_MS_B512): a ratio that holds when the shared machine
+    is faster or slower than when EasyRec was timed, where the milliseconds do not.
+    `batch` is one batch size's latencies (name -> latency_stats)."""
+    easyrec_floors = EASYREC_LIGHT_MS_B512 / EASYREC_PARSE_FLOOR_MS_B512
+    floor = batch["parse_floor"]["median_ms"]
+    out = {"easyrec_light_parse_floors_b512": round(easyrec_floors, 4)}
+    for name in ("light", "served"):
+        ours = batch[name]["median_ms"] / floor
+        out[f"{name}_parse_floors_b512"] = round(ours, 4)
+        out[f"{name}_speedup_over_easyrec_in_parse_floors_b512"] = ratio(easyrec_floors, ours)
+    return out
 
 
 def sweep_block(settings, base, results, sweep_results, latency, data, meta) -> dict:

@@ -16,6 +16,13 @@ LATENCY_PLOT = "latency_vs_batch.png"
 
 # EasyRec on this machine (reference.md §5): light-only serving and training throughput.
 EASYREC_LIGHT_MS_B512 = 13.3
+# The parse floor on that machine when 13.3 ms was measured (reference.md §5: "parse
+# alone 2.0 ms", 512 real rows). This machine is a shared VM whose speed moves between
+# runs (the bench's own parse floor read 1.06 ms on 2026-11-28 and 2.46 ms on
+# 2026-12-08), so EasyRec's fixed 13.3 ms is compared in units of the parse floor
+# measured beside it: 6.65 floors, against our model's latency over the floor timed in
+# the same run.
+EASYREC_PARSE_FLOOR_MS_B512 = 2.0
 EASYREC_TRAIN_EXAMPLES_PER_S = 2400.0
 
 LIGHT_ALONE, ROCKET, BOOSTER_ALONE = "light_alone", "rocket", "booster_alone"

@@ -54,15 +54,17 @@ def serving_targets(serving: dict) -> list[dict]:
             "<=",
             0.8,
         ),
+        # Against EasyRec in parse floors (serving.speedups_in_parse_floors): its 13.3 ms
+        # is a constant, and this machine's speed moves between runs.
         target(
-            "light_speedup_over_easyrec_b512 (13.3 ms / light ms)",
-            serving["light_speedup_over_easyrec_b512"],
+            "light_speedup_over_easyrec_in_parse_floors_b512 (6.65 floors / light's)",
+            serving["light_speedup_over_easyrec_in_parse_floors_b512"],
             ">=",
             2.5,
         ),
         target(
-            "served_speedup_over_easyrec_b512 (13.3 ms / served blend ms)",
-            serving["served_speedup_over_easyrec_b512"],
+            "served_speedup_over_easyrec_in_parse_floors_b512 (6.65 floors / served blend's)",
+            serving["served_speedup_over_easyrec_in_parse_floors_b512"],
             ">=",
             2.5,
         ),
