@@ -60,7 +60,10 @@ def plot_latency_vs_batch(result: dict, path: Path) -> None:
     batches = result["serving"]["batches"]
     sizes = sorted(batches, key=int)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for name in ("light", "booster", "parse_floor"):
+    # "served": the light net blended with the linear baseline, what the Trainer pushes
+    # (timed since 2026-12-07).
+    names = [n for n in ("light", "served", "booster", "parse_floor") if n in batches[sizes[0]]]
+    for name in names:
         ax.plot(
             [int(s) for s in sizes],
             [batches[s][name]["median_ms"] for s in sizes],
