@@ -171,9 +171,9 @@ def markdown(result: dict) -> str:
             f"Against EasyRec's light net ({EASYREC_LIGHT_MS_B512} ms at b512 where the parse "
             f"floor took {EASYREC_PARSE_FLOOR_MS_B512} ms: "
             f"{fmt(serving['easyrec_light_parse_floors_b512'])} parse floors), in parse floors "
-            f"timed in this run: light {fmt(serving['light_parse_floors_b512'])} "
+            f"timed in this run: light {fmt(serving['light_over_parse_floor_b512'])} "
             f"({fmt(serving['light_speedup_over_easyrec_in_parse_floors_b512'])}× faster), "
-            f"served {fmt(serving['served_parse_floors_b512'])} "
+            f"served {fmt(serving['served_over_parse_floor_b512'])} "
             f"({fmt(serving['served_speedup_over_easyrec_in_parse_floors_b512'])}× faster); "
             f"in milliseconds {fmt(serving['light_speedup_over_easyrec_b512'])}× and "
             f"{fmt(serving['served_speedup_over_easyrec_b512'])}×.",
