@@ -265,3 +265,55 @@ def test_reading_the_ids_does_not_import_beam():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "False"
+
+
+def _python_kept(tags: list[list[str]], max_items: int) -> list[list[str]]:
+    """The reference: each row's values split on '|', empty items dropped, the first
+    `max_items` kept."""
+    rows = []
+    for values in tags:
+        items = [item for value in values for item in value.split("|") if item]
+        rows.append(items[:max_items])
+    return rows
+
+
+def _sparse(rows: list[list[str]]):
+    import tensorflow as tf
+
+    indices = [[r, i] for r, values in enumerate(rows) for i in range(len(values))]
+    values = [value for row in rows for value in row]
+    width = max([len(row) for row in rows] + [1])
+    return tf.SparseTensor(
+        tf.constant(indices, tf.int64, shape=[len(indices), 2]),
+        tf.constant(values, tf.string, shape=[len(values)]),
+        [len(rows), width],
+    )
+
+
+def test_the_cap_and_the_lookup_count_match_a_plain_python_reference():
+    """The graph ops that serving runs on every request (no Beam): which tag items get an
+    id (non-empty, the row's first max_tag_items) and a lookup's count of the row's key
+    among them, on random rows: empty values, runs of separators, rows past the cap,
+    rows without a list or without a key."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    lookup = FeatureConfig("k_in_tags", kind=LOOKUP, input_names=("tags", "key"),
+                           boundaries=tuple(float(b) for b in range(1, 40)))  # fmt: skip
+    for trial in range(40):
+        max_items = int(rng.integers(1, 6))
+        tags, keys = [], []
+        for _ in range(int(rng.integers(1, 30))):
+            values = ["|".join(rng.choice(["", "a", "b", "c", "d"], rng.integers(0, 9)))
+                      for _ in range(rng.integers(0, 3))]  # fmt: skip
+            tags.append(values)
+            keys.append([str(rng.choice(["a", "b", "x"]))] if rng.random() < 0.8 else [])
+        expected = _python_kept(tags, max_items)
+        tokens, rowids, keep = rocket_preprocessing._tag_items(_sparse(tags), "|", max_items)
+        kept = [[] for _ in tags]
+        for token, row in zip(tokens.numpy()[keep.numpy()], rowids.numpy()[keep.numpy()]):
+            kept[row].append(token.decode())
+        assert kept == expected, (trial, tags, max_items)
+        counts = rocket_preprocessing.lookup_ids(_sparse(tags), _sparse(keys), lookup, max_items)
+        want = [row.count(key[0]) if key else 0 for row, key in zip(expected, keys)]
+        assert tf.sparse.to_dense(counts).numpy()[:, 0].tolist() == want, (trial, tags, keys)
