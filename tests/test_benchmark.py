@@ -364,6 +364,48 @@ def test_only_quality_writes_the_quality_part_alone(bench, tmp_path, monkeypatch
 
 
 @pytest.mark.slow
+def test_only_serving_trains_once_and_times_the_three_models_on_the_real_rows(tmp_path):
+    """--only serving: rocket and the linear variant trained once, the light net, its
+    booster and the served light model exported and timed beside the parse floor on the
+    real sample's rows, judged against EasyRec in parse floors; its own JSON, table and
+    plot. (About 40 s here on tiny input.)"""
+    real = tmp_path / "real.csv"
+    real.write_text("\n".join(sample_data.generate_rows(600, seed=7)) + "\n")
+    output = tmp_path / "serving"
+    runner.run_serving_only(output, TINY, real_sample=real, log=lambda _: None)
+    written = json.loads((output / settings.JSON_FILE).read_text())
+    assert list(written) == ["serving"]
+    serving = written["serving"]
+    assert serving["examples"].endswith("of the taobao_sample eval split")
+    for size in ("1", "8"):
+        assert set(serving["batches"][size]) == {"light", "served", "booster", "parse_floor"}
+        for entry in serving["batches"][size].values():
+            assert entry["median_ms"] > 0 and entry["calls"] == TINY.serving_repeats
+    b8 = serving["batches"]["8"]
+    served_floors = b8["served"]["median_ms"] / b8["parse_floor"]["median_ms"]
+    assert serving["served_over_parse_floor_b512"] == pytest.approx(served_floors, rel=1e-3)
+    judged = {t["target"].split(" ")[0]: t for t in serving["targets"]}
+    assert set(judged) == {
+        "light_over_parse_floor_b512", "light_over_booster_latency_b512",
+        "light_speedup_over_easyrec_in_parse_floors_b512",
+        "served_speedup_over_easyrec_in_parse_floors_b512",
+    }  # fmt: skip
+    speedup = serving["served_speedup_over_easyrec_in_parse_floors_b512"]
+    assert judged["served_speedup_over_easyrec_in_parse_floors_b512"]["met"] == (speedup >= 2.5)
+    assert (output / settings.LATENCY_PLOT).stat().st_size > 0
+    assert len(list((output / "exports").iterdir())) == 3
+    table = (output / settings.TABLE_FILE).read_text()
+    assert table.startswith("# rocket bench --only serving")
+    assert "## Serving (median / p99 ms, examples/s)" in table
+    assert "Against EasyRec's light net" in table and "## Targets" in table
+
+
+def test_only_serving_takes_no_data(tmp_path, capsys):
+    code = cli._main(["bench", "--only", "serving", "--data", "x.csv", "--output", str(tmp_path)])
+    assert code != 0 and "--only serving times rows it generates" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_quality_at_size_trains_each_variant_by_the_trainers_loop(tmp_path):
     """--only quality-at-size: every variant over the seeds, each ended by the Trainer's
     validation checks (kept step ≤ stopped step ≤ the epoch budget), gap_closed per seed

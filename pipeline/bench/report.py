@@ -142,9 +142,45 @@ def markdown(result: dict) -> str:
             f"| {name} | {plus_minus(e['auc'])} | {plus_minus(e['gauc'])} | "
             f"{fmt(e['latency_ms_b512'], 3)} | {fmt(e['latency_ms_b1'], 3)} |"
         )
-    serving = result["serving"]
+    lines += ["", *serving_lines(result["serving"])]
+    training = result["training"]
     lines += [
         "",
+        "## Training (same cached batches, interleaved rounds)",
+        "",
+        "| variant | examples/s | ms/step |",
+        "|---|---|---|",
+    ]
+    for name, entry in training["variants"].items():
+        lines.append(
+            f"| {name} | {entry['examples_per_second']:.0f} | {entry['ms_per_step']:.2f} |"
+        )
+    lines += [
+        "",
+        f"rocket_over_booster_time {fmt(training['rocket_over_booster_time'])}, "
+        f"rocket_over_separate_time {fmt(training['rocket_over_separate_time'])}.",
+        "",
+        "## Pipeline (`rocket run`, seconds per component)",
+        "",
+    ]
+    pipe = result["pipeline"]
+    apart = pipe.get("measured", {})
+    if apart.get("command") not in (None, meta["command"]):  # merged from a run of its own
+        lines += [f"Measured apart from the rest: `{apart['command']}`, {apart['date']}.", ""]
+    if "component_seconds" in pipe:
+        lines += pipeline_table(pipe, result.get("pipeline_at_size"))
+    else:
+        lines.append(f"skipped: {pipe.get('skipped')}")
+    if "scale" in result:
+        lines += ["", *scale_lines(result["scale"])]
+    lines += targets_lines(result, ("quality", "serving", "training"))
+    return "\n".join(lines) + "\n"
+
+
+def serving_lines(serving: dict) -> list[str]:
+    """The serving table (each model and the parse floor by batch size), the ratios, and
+    the comparison with EasyRec in parse floors."""
+    lines = [
         "## Serving (median / p99 ms, examples/s)",
         "",
         "| batch | light | served (light blended with linear) | booster | parse floor |",
@@ -178,38 +214,7 @@ def markdown(result: dict) -> str:
             f"in milliseconds {fmt(serving['light_speedup_over_easyrec_b512'])}× and "
             f"{fmt(serving['served_speedup_over_easyrec_b512'])}×.",
         ]
-    training = result["training"]
-    lines += [
-        "",
-        "## Training (same cached batches, interleaved rounds)",
-        "",
-        "| variant | examples/s | ms/step |",
-        "|---|---|---|",
-    ]
-    for name, entry in training["variants"].items():
-        lines.append(
-            f"| {name} | {entry['examples_per_second']:.0f} | {entry['ms_per_step']:.2f} |"
-        )
-    lines += [
-        "",
-        f"rocket_over_booster_time {fmt(training['rocket_over_booster_time'])}, "
-        f"rocket_over_separate_time {fmt(training['rocket_over_separate_time'])}.",
-        "",
-        "## Pipeline (`rocket run`, seconds per component)",
-        "",
-    ]
-    pipe = result["pipeline"]
-    apart = pipe.get("measured", {})
-    if apart.get("command") not in (None, meta["command"]):  # merged from a run of its own
-        lines += [f"Measured apart from the rest: `{apart['command']}`, {apart['date']}.", ""]
-    if "component_seconds" in pipe:
-        lines += pipeline_table(pipe, result.get("pipeline_at_size"))
-    else:
-        lines.append(f"skipped: {pipe.get('skipped')}")
-    if "scale" in result:
-        lines += ["", *scale_lines(result["scale"])]
-    lines += targets_lines(result, ("quality", "serving", "training"))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def pipeline_table(pipe: dict, at_size: dict | None) -> list[str]:

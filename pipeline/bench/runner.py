@@ -1,5 +1,6 @@
 """`rocket bench`'s runs: every part side by side (run_bench), or one part alone
-(run_quality_only, run_scale_only, run_size_only), each writing under `output`."""
+(run_quality_only, run_serving_only, run_scale_only, run_size_only), each writing under
+`output`."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ import rocket_seed
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from pipeline.bench import quality_at_size
 from pipeline.bench.compare_runs import compare_default_runs, comparison_lines
-from pipeline.bench.data import load_main
+from pipeline.bench.data import BenchData, load_main, load_real
 from pipeline.bench.pipeline_runs import measure_pipeline, measure_pipeline_at_size
+from pipeline.bench.plots import plot_latency_vs_batch
 from pipeline.bench.quality import measure_quality, run_variants
 from pipeline.bench.report import (
     pipeline_table,
     quality_lines,
     scale_lines,
+    serving_lines,
     targets_lines,
     write_alone,
     write_outputs,
@@ -42,14 +45,16 @@ from pipeline.bench.serving import (
 from pipeline.bench.settings import (
     BOOSTER_ALONE,
     JSON_FILE,
+    LATENCY_PLOT,
     LIGHT_ALONE,
     LINEAR,
+    LINEAR_VARIANT,
     ROCKET,
     TABLE_FILE,
     BenchError,
     BenchSettings,
 )
-from pipeline.bench.targets import training_targets
+from pipeline.bench.targets import serving_targets, training_targets
 from pipeline.bench.training import measure_training
 
 
@@ -72,6 +77,54 @@ def _meta(settings: BenchSettings, command: str) -> dict:
     }
 
 
+def measure_serving_part(
+    main: BenchData,
+    real: BenchData | None,
+    kept: dict,
+    base,
+    settings: BenchSettings,
+    exports: Path,
+    meta: dict,
+    log: Callable[[str], None],
+) -> tuple[dict, dict, dict]:
+    """The serving part: rocket's light net, its booster and the served light model (the
+    light net blended with the linear variant's model), exported as the Trainer exports
+    them under `exports`, loaded back and timed side by side with the parse floor.
+    Returns the part's block, the loaded signatures and the batches."""
+    import rocket_blend
+    import rocket_model
+
+    label = base.label_field
+    light_path = kept[ROCKET].net_path(rocket_model.LIGHT)
+    served_path = rocket_blend.served_path(
+        light_path, kept[LINEAR].net_path(rocket_model.LIGHT), rocket_blend.EVEN
+    )
+    servables = {
+        "light": export_and_load(light_path, main, label, exports / "light"),
+        "booster": export_and_load(
+            kept[ROCKET].net_path(rocket_model.BOOSTER), main, label, exports / "booster"
+        ),
+        "served": export_and_load(served_path, main, label, exports / "served"),
+    }
+    floor = parse_floor(main, label, [c for f in base.model_features() for c in f.columns()])
+    # Served rows: the real sample's when present (EasyRec's 13.3 ms was measured on
+    # real rows; their tag lists are longer than the generator's), else the main
+    # dataset's. The models are the main dataset's: unseen ids cost the same lookups.
+    served = real if real is not None else main
+    batches = serving_batches(served.eval_examples, settings.serving_batch_sizes)
+    latency = measure_serving(
+        servables, floor, batches, settings.serving_repeats, settings.serving_warmup
+    )
+    serving = serving_block(latency, settings, served, meta)
+    log(
+        f"[bench] serving b{max(settings.serving_batch_sizes)}: light/booster "
+        f"{serving['light_over_booster_latency_b512']}, light/parse "
+        f"{serving['light_over_parse_floor_b512']}, served/light "
+        f"{serving['served_over_light_latency_b512']}"
+    )
+    return serving, servables, batches
+
+
 def run_bench(
     output: Path,
     settings: BenchSettings,
@@ -81,7 +134,6 @@ def run_bench(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Every part, then benchmark.json, the plots and benchmark.md under `output`."""
-    import rocket_blend
     import rocket_model
 
     started = time.time()
@@ -107,34 +159,9 @@ def run_bench(
             main, base, seeds, *step_args, sweep_variants, keep_seed=seeds[-1], log=log
         )
 
-        # Serving: export the way the Trainer does, then time side by side.
         exports = output / "exports"
-        light_path = kept[ROCKET].net_path(rocket_model.LIGHT)
-        served_path = rocket_blend.served_path(
-            light_path, kept[LINEAR].net_path(rocket_model.LIGHT), rocket_blend.EVEN
-        )
-        servables = {
-            "light": export_and_load(light_path, main, label, exports / "light"),
-            "booster": export_and_load(
-                kept[ROCKET].net_path(rocket_model.BOOSTER), main, label, exports / "booster"
-            ),
-            "served": export_and_load(served_path, main, label, exports / "served"),
-        }
-        floor = parse_floor(main, label, [c for f in base.model_features() for c in f.columns()])
-        # Served rows: the real sample's when present (EasyRec's 13.3 ms was measured on
-        # real rows; their tag lists are longer than the generator's), else the main
-        # dataset's. The models are the main dataset's: unseen ids cost the same lookups.
-        served = real if real is not None else main
-        batches = serving_batches(served.eval_examples, settings.serving_batch_sizes)
-        latency = measure_serving(
-            servables, floor, batches, settings.serving_repeats, settings.serving_warmup
-        )
-        serving = serving_block(latency, settings, served, meta)
-        log(
-            f"[bench] serving b{max(settings.serving_batch_sizes)}: light/booster "
-            f"{serving['light_over_booster_latency_b512']}, light/parse "
-            f"{serving['light_over_parse_floor_b512']}, served/light "
-            f"{serving['served_over_light_latency_b512']}"
+        serving, servables, batches = measure_serving_part(
+            main, real, kept, base, settings, exports, meta, log
         )
 
         # Sweep latencies, side by side with the booster and the light alone.
@@ -219,6 +246,43 @@ def run_size_only(
     }
     lines = pipeline_table(result["pipeline"], result["pipeline_at_size"])
     return write_alone(output, "size", result, lines, meta, started, log)
+
+
+def run_serving_only(
+    output: Path,
+    settings: BenchSettings,
+    real_sample: Path | None = None,
+    command: str = "rocket bench --only serving",
+    log: Callable[[str], None] = print,
+) -> dict:
+    """The serving part alone: rocket and the linear variant trained once (seed 0, the
+    mode's steps; a latency does not depend on the weights) on the generated rows, then
+    timed as the full bench times them, on the real sample's rows when present:
+    benchmark.json with the one key `serving` and its targets, benchmark.md and the
+    latency plot. Minutes, where the full bench takes most of an hour."""
+    started = time.time()
+    output.mkdir(parents=True, exist_ok=True)
+    meta = _meta(settings, command)
+    base = rocket_seed.default_config()
+    workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
+    try:
+        main = load_main(settings, base, None, output, workdir, log)
+        real = None
+        if real_sample is not None and real_sample.exists():
+            real = load_real(settings, base, real_sample, workdir, log)
+        variants = {ROCKET: (ROCKET, {}), LINEAR: LINEAR_VARIANT}
+        steps = (settings.train_steps, settings.batch_size)
+        _, kept = run_variants(main, base, [0], *steps, variants, keep_seed=0, log=log)
+        serving, _, _ = measure_serving_part(
+            main, real, kept, base, settings, output / "exports", meta, log
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    serving["targets"] = serving_targets(serving)
+    result = {"serving": serving}
+    plot_latency_vs_batch(result, output / LATENCY_PLOT)
+    lines = serving_lines(serving) + targets_lines(result, ("serving",))
+    return write_alone(output, "serving", result, lines, meta, started, log)
 
 
 def run_scale_only(

@@ -27,9 +27,11 @@ def add_parser(sub) -> None:
     )
     bench.add_argument(
         "--only",
-        choices=("quality", "quality-at-size", "scale", "size"),
+        choices=("quality", "quality-at-size", "serving", "scale", "size"),
         help="run one part alone: quality = every variant over the seeds on the generator "
-        "(or --data) and the real sample (--quick: smaller); scale = Transform (1 and 2 "
+        "(or --data) and the real sample (--quick: smaller); serving = light, booster and the "
+        "served light model timed beside the parse floor and against EasyRec (a few minutes; "
+        "--quick: fewer calls); scale = Transform (1 and 2 "
         "Beam workers) and Trainer with "
         "1,000,000 user ids and 500,000 ad ids (about 15 minutes); size = the default "
         "`rocket run` and one at 300,000 rows and 1,200 steps (about 15 minutes); "
@@ -157,6 +159,15 @@ def command(args: argparse.Namespace) -> int:
         runner.run_quality_only(
             Path(args.output).resolve(), settings, args.data, REAL_SAMPLE, command=command
         )
+        return EXIT_OK
+    if args.only == "serving":
+        if args.data:
+            raise BenchError("--only serving times rows it generates: it takes no --data")
+        command = "rocket bench --only serving" + (" --quick" if args.quick else "")
+        runner.run_serving_only(
+            Path(args.output).resolve(), settings, REAL_SAMPLE,
+            command=f"{command} --output {args.output}",
+        )  # fmt: skip
         return EXIT_OK
     if args.only:
         if args.quick or args.data:
