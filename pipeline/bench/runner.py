@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import platform
@@ -75,6 +76,22 @@ def _meta(settings: BenchSettings, command: str) -> dict:
         "command": command,
         "mode": settings.mode,
     }
+
+
+def _start(output: Path, settings: BenchSettings, command: str) -> tuple[float, dict, object]:
+    """A part run's start: its clock, the output folder, its meta and the default config."""
+    output.mkdir(parents=True, exist_ok=True)
+    return time.time(), _meta(settings, command), rocket_seed.default_config()
+
+
+@contextlib.contextmanager
+def _scratch():
+    """A scratch folder for the analysed data, removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def measure_serving_part(
@@ -260,12 +277,8 @@ def run_serving_only(
     timed as the full bench times them, on the real sample's rows when present:
     benchmark.json with the one key `serving` and its targets, benchmark.md and the
     latency plot. Minutes, where the full bench takes most of an hour."""
-    started = time.time()
-    output.mkdir(parents=True, exist_ok=True)
-    meta = _meta(settings, command)
-    base = rocket_seed.default_config()
-    workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
-    try:
+    started, meta, base = _start(output, settings, command)
+    with _scratch() as workdir:
         main = load_main(settings, base, None, output, workdir, log)
         real = None
         if real_sample is not None and real_sample.exists():
@@ -276,8 +289,6 @@ def run_serving_only(
         serving, _, _ = measure_serving_part(
             main, real, kept, base, settings, output / "exports", meta, log
         )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     serving["targets"] = serving_targets(serving)
     result = {"serving": serving}
     plot_latency_vs_batch(result, output / LATENCY_PLOT)
@@ -312,16 +323,10 @@ def run_quality_only(
 ) -> dict:
     """The quality part alone (every variant over the seeds, ablations in full mode, the
     real sample): benchmark.json with the one key `quality`, and benchmark.md."""
-    started = time.time()
-    output.mkdir(parents=True, exist_ok=True)
-    meta = _meta(settings, command)
-    base = rocket_seed.default_config()
-    workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
-    try:
+    started, meta, base = _start(output, settings, command)
+    with _scratch() as workdir:
         main = load_main(settings, base, data, output, workdir, log)
         quality = measure_quality(settings, base, main, real_sample, workdir, meta, log).quality
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     result = {"quality": quality}
     lines = quality_lines(quality) + targets_lines(result, ("quality",))
     return write_alone(output, "quality", result, lines, meta, started, log)
