@@ -80,8 +80,9 @@ def _within_first(keep: tf.Tensor, rowids: tf.Tensor, rows: tf.Tensor, max_items
     row's first kept token (a segment minimum), and the kept tokens ranked past the cap
     are unset. It replaced a running count and a tf.searchsorted over every item, each
     slower than its few gathers here on ~15,000 items (batch 512): with the lookups'
-    fingerprints (lookup_ids), the served light net went from 3.54 to 3.16 parse floors
-    at batch 512 (docs/benchmarks.md, "Serving")."""
+    fingerprints (lookup_ids), the light net went from 3.39 to 2.99 parse floors at batch
+    512, the served light model from 3.85 to 3.23 (`rocket bench --only serving`;
+    docs/benchmarks.md, "Serving: the tag lists' preprocessing")."""
     positions = tf.where(keep)[:, 0]
     kept_rows = tf.gather(rowids, positions)
     place = tf.range(tf.size(positions, out_type=tf.int64), dtype=tf.int64)
