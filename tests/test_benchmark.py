@@ -368,7 +368,7 @@ def test_only_serving_trains_once_and_times_the_three_models_on_the_real_rows(tm
     """--only serving: rocket and the linear variant trained once, the light net, its
     booster and the served light model exported and timed beside the parse floor on the
     real sample's rows, judged against EasyRec in parse floors; its own JSON, table and
-    plot. (About 40 s here on tiny input.)"""
+    plot. (About 60 s here on tiny input.)"""
     real = tmp_path / "real.csv"
     real.write_text("\n".join(sample_data.generate_rows(600, seed=7)) + "\n")
     output = tmp_path / "serving"

@@ -78,8 +78,10 @@ def _meta(settings: BenchSettings, command: str) -> dict:
     }
 
 
-def _start(output: Path, settings: BenchSettings, command: str) -> tuple[float, dict, object]:
-    """A part run's start: its clock, the output folder, its meta and the default config."""
+def _start(
+    output: Path, settings: BenchSettings, command: str
+) -> tuple[float, dict, rocket_config.RocketConfig]:
+    """A run's start: its clock, the output folder, its meta and the default config."""
     output.mkdir(parents=True, exist_ok=True)
     return time.time(), _meta(settings, command), rocket_seed.default_config()
 
@@ -153,13 +155,9 @@ def run_bench(
     """Every part, then benchmark.json, the plots and benchmark.md under `output`."""
     import rocket_model
 
-    started = time.time()
-    output.mkdir(parents=True, exist_ok=True)
-    base = rocket_seed.default_config()
+    started, meta, base = _start(output, settings, command)
     label = base.label_field
-    meta = _meta(settings, command)
-    workdir = Path(tempfile.mkdtemp(prefix="rocket_bench_"))
-    try:
+    with _scratch() as workdir:
         main = load_main(settings, base, data, output, workdir, log)
         run = measure_quality(settings, base, main, real_sample, workdir, meta, log)
         quality, results, kept, real = run.quality, run.results, run.kept, run.real
@@ -213,8 +211,6 @@ def run_bench(
         scale = None
         if settings.scale is not None:
             scale = run_scale(settings.scale, log=log)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
     result = {
         "quality": quality,
